@@ -1,0 +1,14 @@
+// Subcommand registration. Each subcommand lives in its own file and adds itself to the CLI11
+// app through one function here; main.cpp calls them in order. No model logic in cli/.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace goat::cli {
+
+void register_info(CLI::App& app);
+// `goatlm bench ...`: returns the bench parent so bench_*.cpp files can add their children.
+CLI::App* register_bench(CLI::App& app);
+void register_bench_gemm(CLI::App& bench);
+
+}  // namespace goat::cli

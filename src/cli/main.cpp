@@ -1,0 +1,29 @@
+// goatlm entry point: builds the CLI from the subcommand registrations and turns every
+// goat::Error into a one-line message and exit code 1.
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/check.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"goatlm: GPT training with GOAT attention, and length-extrapolation evaluation"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", GOATLM_VERSION);
+  goat::cli::register_info(app);
+  CLI::App* bench = goat::cli::register_bench(app);
+  goat::cli::register_bench_gemm(*bench);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const goat::Error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("unexpected error: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,24 @@
+// AdamW (Loshchilov & Hutter) with decoupled weight decay and bias correction, one pass over a
+// span of parameters and their gradient/moment spans.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace goat::ops {
+
+struct AdamWParams {
+  float lr = 3e-4f, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0.f;
+  int64_t step = 1;      // 1-based, for bias correction
+  float grad_scale = 1;  // gradients are multiplied by this first (clipping, averaging)
+};
+
+// p -= lr · ( m̂ / (sqrt(v̂) + eps) + weight_decay · p ), with m, v updated from g·grad_scale.
+// All four tensors: same shape, f32, contiguous.
+void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp);
+
+// Σ g² over a span (fp64 accumulation), for global-norm clipping.
+double sum_squares(const Tensor& t);
+
+}  // namespace goat::ops

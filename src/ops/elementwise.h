@@ -1,0 +1,16 @@
+// Elementwise ops: GELU (tanh form, as GPT-2) and the residual add.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace goat::ops {
+
+// out = 0.5 x (1 + tanh(sqrt(2/π)(x + 0.044715 x³))); any shape.
+void gelu_forward(const Tensor& out, const Tensor& in);
+// d_in = d_out · gelu'(in) (overwritten; d_in may alias d_out).
+void gelu_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in);
+
+// out = a + b (out may alias a or b).
+void add_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+
+}  // namespace goat::ops

@@ -1,0 +1,20 @@
+// Token (+ optional learned position) embedding. Tokens are int32 ids; positions are
+// pos_offset + t (pos_offset = cached tokens when decoding).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace goat::ops {
+
+// out (B, T, C) = wte[tokens] (+ wpe[pos_offset + t] when wpe.data != nullptr).
+// tokens: (B, T) int32 viewed as a Tensor with dtype f32-sized storage; pass the raw pointer.
+void embedding_forward(const Tensor& out, const int32_t* tokens, const Tensor& wte, const Tensor& wpe,
+                       int64_t pos_offset = 0);
+
+// d_wte (V, C) += scatter of d_out rows by token; d_wpe (Tmax, C) += Σ_b d_out[b, t] (if given).
+void embedding_backward(const Tensor& d_wte, const Tensor& d_wpe, const Tensor& d_out, const int32_t* tokens,
+                        int64_t pos_offset = 0);
+
+}  // namespace goat::ops

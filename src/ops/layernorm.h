@@ -1,0 +1,23 @@
+// LayerNorm over the last dim (eps 1e-5, as GPT-2/PyTorch), saving mean and rstd for backward.
+// The fused variant adds a residual first (x = a + b written out) — the pre-LN block boundary.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace goat::ops {
+
+constexpr float kLayerNormEps = 1e-5f;
+
+// out (N, C) = (in - mean) * rstd * weight + bias; mean, rstd: (N).
+void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
+                       const Tensor& weight, const Tensor& bias);
+
+// d_in (N, C) += ∂L/∂in (accumulated: the residual stream); d_weight, d_bias (C) +=.
+void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                        const Tensor& in, const Tensor& weight, const Tensor& mean, const Tensor& rstd);
+
+// residual (N, C) = a + b, then layernorm_forward on it.
+void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                                const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias);
+
+}  // namespace goat::ops

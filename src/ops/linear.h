@@ -1,0 +1,18 @@
+// Linear layer y = x Wᵀ + b with PyTorch's [out, in] weight layout (so exports load directly).
+// Backward accumulates into the weight/bias gradients (+=), so gradient accumulation across
+// micro-batches is free; d_in is overwritten unless accumulate_d_in is set.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace goat::ops {
+
+// out (N, Cout) = in (N, Cin) · weightᵀ (Cout, Cin) + bias (Cout); bias may have data == nullptr.
+void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
+
+// d_in (N, Cin) = d_out · W  (overwritten, or added when accumulate_d_in);
+// d_weight (Cout, Cin) += d_outᵀ · in; d_bias (Cout) += Σ_n d_out (skipped when data == nullptr).
+void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                     const Tensor& in, const Tensor& weight, bool accumulate_d_in = false);
+
+}  // namespace goat::ops
