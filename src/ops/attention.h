@@ -1,5 +1,5 @@
 // Causal self-attention with an additive position/prior hook, as one tiled kernel
-// (FlashAttention-style online softmax over key blocks: O(T) memory, LSE saved for backward).
+// (FlashAttention-2-style online softmax over key blocks: O(T) memory, LSE saved for backward).
 // The hook is compact, never a T×T tensor: the position variants and GOAT plug in here.
 //
 //   z_ij = scale · <q_i, k_j> + slope_h · (t_j − t_i) + key_bias_h(j)     over t_j ≤ t_i (causal)
@@ -9,9 +9,11 @@
 // 1 with the content scale pre-applied, goat.md §3) and passes u(j) as key_bias and its recency
 // softplus(rho) as slope (added per pair in fp32, exact under the causal mask).
 //
-// Layouts (strides in elements let q/k/v be views into the fused (B, T, 3·C) projection):
+// Layouts (strides in elements let q/k/v be views into the fused (B, T, 3·C) projection; the
+// last dim of q, k, v, o, dq, dk, dv, d_o must have stride 1):
 //   q: (B, H, Tq, D)  k, v: (B, Hkv, Tk, D)  o: (B, H, Tq, D)  lse: (B, H, Tq) contiguous
 //   query head h reads kv head h / (H / Hkv). Tk ≥ Tq; query i sits at key position Tk − Tq + i.
+// Only f32 on the CPU for now. See docs/attention.md.
 #pragma once
 
 #include <cstdint>
@@ -22,15 +24,22 @@ namespace goat::ops {
 
 struct AttentionPrior {
   const float* slope = nullptr;     // (Hkv) per kv head, or nullptr: no recency term
-  const float* key_bias = nullptr;  // (B, Hkv, Tk), or nullptr: no per-key term
-  int64_t pos_offset = 0;           // absolute position of key 0
+  const float* key_bias = nullptr;  // (B, Hkv, Tk) contiguous, or nullptr: no per-key term
+  int64_t pos_offset = 0;           // absolute position of key 0 (relative terms ignore it)
 };
 
-// Per-(b, h) diagnostics accumulated inside the kernel (optional; theory.md §5).
+// Per-row diagnostics accumulated inside the forward kernel (optional; theory.md §5). Each
+// non-null pointer is a contiguous (B, H, Tq) array, overwritten; callers average or bin by
+// position themselves. "Content" logits s are scale·<q[:content_dim], k[:content_dim]>; the rest
+// of z is the log-prior ℓ = z − s (the lanes after content_dim, slope and key bias).
 struct AttentionDiagnostics {
-  float* entropy = nullptr;    // (B, H) mean over rows of −Σ p log p
-  float* sink_mass = nullptr;  // (B, H) mean over rows of p_i0
-  float* p_max = nullptr;      // (B, H) mean over rows of max_j p_ij
+  float* entropy = nullptr;    // H_i = −Σ_j p_ij log p_ij
+  float* sink_mass = nullptr;  // p_i0 (key index 0)
+  float* p_max = nullptr;      // max_j p_ij
+  float* kl = nullptr;         // KL(p_i ‖ π_i), π_i = softmax_j(ℓ_ij) over admissible keys
+  float* omega = nullptr;      // max_j s_ij − min_j s_ij over admissible keys
+  int64_t content_dim = 0;     // 0 means D: every dim is content
+  bool any() const { return entropy || sink_mass || p_max || kl || omega; }
 };
 
 struct AttentionArgs {
@@ -41,6 +50,7 @@ struct AttentionArgs {
   AttentionDiagnostics diag;
 };
 
+// Writes o and lse (natural log of the softmax denominator, fp32).
 void attention_forward(const AttentionArgs& a);
 
 struct AttentionGrads {
@@ -49,7 +59,10 @@ struct AttentionGrads {
   float* d_slope = nullptr;          // (Hkv) overwritten: Σ dS_ij (t_j − t_i), if slope given
 };
 
-// Needs o and lse from the forward pass and d_o (B, H, Tq, D).
+// Needs o and lse from the forward pass and d_o (B, H, Tq, D). a.diag is ignored.
 void attention_backward(const AttentionArgs& a, const Tensor& d_o, const AttentionGrads& g);
+
+// FLOPs the benchmarks count: forward 4·B·H·Tq·Tk·D (× ½ when causal and Tq = Tk), backward 2.5×.
+double attention_forward_flops(int64_t b, int64_t h, int64_t tq, int64_t tk, int64_t d, bool causal);
 
 }  // namespace goat::ops
