@@ -1,0 +1,14 @@
+// make_tokenizer: the one place a spec string ("byte", "gpt2:DIR", "hf:FILE") becomes a tokenizer.
+#include "data/tokenizer.h"
+
+#include "core/check.h"
+#include "data/byte_tokenizer.h"
+
+namespace goat::data {
+
+std::unique_ptr<Tokenizer> make_tokenizer(std::string_view spec) {
+  if (spec == "byte") return std::make_unique<ByteTokenizer>();
+  fail("tokenizer", "unknown tokenizer spec '{}' (expected byte, gpt2:DIR or hf:FILE)", spec);
+}
+
+}  // namespace goat::data

@@ -1,0 +1,51 @@
+// Helpers shared by the data tests: a fresh temporary directory per test, the source tree
+// location (GOATLM_SOURCE_DIR, set by ctest), and running a shell command for its output.
+#pragma once
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace goat::test {
+
+inline std::filesystem::path fresh_temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("goatlm_data_" + name + "_" + std::to_string(static_cast<long>(::getpid())));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline std::filesystem::path source_dir() {
+  const char* s = std::getenv("GOATLM_SOURCE_DIR");
+  return s != nullptr ? std::filesystem::path(s) : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+}
+
+// Runs cmd with /bin/sh; returns its exit status and fills out with its stdout.
+inline int run_command(const std::string& cmd, std::string* out = nullptr) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  std::array<char, 65536> buf{};
+  size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) {
+    if (out != nullptr) out->append(buf.data(), n);
+  }
+  const int st = ::pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace goat::test
