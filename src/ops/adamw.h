@@ -18,7 +18,8 @@ struct AdamWParams {
 // All four tensors: same shape, f32, contiguous.
 void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp);
 
-// Σ g² over a span (fp64 accumulation), for global-norm clipping.
+// Σ g² over a span (fp64 accumulation in fixed chunks: same value for any thread count), for
+// global-norm clipping.
 double sum_squares(const Tensor& t);
 
 }  // namespace goat::ops

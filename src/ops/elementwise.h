@@ -7,7 +7,7 @@ namespace goat::ops {
 
 // out = 0.5 x (1 + tanh(sqrt(2/π)(x + 0.044715 x³))); any shape.
 void gelu_forward(const Tensor& out, const Tensor& in);
-// d_in = d_out · gelu'(in) (overwritten; d_in may alias d_out).
+// d_in = d_out · gelu'(in) (overwritten; d_in may alias d_out). All operands contiguous, same shape.
 void gelu_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in);
 
 // out = a + b (out may alias a or b).

@@ -12,11 +12,13 @@ constexpr float kLayerNormEps = 1e-5f;
 void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
                        const Tensor& weight, const Tensor& bias);
 
-// d_in (N, C) += ∂L/∂in (accumulated: the residual stream); d_weight, d_bias (C) +=.
+// d_in (N, C) += ∂L/∂in (accumulated: the residual stream); d_weight, d_bias (C) += (either may be
+// absent, data == nullptr). in may be any (..., C) contiguous shape; mean/rstd hold one value per row.
 void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                         const Tensor& in, const Tensor& weight, const Tensor& mean, const Tensor& rstd);
 
-// residual (N, C) = a + b, then layernorm_forward on it.
+// residual (N, C) = a + b, then layernorm_forward on it (residual may alias a or b). Backward is
+// layernorm_backward on residual, accumulating into the residual stream's gradient.
 void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const Tensor& mean, const Tensor& rstd,
                                 const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias);
 

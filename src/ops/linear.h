@@ -10,8 +10,9 @@ namespace goat::ops {
 // out (N, Cout) = in (N, Cin) · weightᵀ (Cout, Cin) + bias (Cout); bias may have data == nullptr.
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
 
-// d_in (N, Cin) = d_out · W  (overwritten, or added when accumulate_d_in);
-// d_weight (Cout, Cin) += d_outᵀ · in; d_bias (Cout) += Σ_n d_out (skipped when data == nullptr).
+// d_in (N, Cin) = d_out · W  (overwritten, or added when accumulate_d_in; skipped when data == nullptr);
+// d_weight (Cout, Cin) += d_outᵀ · in; d_bias (Cout) += Σ_n d_out (each skipped when data == nullptr).
+// in/out may be (..., C) views whose leading dims collapse to rows with one row stride.
 void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                      const Tensor& in, const Tensor& weight, bool accumulate_d_in = false);
 

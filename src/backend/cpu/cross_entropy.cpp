@@ -1,0 +1,73 @@
+// Cross-entropy, fused with the softmax and numerically stable: per row, the max m, then
+// Σ exp(x − m) with the SIMD exp of vec_math.h, lse = m + log Σ. Backward recomputes m and Σ
+// (two passes over the row, cheaper than storing (n, v) probabilities) and writes in place.
+// Rows run in parallel; the loss total is summed in row order in fp64 (deterministic).
+#include "backend/cpu/cross_entropy.h"
+
+#include <cmath>
+#include <limits>
+
+#include "backend/cpu/vec_math.h"
+
+namespace goat::cpu {
+
+namespace {
+
+struct RowStats {
+  float max, sum;  // max_j x_j and Σ_j exp(x_j − max)
+};
+
+inline RowStats row_stats(const float* x, int64_t v) {
+  float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < v; ++j) m = x[j] > m ? x[j] : m;
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < v; ++j) s += exp_f32(x[j] - m);
+  return {m, s};
+}
+
+}  // namespace
+
+double cross_entropy_forward(float* losses, const float* logits, const int32_t* targets, int64_t n, int64_t v,
+                             int32_t ignore, int64_t* counted) {
+#pragma omp parallel for schedule(static) if (n * v >= kParallelMin)
+  for (int64_t r = 0; r < n; ++r) {
+    if (targets[r] == ignore) {
+      losses[r] = 0.f;
+      continue;
+    }
+    const float* x = logits + r * v;
+    const RowStats st = row_stats(x, v);
+    losses[r] = st.max + std::log(st.sum) - x[targets[r]];
+  }
+  double total = 0;
+  int64_t count = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    if (targets[r] == ignore) continue;
+    total += losses[r];
+    ++count;
+  }
+  *counted = count;
+  return total;
+}
+
+void cross_entropy_backward(float* d_logits, const float* logits, const int32_t* targets, int64_t n, int64_t v,
+                            float scale, int32_t ignore) {
+#pragma omp parallel for schedule(static) if (n * v >= kParallelMin)
+  for (int64_t r = 0; r < n; ++r) {
+    const float* x = logits + r * v;
+    float* g = d_logits + r * v;
+    if (targets[r] == ignore) {
+      for (int64_t j = 0; j < v; ++j) g[j] = 0.f;
+      continue;
+    }
+    const RowStats st = row_stats(x, v);
+    const float m = st.max, k = scale / st.sum;
+#pragma omp simd
+    for (int64_t j = 0; j < v; ++j) g[j] = k * exp_f32(x[j] - m);
+    g[targets[r]] -= scale;
+  }
+}
+
+}  // namespace goat::cpu

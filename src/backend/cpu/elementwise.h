@@ -1,0 +1,15 @@
+// CPU elementwise kernels over contiguous fp32 spans: GELU (tanh form) and the residual add.
+#pragma once
+
+#include <cstdint>
+
+namespace goat::cpu {
+
+// out[i] = gelu(in[i]) with gelu(x) = 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))); out may alias in.
+void gelu_forward(float* out, const float* in, int64_t n);
+// d_in[i] = d_out[i]·gelu'(in[i]); d_in may alias d_out.
+void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n);
+// out[i] = a[i] + b[i]; out may alias a or b.
+void add_forward(float* out, const float* a, const float* b, int64_t n);
+
+}  // namespace goat::cpu

@@ -1,0 +1,99 @@
+// LayerNorm kernels. Rows are independent, so forward and d_in run row-parallel with SIMD inner
+// loops; the parameter gradients are column sums over rows, done by column blocks so each column
+// is summed in a fixed order by one thread (deterministic for any thread count, no atomics).
+// Variance is two-pass (Σ(x − mean)²), which stays accurate when |mean| ≫ std.
+#include "backend/cpu/layernorm.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/vec_math.h"
+
+namespace goat::cpu {
+
+namespace {
+
+// Normalises one row that is already in memory (x), writing out and the stats.
+inline void norm_row(float* o, float* mean_out, float* rstd_out, const float* x, const float* w, const float* b,
+                     int64_t c, float eps) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < c; ++j) s += x[j];
+  const float m = s / static_cast<float>(c);
+  float v = 0;
+#pragma omp simd reduction(+ : v)
+  for (int64_t j = 0; j < c; ++j) v += (x[j] - m) * (x[j] - m);
+  const float rs = 1.f / std::sqrt(v / static_cast<float>(c) + eps);
+#pragma omp simd
+  for (int64_t j = 0; j < c; ++j) o[j] = (x[j] - m) * rs * w[j] + b[j];
+  *mean_out = m;
+  *rstd_out = rs;
+}
+
+}  // namespace
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* w, const float* b,
+                       int64_t n, int64_t c, float eps) {
+#pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
+  for (int64_t r = 0; r < n; ++r) norm_row(out + r * c, mean + r, rstd + r, in + r * c, w, b, c, eps);
+}
+
+void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a,
+                                const float* b, const float* w, const float* bias, int64_t n, int64_t c, float eps) {
+#pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
+  for (int64_t r = 0; r < n; ++r) {
+    float* x = residual + r * c;
+    const float* ar = a + r * c;
+    const float* br = b + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; ++j) x[j] = ar[j] + br[j];
+    norm_row(out + r * c, mean + r, rstd + r, x, w, bias, c, eps);
+  }
+}
+
+void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
+                        const float* mean, const float* rstd, int64_t n, int64_t c) {
+  const float inv_c = 1.f / static_cast<float>(c);
+  // d_in = rstd · (dn − mean(dn) − x̂ · mean(dn · x̂)),  dn = d_out · w
+#pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
+  for (int64_t r = 0; r < n; ++r) {
+    const float* x = in + r * c;
+    const float* g = d_out + r * c;
+    float* dx = d_in + r * c;
+    const float m = mean[r], rs = rstd[r];
+    float s_dn = 0, s_dnx = 0;
+#pragma omp simd reduction(+ : s_dn, s_dnx)
+    for (int64_t j = 0; j < c; ++j) {
+      const float dn = g[j] * w[j];
+      s_dn += dn;
+      s_dnx += dn * (x[j] - m) * rs;
+    }
+    const float mdn = s_dn * inv_c, mdnx = s_dnx * inv_c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; ++j) dx[j] += rs * (g[j] * w[j] - mdn - (x[j] - m) * rs * mdnx);
+  }
+  if (!d_w && !d_b) return;
+  constexpr int64_t kBlock = 64;
+  const int64_t nblocks = (c + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (n * c >= kParallelMin && nblocks > 1)
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    const int64_t c0 = blk * kBlock, len = std::min(c, c0 + kBlock) - c0;
+    float aw[kBlock] = {}, ab[kBlock] = {};
+    for (int64_t r = 0; r < n; ++r) {
+      const float* x = in + r * c + c0;
+      const float* g = d_out + r * c + c0;
+      const float m = mean[r], rs = rstd[r];
+#pragma omp simd
+      for (int64_t j = 0; j < len; ++j) {
+        aw[j] += g[j] * (x[j] - m) * rs;
+        ab[j] += g[j];
+      }
+    }
+    for (int64_t j = 0; j < len; ++j) {
+      if (d_w) d_w[c0 + j] += aw[j];
+      if (d_b) d_b[c0 + j] += ab[j];
+    }
+  }
+}
+
+}  // namespace goat::cpu

@@ -1,0 +1,32 @@
+// Linear layer as sgemm calls (oneDNN, see gemm.h): forward is one GEMM with the bias pre-filled
+// (beta = 1), backward two GEMMs plus a column sum. All FLOPs go through the GEMM engine.
+#include "backend/cpu/linear.h"
+
+#include <algorithm>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/reduce.h"
+#include "backend/cpu/vec_math.h"
+
+namespace goat::cpu {
+
+void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias) {
+  if (bias) {
+#pragma omp parallel for schedule(static) if (d.n * d.cout >= kParallelMin)
+    for (int64_t r = 0; r < d.n; ++r) std::copy(bias, bias + d.cout, out + r * d.ld_out);
+  }
+  // out = in · wᵀ  (+ out when the bias was pre-filled)
+  sgemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
+}
+
+void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out,
+                     const float* in, const float* w, bool accumulate_d_in) {
+  if (d_in)  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
+    sgemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in,
+          d.ld_in);
+  if (d_w)  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
+    sgemm(true, false, d.cout, d.cin, d.n, 1.f, d_out, d.ld_out, in, d.ld_in, 1.f, d_w, d.cin);
+  if (d_bias) column_sum_add(d_bias, d_out, d.n, d.cout, d.ld_out);
+}
+
+}  // namespace goat::cpu

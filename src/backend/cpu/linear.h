@@ -1,0 +1,22 @@
+// CPU linear layer over raw row-major matrices (row strides in elements, so inputs may be row
+// views such as the last position of each sequence). Weights use PyTorch's (Cout, Cin) layout.
+#pragma once
+
+#include <cstdint>
+
+namespace goat::cpu {
+
+struct LinearDims {
+  int64_t n = 0, cin = 0, cout = 0;  // rows, input features, output features
+  int64_t ld_in = 0, ld_out = 0;     // row strides of in/d_in and out/d_out
+};
+
+// out (n, cout) = in (n, cin) · wᵀ + bias; bias may be nullptr.
+void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias);
+
+// d_in (n, cin) = d_out · w (overwritten, or += when accumulate_d_in; skipped when d_in is null);
+// d_w (cout, cin) += d_outᵀ · in; d_bias (cout) += Σ_n d_out (skipped when null).
+void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out,
+                     const float* in, const float* w, bool accumulate_d_in);
+
+}  // namespace goat::cpu

@@ -1,0 +1,79 @@
+// layernorm: checks shapes/dtypes/devices and dispatches to backend/cpu/layernorm.h.
+// in/out (..., C) contiguous; mean/rstd hold one value per row (any shape with that numel).
+#include "ops/layernorm.h"
+
+#include "backend/cpu/layernorm.h"
+#include "ops/op_args.h"
+
+namespace goat::ops {
+
+namespace {
+
+constexpr const char* kOp = "layernorm";
+
+struct Rows {
+  int64_t n, c;
+};
+
+// Checks x (..., C) contiguous f32, a tensor of x's shape, weight/bias (C) and the (N) stats.
+Rows check_ln(const Tensor& x, const char* x_name, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+              const Tensor& rstd) {
+  require_contiguous_f32(kOp, x_name, x);
+  GOAT_CHECK(x.ndim() >= 1, kOp, "expected {} to be (..., C), got {}", x_name, x.shape.str());
+  const int64_t c = x.size(-1), n = c ? x.numel() / c : 0;
+  for (const auto& [t, name] : {std::pair{&weight, "weight"}, std::pair{&bias, "bias"}}) {
+    if (!present(*t)) continue;
+    require_contiguous_f32(kOp, name, *t);
+    check_shape(kOp, name, *t, Shape{c});
+  }
+  for (const auto& [t, name] : {std::pair{&mean, "mean"}, std::pair{&rstd, "rstd"}}) {
+    require_contiguous_f32(kOp, name, *t);
+    GOAT_CHECK(t->numel() == n, kOp, "expected {} to hold {} rows, got {}", name, n, t->shape.str());
+  }
+  return {n, c};
+}
+
+void check_like(const Tensor& t, const char* name, const Tensor& like) {
+  require_contiguous_f32(kOp, name, t);
+  check_shape(kOp, name, t, like.shape);
+}
+
+}  // namespace
+
+void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
+                       const Tensor& weight, const Tensor& bias) {
+  require_cpu(kOp, {&out, &mean, &rstd, &in, &weight, &bias});
+  GOAT_CHECK(present(weight) && present(bias), kOp, "weight and bias are required");
+  const Rows r = check_ln(in, "in", weight, bias, mean, rstd);
+  check_like(out, "out", in);
+  cpu::layernorm_forward(out.f32(), mean.f32(), rstd.f32(), in.f32(), weight.f32(), bias.f32(), r.n, r.c,
+                         kLayerNormEps);
+}
+
+void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                        const Tensor& in, const Tensor& weight, const Tensor& mean, const Tensor& rstd) {
+  require_cpu(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight, &mean, &rstd});
+  GOAT_CHECK(present(weight), kOp, "weight is required");
+  const Rows r = check_ln(in, "in", weight, Tensor(), mean, rstd);
+  check_like(d_in, "d_in", in);
+  check_like(d_out, "d_out", in);
+  for (const auto& [t, name] : {std::pair{&d_weight, "d_weight"}, std::pair{&d_bias, "d_bias"}})
+    if (present(*t)) check_like(*t, name, weight);
+  cpu::layernorm_backward(d_in.f32(), present(d_weight) ? d_weight.f32() : nullptr,
+                          present(d_bias) ? d_bias.f32() : nullptr, d_out.f32(), in.f32(), weight.f32(),
+                          mean.f32(), rstd.f32(), r.n, r.c);
+}
+
+void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                                const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias) {
+  require_cpu(kOp, {&residual, &out, &mean, &rstd, &a, &b, &weight, &bias});
+  GOAT_CHECK(present(weight) && present(bias), kOp, "weight and bias are required");
+  const Rows r = check_ln(a, "a", weight, bias, mean, rstd);
+  check_like(b, "b", a);
+  check_like(residual, "residual", a);
+  check_like(out, "out", a);
+  cpu::residual_layernorm_forward(residual.f32(), out.f32(), mean.f32(), rstd.f32(), a.f32(), b.f32(),
+                                  weight.f32(), bias.f32(), r.n, r.c, kLayerNormEps);
+}
+
+}  // namespace goat::ops
