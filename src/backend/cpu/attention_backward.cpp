@@ -1,0 +1,161 @@
+// CPU attention backward (FlashAttention-2's recomputation scheme). One work item is (b, kv head):
+// the thread owning it owns dK, dV, dQ of every query head in the GQA group, so no atomics and
+// no reduction are needed. Key blocks are the outer loop (dK_j, dV_j accumulate in a tile); for
+// each query head of the group and each query tile that can see the block it recomputes
+// P = exp(scale·Q Kᵀ + bias − LSE), dP = dO Vᵀ, dS = P ∘ (dP − D) with D_i = dO_i·O_i, and adds
+//   dV_j += Pᵀ dO,  dK_j += scale·dSᵀ Q,  dQ_i += scale·dS K_j,
+//   d_key_bias(j) += Σ_i dS_ij,  d_slope += Σ dS_ij (t_j − t_i).
+// Five tile GEMMs per (query tile, key block): 2.5× the forward's two.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backend/cpu/attention_kernel.h"
+
+namespace goat::cpu {
+
+using namespace attn;
+
+namespace {
+
+struct BwdScratch {
+  int64_t dp;
+  std::vector<float> ks, kt, vt, qs, dos, s, ds, dks, dvs, dkb;
+  std::vector<float> dq, dvec;  // dQ of the whole group (G × Tq × dp), D_i (G × Tq)
+  explicit BwdScratch(int64_t d)
+      : dp(d), ks(kBk * d), kt(d * kBk), vt(d * kBk), qs(kBq * d), dos(kBq * d), s(kBq * kBk), ds(kBq * kBk),
+        dks(kBk * d), dvs(kBk * d), dkb(kBk) {}
+};
+
+void copy_rows(const float* src, int64_t stride, int64_t rows, int64_t d, int64_t dp, float* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(src + r * stride, src + r * stride + d, dst + r * dp);
+    std::fill(dst + r * dp + d, dst + (r + 1) * dp, 0.f);
+  }
+}
+
+// One (b, kv head) item. Returns Σ dS (t_j − t_i) over it, for d_slope.
+double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk,
+                     BwdScratch& w) {
+  const int64_t D = p.D, dp = w.dp, G = p.H / p.Hkv, shift = p.Tk - p.Tq;
+  const float slope = p.slope ? p.slope[hk] : 0.f;
+  const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
+  const float* kbase = p.k + b * p.k_s[0] + hk * p.k_s[1];
+  const float* vbase = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  w.dq.assign(G * p.Tq * dp, 0.f);
+  w.dvec.resize(G * p.Tq);
+  for (int64_t gi = 0; gi < G; ++gi) {
+    const int64_t h = hk * G + gi;
+    for (int64_t i = 0; i < p.Tq; ++i) {
+      const float* orow = p.o + b * p.o_s[0] + h * p.o_s[1] + i * p.o_s[2];
+      const float* dorow = g.d_o + b * g.do_s[0] + h * g.do_s[1] + i * g.do_s[2];
+      float acc = 0.f;
+      for (int64_t c = 0; c < D; ++c) acc += orow[c] * dorow[c];
+      w.dvec[gi * p.Tq + i] = acc;
+    }
+  }
+  double d_slope = 0.0;
+  for (int64_t j0 = 0; j0 < p.Tk; j0 += kBk) {
+    const int64_t nk = std::min(kBk, p.Tk - j0), nkp = round_up(nk, kLanes);
+    // K_j rows (ks), Kᵀ and Vᵀ (dp × kBk), zero padded.
+    std::fill(w.kt.begin(), w.kt.end(), 0.f);
+    std::fill(w.vt.begin(), w.vt.end(), 0.f);
+    std::fill(w.ks.begin(), w.ks.begin() + nkp * dp, 0.f);
+    for (int64_t j = 0; j < nk; ++j) {
+      const float* kr = kbase + (j0 + j) * p.k_s[2];
+      const float* vr = vbase + (j0 + j) * p.v_s[2];
+      for (int64_t c = 0; c < D; ++c) {
+        w.kt[c * kBk + j] = kr[c];
+        w.vt[c * kBk + j] = vr[c];
+        w.ks[j * dp + c] = kr[c];
+      }
+    }
+    std::fill(w.dks.begin(), w.dks.begin() + nkp * dp, 0.f);
+    std::fill(w.dvs.begin(), w.dvs.begin() + nkp * dp, 0.f);
+    std::fill(w.dkb.begin(), w.dkb.end(), 0.f);
+    v16 kb[kBk / kLanes];
+    for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
+      float tmp[kLanes];
+      for (int64_t t = 0; t < kLanes; ++t) tmp[t] = (kbias && c0 + t < nk) ? kbias[j0 + c0 + t] : 0.f;
+      kb[c0 / kLanes] = load(tmp);
+    }
+    v16 slope_acc{};
+
+    for (int64_t gi = 0; gi < G; ++gi) {
+      const int64_t h = hk * G + gi;
+      const int64_t i_first = p.causal ? std::max<int64_t>(0, j0 - shift) : 0;
+      for (int64_t i0 = i_first / kBq * kBq; i0 < p.Tq; i0 += kBq) {
+        const int64_t mq = std::min(kBq, p.Tq - i0);
+        copy_rows(p.q + b * p.q_s[0] + h * p.q_s[1] + i0 * p.q_s[2], p.q_s[2], mq, D, dp, w.qs.data());
+        copy_rows(g.d_o + b * g.do_s[0] + h * g.do_s[1] + i0 * g.do_s[2], g.do_s[2], mq, D, dp, w.dos.data());
+        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
+        tile_gemm(mq, nkp, dp, w.dos.data(), dp, 1, w.vt.data(), kBk, w.ds.data(), kBk, false);
+        const float* lse = p.lse + (b * p.H + h) * p.Tq + i0;
+        const float* dv = w.dvec.data() + gi * p.Tq + i0;
+        v16 col_sum[kBk / kLanes] = {};
+        for (int64_t r = 0; r < mq; ++r) {
+          const int64_t qpos = shift + i0 + r;
+          float* sr = w.s.data() + r * kBk;
+          float* dsr = w.ds.data() + r * kBk;
+          for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
+            const v16 delta = splat(static_cast<float>(j0 + c0 - qpos)) + iota();
+            const v16 col = splat(static_cast<float>(c0)) + iota();
+            const auto adm =
+                p.causal ? ((col < static_cast<float>(nk)) & (delta <= 0.f)) : (col < static_cast<float>(nk));
+            const v16 z = fma(load(sr + c0), splat(p.scale), fma(splat(slope), delta, kb[c0 / kLanes]));
+            const v16 pr = adm ? vexp(z - lse[r]) : v16{};
+            const v16 dsv = pr * (load(dsr + c0) - dv[r]);
+            store(sr + c0, pr);
+            store(dsr + c0, dsv);
+            col_sum[c0 / kLanes] += dsv;
+            slope_acc = fma(dsv, delta, slope_acc);
+          }
+        }
+        for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) store(w.dkb.data() + c0, load(w.dkb.data() + c0) + col_sum[c0 / kLanes]);
+        // dV_j += Pᵀ dO, dK_j += dSᵀ Q (scaled at the end), dQ_i += dS K_j (scaled at the end).
+        tile_gemm(nkp, dp, mq, w.s.data(), 1, kBk, w.dos.data(), dp, w.dvs.data(), dp, true);
+        tile_gemm(nkp, dp, mq, w.ds.data(), 1, kBk, w.qs.data(), dp, w.dks.data(), dp, true);
+        tile_gemm(mq, dp, nkp, w.ds.data(), kBk, 1, w.ks.data(), dp, w.dq.data() + (gi * p.Tq + i0) * dp, dp, true);
+      }
+    }
+    d_slope += hsum(slope_acc);
+    float* dkb0 = g.dk + b * g.dk_s[0] + hk * g.dk_s[1] + j0 * g.dk_s[2];
+    float* dvb0 = g.dv + b * g.dv_s[0] + hk * g.dv_s[1] + j0 * g.dv_s[2];
+    for (int64_t j = 0; j < nk; ++j)
+      for (int64_t c = 0; c < D; ++c) {
+        dkb0[j * g.dk_s[2] + c] = w.dks[j * dp + c] * p.scale;
+        dvb0[j * g.dv_s[2] + c] = w.dvs[j * dp + c];
+      }
+    if (g.d_key_bias)
+      std::copy(w.dkb.begin(), w.dkb.begin() + nk, g.d_key_bias + (b * p.Hkv + hk) * p.Tk + j0);
+  }
+  for (int64_t gi = 0; gi < G; ++gi) {
+    float* dqb = g.dq + b * g.dq_s[0] + (hk * G + gi) * g.dq_s[1];
+    for (int64_t i = 0; i < p.Tq; ++i)
+      for (int64_t c = 0; c < D; ++c) dqb[i * g.dq_s[2] + c] = w.dq[(gi * p.Tq + i) * dp + c] * p.scale;
+  }
+  return d_slope;
+}
+
+}  // namespace
+
+void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
+  const int64_t n_items = p.B * p.Hkv, dp = round_up(p.D, kLanes);
+  std::vector<double> slope_part(static_cast<size_t>(n_items), 0.0);
+#pragma omp parallel
+  {
+    BwdScratch w(dp);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t item = 0; item < n_items; ++item)
+      slope_part[item] = backward_item(p, g, item / p.Hkv, item % p.Hkv, w);
+  }
+  if (g.d_slope)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
+      double s = 0.0;
+      for (int64_t b = 0; b < p.B; ++b) s += slope_part[b * p.Hkv + hk];
+      g.d_slope[hk] = static_cast<float>(s);
+    }
+}
+
+}  // namespace goat::cpu

@@ -1,0 +1,188 @@
+// CPU attention forward: FlashAttention-2's loop on the CPU. One work item is (b, h, query tile of
+// 64 rows); OpenMP hands items out dynamically, longest (last, causal) tiles first. Per item the
+// key blocks stream through: S = Q·Kᵀ on a 64×64 tile (register-blocked micro-kernel), the bias
+// scale·S + slope·(t_j − t_i) + key_bias(j) and the mask in fp32, online softmax (running max m,
+// sum l, O rescaled by e^{m_old − m_new}), O += P·V. Memory is O(tile), LSE = m + log l is saved.
+// Diagnostics (theory.md §5) are extra per-row accumulators rescaled like l; KL and ω need the
+// content logits separately, which costs one narrow extra GEMM over the prior lanes.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backend/cpu/attention_kernel.h"
+
+namespace goat::cpu {
+
+using namespace attn;
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Per-row running statistics of one query tile.
+struct RowStats {
+  float m[kBq], l[kBq];
+  float ent[kBq];         // Σ e^{z−m} (z − m)
+  float es[kBq];          // Σ e^{z−m} s (content logits)
+  float mp[kBq], lp[kBq];  // online logsumexp of the log-prior ℓ
+  float smax[kBq], smin[kBq], z0[kBq];
+  void reset(int64_t n) {
+    for (int64_t r = 0; r < n; ++r) {
+      m[r] = mp[r] = smax[r] = kNegInf;
+      smin[r] = -kNegInf;
+      l[r] = ent[r] = es[r] = lp[r] = z0[r] = 0.f;
+    }
+  }
+};
+
+struct Scratch {
+  int64_t dp;
+  std::vector<float> qs, kt, vs, s, lane, os, kb;
+  explicit Scratch(int64_t d)
+      : dp(d), qs(kBq * d), kt(d * kBk), vs(kBk * d), s(kBq * kBk), lane(kBq * kBk), os(kBq * d), kb(kBk) {}
+};
+
+// K block transposed into kt (dp × kBk) and V block into vs (kBk × dp), zero padded.
+void load_kv(const AttentionParams& p, const float* kb0, const float* vb0, int64_t nk, int64_t nkp, Scratch& w) {
+  const int64_t D = p.D, dp = w.dp;
+  std::fill(w.kt.begin(), w.kt.end(), 0.f);
+  for (int64_t j = 0; j < nk; ++j) {
+    const float* kr = kb0 + j * p.k_s[2];
+    for (int64_t c = 0; c < D; ++c) w.kt[c * kBk + j] = kr[c];
+    float* vr = w.vs.data() + j * dp;
+    std::copy(vb0 + j * p.v_s[2], vb0 + j * p.v_s[2] + D, vr);
+    std::fill(vr + D, vr + dp, 0.f);
+  }
+  std::fill(w.vs.begin() + nk * dp, w.vs.begin() + nkp * dp, 0.f);
+}
+
+}  // namespace
+
+void attention_forward(const AttentionParams& p) {
+  if (p.B == 0 || p.H == 0 || p.Tq == 0) return;
+  const int64_t D = p.D, dp = round_up(D, kLanes), G = p.H / p.Hkv, shift = p.Tk - p.Tq;
+  const int64_t n_qt = (p.Tq + kBq - 1) / kBq, n_items = p.B * p.H * n_qt;
+  const int64_t dc = p.content_dim > 0 ? p.content_dim : D, n_lanes = D - dc;
+  const bool any_diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
+  const bool need_content = p.d_kl || p.d_omega;
+
+#pragma omp parallel
+  {
+    Scratch w(dp);
+    RowStats st;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t item = 0; item < n_items; ++item) {
+      const int64_t qt = n_qt - 1 - item % n_qt, bh = item / n_qt, b = bh / p.H, h = bh % p.H, hk = h / G;
+      const int64_t i0 = qt * kBq, mq = std::min(kBq, p.Tq - i0);
+      const float* qb = p.q + b * p.q_s[0] + h * p.q_s[1] + i0 * p.q_s[2];
+      const float* kbase = p.k + b * p.k_s[0] + hk * p.k_s[1];
+      const float* vbase = p.v + b * p.v_s[0] + hk * p.v_s[1];
+      const float slope = p.slope ? p.slope[hk] : 0.f;
+      const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
+
+      for (int64_t r = 0; r < mq; ++r) {
+        std::copy(qb + r * p.q_s[2], qb + r * p.q_s[2] + D, w.qs.data() + r * dp);
+        std::fill(w.qs.data() + r * dp + D, w.qs.data() + (r + 1) * dp, 0.f);
+      }
+      std::fill(w.os.begin(), w.os.begin() + mq * dp, 0.f);
+      st.reset(mq);
+
+      const int64_t kend = p.causal ? std::min(p.Tk, shift + i0 + mq) : p.Tk;
+      for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
+        const int64_t nk = std::min(kBk, kend - j0), nkp = round_up(nk, kLanes);
+        load_kv(p, kbase + j0 * p.k_s[2], vbase + j0 * p.v_s[2], nk, nkp, w);
+        for (int64_t j = 0; j < nkp; ++j) w.kb[j] = (kbias && j < nk) ? kbias[j0 + j] : 0.f;
+        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
+        if (need_content && n_lanes > 0)
+          tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, w.kt.data() + dc * kBk, kBk, w.lane.data(), kBk, false);
+
+        for (int64_t r = 0; r < mq; ++r) {
+          const int64_t qpos = shift + i0 + r;
+          float* sr = w.s.data() + r * kBk;
+          float* lr = w.lane.data() + r * kBk;
+          // Pass 1: logits with bias and mask, row max (and the prior logits for KL / ω).
+          v16 mx = splat(kNegInf), lmx = splat(kNegInf), smx = splat(kNegInf), smn = splat(-kNegInf);
+          for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
+            const v16 delta = splat(static_cast<float>(j0 + c0 - qpos)) + iota();
+            const v16 col = splat(static_cast<float>(c0)) + iota();
+            const auto adm = p.causal ? ((col < static_cast<float>(nk)) & (delta <= 0.f)) : (col < static_cast<float>(nk));
+            const v16 raw = load(sr + c0);
+            const v16 bias = fma(splat(slope), delta, load(w.kb.data() + c0));
+            v16 z = fma(raw, splat(p.scale), bias);
+            z = adm ? z : splat(kNegInf);
+            store(sr + c0, z);
+            mx = vmax(mx, z);
+            if (need_content) {
+              const v16 lanes = n_lanes > 0 ? load(lr + c0) : v16{};
+              const v16 ell = fma(lanes, splat(p.scale), bias);
+              const v16 s_c = (raw - lanes) * p.scale;
+              store(lr + c0, adm ? ell : splat(kNegInf));
+              lmx = vmax(lmx, adm ? ell : splat(kNegInf));
+              smx = vmax(smx, adm ? s_c : splat(kNegInf));
+              smn = vmin(smn, adm ? s_c : splat(-kNegInf));
+            }
+          }
+          if (j0 == 0) st.z0[r] = sr[0];
+          const float m_old = st.m[r], m_new = std::max(m_old, hmax(mx));
+          const float alpha = std::exp(m_old - m_new);
+          // Pass 2: P = e^{z − m}, row sum, diagnostics.
+          v16 sum{}, ent{}, es{};
+          for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
+            const v16 z = load(sr + c0);
+            const v16 pr = vexp(z - m_new);
+            store(sr + c0, pr);
+            sum += pr;
+            if (any_diag) {
+              const auto adm = z > splat(kNegInf);
+              ent = fma(pr, adm ? z - m_new : v16{}, ent);
+              if (need_content) {
+                const v16 ell = load(lr + c0);
+                es = fma(pr, adm ? z - ell : v16{}, es);
+              }
+            }
+          }
+          if (any_diag) {
+            const float ent_old = st.l[r] > 0.f ? st.ent[r] + st.l[r] * (m_old - m_new) : 0.f;
+            st.ent[r] = alpha * ent_old + hsum(ent);
+            st.es[r] = alpha * st.es[r] + hsum(es);
+          }
+          if (need_content) {
+            const float mp_new = std::max(st.mp[r], hmax(lmx));
+            v16 lsum{};
+            for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) lsum += vexp(load(lr + c0) - mp_new);
+            st.lp[r] = st.lp[r] * std::exp(st.mp[r] - mp_new) + hsum(lsum);
+            st.mp[r] = mp_new;
+            st.smax[r] = std::max(st.smax[r], hmax(smx));
+            st.smin[r] = std::min(st.smin[r], hmin(smn));
+          }
+          st.l[r] = alpha * st.l[r] + hsum(sum);
+          st.m[r] = m_new;
+          if (alpha != 1.f) {
+            float* orow = w.os.data() + r * dp;
+            for (int64_t c = 0; c < dp; c += kLanes) store(orow + c, load(orow + c) * alpha);
+          }
+        }
+        tile_gemm(mq, dp, nkp, w.s.data(), kBk, 1, w.vs.data(), dp, w.os.data(), dp, true);
+      }
+
+      // Epilogue: o = O / l, LSE = m + log l, diagnostics.
+      float* ob = p.o + b * p.o_s[0] + h * p.o_s[1] + i0 * p.o_s[2];
+      const int64_t row0 = (b * p.H + h) * p.Tq + i0;
+      for (int64_t r = 0; r < mq; ++r) {
+        const float inv = 1.f / st.l[r], lse = st.m[r] + std::log(st.l[r]);
+        const float* orow = w.os.data() + r * dp;
+        for (int64_t c = 0; c < D; ++c) ob[r * p.o_s[2] + c] = orow[c] * inv;
+        p.lse[row0 + r] = lse;
+        if (p.d_entropy) p.d_entropy[row0 + r] = std::log(st.l[r]) - st.ent[r] * inv;
+        if (p.d_sink) p.d_sink[row0 + r] = std::exp(st.z0[r] - lse);
+        if (p.d_pmax) p.d_pmax[row0 + r] = inv;
+        if (p.d_kl)
+          p.d_kl[row0 + r] = st.es[r] * inv - (st.m[r] - st.mp[r]) - std::log(st.l[r]) + std::log(st.lp[r]);
+        if (p.d_omega) p.d_omega[row0 + r] = st.smax[r] - st.smin[r];
+      }
+    }
+  }
+}
+
+}  // namespace goat::cpu

@@ -1,0 +1,136 @@
+// Internals of the CPU attention kernel (attention_forward.cpp, attention_backward.cpp): the plain
+// parameter struct the op layer fills (FlashAttention's seam: pointers, strides, sizes), and the
+// 16-lane SIMD pieces both passes share — a register-blocked tile GEMM and a vector exp.
+// Vectors are GCC vector extensions, so the code compiles to AVX-512 with -march=native and to
+// narrower SIMD elsewhere; FMA is explicit because ISO C++ mode does not contract a·b + c.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace goat::cpu {
+
+// One attention call. Strides are in elements: (batch, head, time); the last dim is unit-stride.
+struct AttentionParams {
+  const float *q = nullptr, *k = nullptr, *v = nullptr;
+  float *o = nullptr, *lse = nullptr;  // lse (B, H, Tq) contiguous
+  int64_t B = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0, D = 0;
+  int64_t q_s[3]{}, k_s[3]{}, v_s[3]{}, o_s[3]{};
+  float scale = 1.f;
+  bool causal = true;
+  const float* slope = nullptr;     // (Hkv)
+  const float* key_bias = nullptr;  // (B, Hkv, Tk)
+  // Diagnostics, each (B, H, Tq) or nullptr.
+  float *d_entropy = nullptr, *d_sink = nullptr, *d_pmax = nullptr, *d_kl = nullptr, *d_omega = nullptr;
+  int64_t content_dim = 0;  // D when all dims are content
+};
+
+struct AttentionBackwardParams {
+  const float* d_o = nullptr;
+  int64_t do_s[3]{};
+  float *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  int64_t dq_s[3]{}, dk_s[3]{}, dv_s[3]{};
+  float* d_key_bias = nullptr;  // (B, Hkv, Tk)
+  float* d_slope = nullptr;     // (Hkv)
+};
+
+void attention_forward(const AttentionParams& p);
+void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g);
+
+namespace attn {
+
+constexpr int64_t kBq = 64;  // query rows per tile
+constexpr int64_t kBk = 64;  // keys per block
+constexpr int64_t kLanes = 16;
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+using v16 = float __attribute__((vector_size(64)));
+using vi16 = int32_t __attribute__((vector_size(64)));
+
+inline v16 load(const float* p) {
+  v16 r;
+  std::memcpy(&r, p, sizeof r);
+  return r;
+}
+inline void store(float* p, v16 x) { std::memcpy(p, &x, sizeof x); }
+inline v16 splat(float x) { return v16{} + x; }
+inline v16 fma(v16 a, v16 b, v16 c) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<v16>(
+      _mm512_fmadd_ps(reinterpret_cast<__m512>(a), reinterpret_cast<__m512>(b), reinterpret_cast<__m512>(c)));
+#else
+  return a * b + c;
+#endif
+}
+inline v16 vmax(v16 a, v16 b) { return a > b ? a : b; }
+inline v16 vmin(v16 a, v16 b) { return a < b ? a : b; }
+inline float hsum(v16 x) {
+  float s = 0.f;
+  for (int i = 0; i < 16; ++i) s += x[i];
+  return s;
+}
+inline float hmax(v16 x) {
+  float m = x[0];
+  for (int i = 1; i < 16; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+inline float hmin(v16 x) {
+  float m = x[0];
+  for (int i = 1; i < 16; ++i) m = x[i] < m ? x[i] : m;
+  return m;
+}
+// 0, 1, ..., 15 as floats.
+inline v16 iota() { return v16{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}; }
+
+// e^x, relative error ≈ 2e-7; exactly 0 below −87.3 (so −inf gives 0).
+inline v16 vexp(v16 x) {
+  const v16 xc = vmin(vmax(x, splat(-87.3f)), splat(88.3f));
+  const v16 magic = splat(12582912.f);  // 1.5·2^23: adding it rounds to an integer
+  const v16 n = (fma(xc, splat(1.44269504f), magic)) - magic;
+  v16 r = fma(n, splat(-0.693145752f), xc);
+  r = fma(n, splat(-1.42860677e-6f), r);
+  v16 y = splat(1.f / 5040.f);
+  y = fma(y, r, splat(1.f / 720.f));
+  y = fma(y, r, splat(1.f / 120.f));
+  y = fma(y, r, splat(1.f / 24.f));
+  y = fma(y, r, splat(1.f / 6.f));
+  y = fma(y, r, splat(0.5f));
+  y = fma(y, r, splat(1.f));
+  y = fma(y, r, splat(1.f));
+  const vi16 e = (__builtin_convertvector(n, vi16) + 127) << 23;
+  v16 scale;
+  std::memcpy(&scale, &e, sizeof scale);
+  const v16 out = y * scale;
+  return x < splat(-87.3f) ? v16{} : out;
+}
+
+// C[M × N] (+)= A[M × K] · B[K × N] with A(r, c) = a[r·a_rs + c·a_cs], B row-major (row stride
+// ldb), C row stride ldc, N a multiple of 16. Register block: 4 rows × 64 columns.
+template <int R, int NV>
+inline void micro_kernel(int64_t K, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, float* c,
+                         int64_t ldc, bool accumulate) {
+  v16 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = accumulate ? load(c + r * ldc + 16 * v) : v16{};
+  for (int64_t kk = 0; kk < K; ++kk) {
+    v16 bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + kk * ldb + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const v16 av = splat(a[r * a_rs + kk * a_cs]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = fma(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) store(c + r * ldc + 16 * v, acc[r][v]);
+}
+
+void tile_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
+               float* c, int64_t ldc, bool accumulate);
+
+}  // namespace attn
+}  // namespace goat::cpu
