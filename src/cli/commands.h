@@ -10,5 +10,6 @@ void register_info(CLI::App& app);
 // `goatlm bench ...`: returns the bench parent so bench_*.cpp files can add their children.
 CLI::App* register_bench(CLI::App& app);
 void register_bench_gemm(CLI::App& bench);
+void register_bench_attention(CLI::App& bench);
 
 }  // namespace goat::cli

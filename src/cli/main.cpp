@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   goat::cli::register_info(app);
   CLI::App* bench = goat::cli::register_bench(app);
   goat::cli::register_bench_gemm(*bench);
+  goat::cli::register_bench_attention(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,116 @@
+// `goatlm bench attention [--prior goat|alibi|none] [--diag]`: forward and backward time and
+// GFLOP/s of the CPU attention kernel over a sweep of shapes, side by side with the measured
+// sgemm GFLOP/s. FLOPs counted as 4·B·H·Tq·Tk·D (× ½ causal) forward and 2.5× that backward.
+// Priors: none (plain), alibi (slope), goat (slope + key bias in the kernel; the R = 4 prior lanes
+// live inside q/k, so they cost the kernel nothing extra). --diag turns on every in-kernel
+// diagnostic (entropy, sink mass, p_max, KL, ω with content_dim = D − 9 for goat).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "cli/commands.h"
+#include "core/cpu_info.h"
+#include "core/philox.h"
+#include "ops/attention.h"
+
+namespace goat::cli {
+
+namespace {
+
+struct AttnShape {
+  int64_t b, h, hkv, t, d;
+};
+
+double median_seconds(const std::function<void()>& f, int reps) {
+  f();  // warm-up
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+struct Buffers {
+  std::vector<float> q, k, v, o, lse, dout, dq, dk, dv, slope, kb, dkb, dslope, diag;
+};
+
+void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int reps, double sgemm) {
+  Buffers m;
+  const int64_t nq = s.b * s.h * s.t * s.d, nk = s.b * s.hkv * s.t * s.d, rows = s.b * s.h * s.t;
+  const Rng rng(1, RngPurpose::test);
+  auto fill = [&](std::vector<float>& x, int64_t n, uint64_t off) {
+    x.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[i] = rng.normal(off + static_cast<uint64_t>(i));
+  };
+  fill(m.q, nq, 0), fill(m.k, nk, 1ull << 32), fill(m.v, nk, 2ull << 32), fill(m.dout, nq, 3ull << 32);
+  m.o.resize(nq), m.lse.resize(rows), m.dq.resize(nq), m.dk.resize(nk), m.dv.resize(nk);
+  m.slope.assign(s.hkv, 0.0625f), m.dslope.resize(s.hkv);
+  fill(m.kb, s.b * s.hkv * s.t, 4ull << 32);
+  m.dkb.resize(m.kb.size());
+  m.diag.resize(5 * rows);
+
+  ops::AttentionArgs a;
+  a.q = Tensor(m.q.data(), {s.b, s.h, s.t, s.d});
+  a.k = Tensor(m.k.data(), {s.b, s.hkv, s.t, s.d});
+  a.v = Tensor(m.v.data(), {s.b, s.hkv, s.t, s.d});
+  a.o = Tensor(m.o.data(), {s.b, s.h, s.t, s.d});
+  a.lse = Tensor(m.lse.data(), {s.b, s.h, s.t});
+  a.scale = 1.f / std::sqrt(static_cast<float>(s.d));
+  ops::AttentionGrads g;
+  g.dq = Tensor(m.dq.data(), {s.b, s.h, s.t, s.d});
+  g.dk = Tensor(m.dk.data(), {s.b, s.hkv, s.t, s.d});
+  g.dv = Tensor(m.dv.data(), {s.b, s.hkv, s.t, s.d});
+  if (prior == "alibi" || prior == "goat") a.prior.slope = m.slope.data(), g.d_slope = m.dslope.data();
+  if (prior == "goat") a.prior.key_bias = m.kb.data(), g.d_key_bias = m.dkb.data();
+  if (diag) {
+    float* d = m.diag.data();
+    a.diag.entropy = d, a.diag.sink_mass = d + rows, a.diag.p_max = d + 2 * rows, a.diag.kl = d + 3 * rows;
+    a.diag.omega = d + 4 * rows;
+    a.diag.content_dim = prior == "goat" && s.d > 9 ? s.d - 9 : 0;
+  }
+  const Tensor dout(m.dout.data(), {s.b, s.h, s.t, s.d});
+  const double tf = median_seconds([&] { ops::attention_forward(a); }, reps);
+  const double tb = median_seconds([&] { ops::attention_backward(a, dout, g); }, reps);
+  const double ff = ops::attention_forward_flops(s.b, s.h, s.t, s.t, s.d, true), fb = 2.5 * ff;
+  const double gf = ff / tf * 1e-9, gb = fb / tb * 1e-9, gt = (ff + fb) / (tf + tb) * 1e-9;
+  fmt::print("{:>3} {:>3} {:>3} {:>6} {:>4} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>7.1f}%\n", s.b,
+             s.h, s.hkv, s.t, s.d, tf * 1e3, gf, tb * 1e3, gb, (tf + tb) * 1e3, gt, 100.0 * gt / sgemm);
+}
+
+}  // namespace
+
+void register_bench_attention(CLI::App& bench) {
+  auto* cmd = bench.add_subcommand("attention", "causal attention forward/backward GFLOP/s vs sgemm");
+  static std::string prior = "none";
+  static bool diag = false;
+  static int reps = 5;
+  static int64_t only_t = 0;
+  cmd->add_option("--prior", prior, "position prior in the kernel")->check(CLI::IsMember({"none", "alibi", "goat"}));
+  cmd->add_flag("--diag", diag, "accumulate every in-kernel diagnostic");
+  cmd->add_option("--reps", reps, "repetitions per shape (median reported)")->check(CLI::PositiveNumber);
+  cmd->add_option("--t", only_t, "only shapes with this sequence length");
+  cmd->callback([] {
+    const double sgemm = cpu::measure_sgemm_gflops();
+    fmt::print("attention bench: prior {}, diagnostics {}, threads {}, causal, f32\n", prior, diag ? "on" : "off",
+               cpu_info().threads);
+    fmt::print("sgemm (n=1024): {:.1f} GFLOP/s\n", sgemm);
+    fmt::print("{:>3} {:>3} {:>3} {:>6} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n", "B", "H", "Hkv", "T", "D",
+               "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "f+b ms", "f+b GF/s", "/sgemm");
+    const std::vector<AttnShape> shapes = {{4, 8, 8, 256, 64},   {4, 8, 8, 512, 64}, {4, 8, 8, 1024, 64},
+                                           {4, 8, 2, 1024, 64},  {2, 8, 8, 2048, 64}, {4, 4, 4, 1024, 128},
+                                           {8, 4, 4, 1024, 32}};
+    for (const auto& s : shapes)
+      if (only_t == 0 || s.t == only_t) bench_shape(s, prior, diag, reps, sgemm);
+  });
+}
+
+}  // namespace goat::cli
