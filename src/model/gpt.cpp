@@ -1,0 +1,278 @@
+// GPT-2 parameters, init, and the training forward/backward over preallocated activations.
+#include "model/gpt.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/philox.h"
+#include "model/position_factory.h"
+#include "ops/attention.h"
+#include "ops/cross_entropy.h"
+#include "ops/elementwise.h"
+#include "ops/embedding.h"
+#include "ops/layernorm.h"
+#include "ops/linear.h"
+
+namespace goat {
+
+namespace {
+
+std::string hname(int l, const char* suffix) { return "h." + std::to_string(l) + "." + suffix; }
+
+void fill(const Tensor& t, float v) {
+  float* p = t.f32();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = v;
+}
+
+}  // namespace
+
+Tensor head_view(float* base, int64_t B, int64_t H, int64_t T, int64_t D, int64_t row_width, int64_t col0) {
+  Tensor t(base + col0, Shape{B, H, T, D});
+  t.strides = {T * row_width, D, row_width, 1, 0, 0};
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations
+
+Activations::Activations(const ModelConfig& cfg, int64_t B, int64_t T) : batch_(B), seq_len_(T) {
+  const int64_t C = cfg.d_model, H = cfg.n_head, V = cfg.vocab_size;
+  const int64_t W = C + 2 * cfg.kv_heads() * cfg.head_dim();
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    arena_.add(hname(l, "x"), Shape{B, T, C});
+    arena_.add(hname(l, "ln1"), Shape{B, T, C});
+    arena_.add(hname(l, "ln1_mean"), Shape{B, T});
+    arena_.add(hname(l, "ln1_rstd"), Shape{B, T});
+    arena_.add(hname(l, "qkv"), Shape{B, T, W});
+    arena_.add(hname(l, "atty"), Shape{B, T, C});
+    arena_.add(hname(l, "lse"), Shape{B, H, T});
+    arena_.add(hname(l, "res2"), Shape{B, T, C});
+    arena_.add(hname(l, "ln2"), Shape{B, T, C});
+    arena_.add(hname(l, "ln2_mean"), Shape{B, T});
+    arena_.add(hname(l, "ln2_rstd"), Shape{B, T});
+    arena_.add(hname(l, "fch"), Shape{B, T, 4 * C});
+    arena_.add(hname(l, "fch_gelu"), Shape{B, T, 4 * C});
+  }
+  for (const char* n : {"x_final", "lnf", "attproj", "fcproj", "dres", "d_ln", "d_atty"}) arena_.add(n, Shape{B, T, C});
+  for (const char* n : {"lnf_mean", "lnf_rstd", "losses"}) arena_.add(n, Shape{B, T});
+  arena_.add("d_qkv", Shape{B, T, W});
+  arena_.add("d_fch", Shape{B, T, 4 * C});
+  arena_.add("logits", Shape{B, T, V});
+  arena_.allocate();
+  inputs.assign(static_cast<size_t>(B * T), 0);
+  targets.assign(static_cast<size_t>(B * T), 0);
+}
+
+Tensor Activations::layer(int l, const char* name) const { return arena_.view(hname(l, name)); }
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+
+Gpt::Gpt(const ModelConfig& cfg, int64_t train_len) : cfg_(cfg), train_len_(train_len) {
+  GOAT_CHECK(cfg.d_model % cfg.n_head == 0, "gpt", "n_head {} does not divide d_model {}", cfg.n_head, cfg.d_model);
+  declare();
+}
+
+int64_t Gpt::width_qkv() const { return cfg_.d_model + 2 * cfg_.kv_heads() * cfg_.head_dim(); }
+
+void Gpt::declare() {
+  const int64_t C = cfg_.d_model, V = cfg_.vocab_size;
+  const auto add = [&](const std::string& name, Shape s, bool decay) {
+    params_.add(name, s);
+    decay_.push_back(decay);
+  };
+  add("wte.weight", Shape{V, C}, true);
+  if (cfg_.position.type == "learned") add("wpe.weight", Shape{cfg_.max_seq_len, C}, true);
+  const AttentionShape ashape{cfg_.n_head, cfg_.kv_heads(), cfg_.head_dim(), 0, cfg_.max_seq_len};
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    add(hname(l, "ln_1.weight"), Shape{C}, false);
+    add(hname(l, "ln_1.bias"), Shape{C}, false);
+    add(hname(l, "attn.in_proj.weight"), Shape{width_qkv(), C}, true);
+    add(hname(l, "attn.in_proj.bias"), Shape{width_qkv()}, false);
+    add(hname(l, "attn.out_proj.weight"), Shape{C, C}, true);
+    add(hname(l, "attn.out_proj.bias"), Shape{C}, false);
+    pos_.push_back(make_position(cfg_, ashape, train_len_));
+    const size_t before = params_.entries().size();
+    pos_.back()->declare(params_, "h." + std::to_string(l) + ".attn.");
+    decay_.resize(params_.entries().size(), false);  // position/prior parameters: no decay
+    (void)before;
+    add(hname(l, "ln_2.weight"), Shape{C}, false);
+    add(hname(l, "ln_2.bias"), Shape{C}, false);
+    add(hname(l, "mlp.c_fc.weight"), Shape{4 * C, C}, true);
+    add(hname(l, "mlp.c_fc.bias"), Shape{4 * C}, false);
+    add(hname(l, "mlp.c_proj.weight"), Shape{C, 4 * C}, true);
+    add(hname(l, "mlp.c_proj.bias"), Shape{C}, false);
+  }
+  add("ln_f.weight", Shape{C}, false);
+  add("ln_f.bias", Shape{C}, false);
+  params_.allocate();
+  grads_ = params_.clone_layout();
+}
+
+void Gpt::init(uint64_t seed) {
+  const double resid_std = 0.02 / std::sqrt(2.0 * static_cast<double>(cfg_.n_layer));
+  const auto& es = params_.entries();
+  for (size_t i = 0; i < es.size(); ++i) {
+    const std::string& n = es[i].name;
+    const Tensor t = params_.view(static_cast<int>(i));
+    const bool is_bias = n.ends_with(".bias");
+    const bool is_ln = n.find("ln_") != std::string::npos;
+    if (is_ln && !is_bias) {
+      fill(t, 1.f);
+    } else if (is_bias) {
+      fill(t, 0.f);
+    } else if (decay_[i]) {  // matrices and embeddings
+      const bool resid = n.ends_with("out_proj.weight") || n.ends_with("c_proj.weight");
+      const float std = static_cast<float>(resid ? resid_std : 0.02);
+      const Rng rng(seed, RngPurpose::init, i);
+      float* p = t.f32();
+      for (int64_t j = 0; j < t.numel(); ++j) p[j] = std * rng.normal(static_cast<uint64_t>(j));
+    }
+  }
+  for (int l = 0; l < cfg_.n_layer; ++l) pos_[static_cast<size_t>(l)]->init(params_, Rng(seed, RngPurpose::init, 1000000 + static_cast<uint64_t>(l)));
+}
+
+int64_t Gpt::num_params() const {
+  int64_t n = 0;
+  for (const auto& e : params_.entries()) n += e.shape.numel();
+  return n;
+}
+
+int64_t Gpt::num_non_embedding() const {
+  int64_t n = num_params();
+  for (const auto& e : params_.entries())
+    if (e.name == "wte.weight" || e.name == "wpe.weight") n -= e.shape.numel();
+  return n;
+}
+
+double Gpt::flops_per_token(int64_t T) const {
+  return 6.0 * static_cast<double>(num_params()) +
+         6.0 * static_cast<double>(cfg_.n_layer) * static_cast<double>(T) * static_cast<double>(cfg_.d_model);
+}
+
+Tensor Gpt::position_table(int64_t pos0, int64_t T) {
+  const int64_t C = cfg_.d_model;
+  if (cfg_.position.type == "learned") {
+    GOAT_CHECK(pos0 + T <= cfg_.max_seq_len, "gpt",
+               "learned positions: positions [{}, {}) need a table of {} rows, but model.max_seq_len = {}; learned "
+               "position embeddings are undefined past their table (use rope, alibi, goat or none to extrapolate)",
+               pos0, pos0 + T, pos0 + T, cfg_.max_seq_len);
+    const Tensor w = params_.view("wpe.weight");
+    return Tensor(w.f32() + pos0 * C, Shape{T, C});
+  }
+  if (cfg_.position.type == "sinusoidal") {
+    if (pos0 + T > sin_rows_) {
+      sin_rows_ = std::max(pos0 + T, std::max<int64_t>(cfg_.max_seq_len, 2 * sin_rows_));
+      sin_table_.resize(static_cast<size_t>(sin_rows_ * C));
+      sinusoidal_table(sin_table_.data(), sin_rows_, C);
+    }
+    return Tensor(sin_table_.data() + pos0 * C, Shape{T, C});
+  }
+  return Tensor();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward / backward
+
+double Gpt::forward(Activations& a, bool with_targets) {
+  const int64_t B = a.batch(), T = a.seq_len(), C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(),
+                D = cfg_.head_dim(), W = width_qkv();
+  const Tensor none;
+  ops::embedding_forward(a.layer(0, "x"), a.inputs.data(), params_.view("wte.weight"), position_table(0, T), 0);
+  const Tensor attproj = a.get("attproj"), fcproj = a.get("fcproj");
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const auto P = [&](const char* s) { return params_.view(hname(l, s)); };
+    const auto A = [&](const char* s) { return a.layer(l, s); };
+    if (l == 0)
+      ops::layernorm_forward(A("ln1"), A("ln1_mean"), A("ln1_rstd"), A("x"), P("ln_1.weight"), P("ln_1.bias"));
+    else
+      ops::residual_layernorm_forward(A("x"), A("ln1"), A("ln1_mean"), A("ln1_rstd"), a.layer(l - 1, "res2"), fcproj,
+                                      P("ln_1.weight"), P("ln_1.bias"));
+    // (B, T, C) → qkv (B, T, C + 2·Hkv·D)
+    ops::linear_forward(A("qkv"), A("ln1"), P("attn.in_proj.weight"), P("attn.in_proj.bias"));
+    float* qkv = A("qkv").f32();
+    PositionScheme& pos = *pos_[static_cast<size_t>(l)];
+    ops::AttentionArgs args;
+    args.q = head_view(qkv, B, H, T, D, W, 0);
+    args.k = head_view(qkv, B, Hkv, T, D, W, C);
+    args.v = head_view(qkv, B, Hkv, T, D, W, C + Hkv * D);
+    args.o = head_view(A("atty").f32(), B, H, T, D, C, 0);
+    args.lse = A("lse");
+    pos.forward_qk(args.q, args.k, 0, 0);
+    args.scale = pos.score_scale();
+    args.causal = true;
+    args.prior = pos.prior(B, T, 0);
+    ops::attention_forward(args);
+    ops::linear_forward(attproj, A("atty"), P("attn.out_proj.weight"), P("attn.out_proj.bias"));
+    ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
+                                    P("ln_2.weight"), P("ln_2.bias"));
+    ops::linear_forward(A("fch"), A("ln2"), P("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
+    ops::gelu_forward(A("fch_gelu"), A("fch"));
+    ops::linear_forward(fcproj, A("fch_gelu"), P("mlp.c_proj.weight"), P("mlp.c_proj.bias"));
+  }
+  ops::residual_layernorm_forward(a.get("x_final"), a.get("lnf"), a.get("lnf_mean"), a.get("lnf_rstd"),
+                                  a.layer(static_cast<int>(cfg_.n_layer) - 1, "res2"), fcproj,
+                                  params_.view("ln_f.weight"), params_.view("ln_f.bias"));
+  // (B, T, C) → logits (B, T, V), tied to wte
+  ops::linear_forward(a.get("logits"), a.get("lnf"), params_.view("wte.weight"), none);
+  if (!with_targets) return 0.0;
+  const Tensor logits = a.get("logits");
+  return ops::cross_entropy_forward(a.get("losses"), logits.reshape(Shape{B * T, cfg_.vocab_size}), a.targets.data());
+}
+
+void Gpt::backward(Activations& a, float loss_scale) {
+  const int64_t B = a.batch(), T = a.seq_len(), C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(),
+                D = cfg_.head_dim(), W = width_qkv();
+  const Tensor none;
+  const Tensor logits = a.get("logits").reshape(Shape{B * T, cfg_.vocab_size});
+  ops::cross_entropy_backward(logits, logits, a.targets.data(), loss_scale);
+  const Tensor dres = a.get("dres"), d_ln = a.get("d_ln"), d_atty = a.get("d_atty"), d_qkv = a.get("d_qkv"),
+               d_fch = a.get("d_fch");
+  ops::linear_backward(d_ln, grads_.view("wte.weight"), none, a.get("logits"), a.get("lnf"), params_.view("wte.weight"));
+  std::memset(dres.data, 0, dres.nbytes());
+  ops::layernorm_backward(dres, grads_.view("ln_f.weight"), grads_.view("ln_f.bias"), d_ln, a.get("x_final"),
+                          params_.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
+  for (int l = static_cast<int>(cfg_.n_layer) - 1; l >= 0; --l) {
+    const auto P = [&](const char* s) { return params_.view(hname(l, s)); };
+    const auto G = [&](const char* s) { return grads_.view(hname(l, s)); };
+    const auto A = [&](const char* s) { return a.layer(l, s); };
+    // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
+    ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G("mlp.c_proj.bias"), dres, A("fch_gelu"),
+                         P("mlp.c_proj.weight"));
+    ops::gelu_backward(d_fch, d_fch, A("fch"));
+    ops::linear_backward(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("ln2"), P("mlp.c_fc.weight"));
+    ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
+                            A("ln2_rstd"));
+    // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
+    ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres, A("atty"),
+                         P("attn.out_proj.weight"));
+    float* qkv = A("qkv").f32();
+    float* dqkv = d_qkv.f32();
+    PositionScheme& pos = *pos_[static_cast<size_t>(l)];
+    ops::AttentionArgs args;
+    args.q = head_view(qkv, B, H, T, D, W, 0);
+    args.k = head_view(qkv, B, Hkv, T, D, W, C);
+    args.v = head_view(qkv, B, Hkv, T, D, W, C + Hkv * D);
+    args.o = head_view(A("atty").f32(), B, H, T, D, C, 0);
+    args.lse = A("lse");
+    args.scale = pos.score_scale();
+    args.causal = true;
+    args.prior = pos.prior(B, T, 0);
+    ops::AttentionGrads g = pos.prior_grad_buffers();
+    g.dq = head_view(dqkv, B, H, T, D, W, 0);
+    g.dk = head_view(dqkv, B, Hkv, T, D, W, C);
+    g.dv = head_view(dqkv, B, Hkv, T, D, W, C + Hkv * D);
+    ops::attention_backward(args, head_view(d_atty.f32(), B, H, T, D, C, 0), g);
+    pos.backward_prior(params_, grads_, B, T, 0);
+    pos.backward_qk(g.dq, g.dk, 0, 0, grads_);
+    ops::linear_backward(d_ln, G("attn.in_proj.weight"), G("attn.in_proj.bias"), d_qkv, A("ln1"),
+                         P("attn.in_proj.weight"));
+    ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),
+                            A("ln1_rstd"));
+  }
+  Tensor d_wpe;
+  if (cfg_.position.type == "learned") d_wpe = Tensor(grads_.view("wpe.weight").f32(), Shape{T, C});
+  ops::embedding_backward(grads_.view("wte.weight"), d_wpe, dres, a.inputs.data(), 0);
+}
+
+}  // namespace goat
