@@ -1,0 +1,16 @@
+// Link-time seam behind make_communicator(): each constructor is defined by the implementation
+// the build links (mpi/ or no_mpi.cpp, nccl/ or nccl/no_nccl.cpp). Stubs throw goat::Error
+// naming the missing library, so asking for a backend the build lacks is never a silent fallback.
+#pragma once
+
+#include <memory>
+
+#include "dist/communicator.h"
+
+namespace goat::detail {
+
+std::unique_ptr<Communicator> make_local_communicator(Device device);
+std::unique_ptr<Communicator> make_mpi_communicator(const DistOptions& opts);
+std::unique_ptr<Communicator> make_nccl_communicator(const DistOptions& opts);
+
+}  // namespace goat::detail
