@@ -43,18 +43,18 @@ struct Scratch {
       : dp(d), qs(kBq * d), kt(d * kBk), vs(kBk * d), s(kBq * kBk), lane(kBq * kBk), os(kBq * d), kb(kBk) {}
 };
 
-// K block transposed into kt (dp × kBk) and V block into vs (kBk × dp), zero padded.
-void load_kv(const AttentionParams& p, const float* kb0, const float* vb0, int64_t nk, int64_t nkp, Scratch& w) {
-  const int64_t D = p.D, dp = w.dp;
-  std::fill(w.kt.begin(), w.kt.end(), 0.f);
+// The key block at j0 of (b, hk): Kᵀ into kt (dp × kBk) and V into vs (kBk × dp), zero padded.
+void pack_block(const AttentionParams& p, int64_t b, int64_t hk, int64_t j0, int64_t dp, float* kt, float* vs) {
+  const int64_t D = p.D, nk = std::min(kBk, p.Tk - j0);
+  const float* kb0 = p.k + b * p.k_s[0] + hk * p.k_s[1] + j0 * p.k_s[2];
+  const float* vb0 = p.v + b * p.v_s[0] + hk * p.v_s[1] + j0 * p.v_s[2];
+  std::fill(kt, kt + dp * kBk, 0.f);
+  std::fill(vs, vs + kBk * dp, 0.f);
   for (int64_t j = 0; j < nk; ++j) {
     const float* kr = kb0 + j * p.k_s[2];
-    for (int64_t c = 0; c < D; ++c) w.kt[c * kBk + j] = kr[c];
-    float* vr = w.vs.data() + j * dp;
-    std::copy(vb0 + j * p.v_s[2], vb0 + j * p.v_s[2] + D, vr);
-    std::fill(vr + D, vr + dp, 0.f);
+    for (int64_t c = 0; c < D; ++c) kt[c * kBk + j] = kr[c];
+    std::copy(vb0 + j * p.v_s[2], vb0 + j * p.v_s[2] + D, vs + j * dp);
   }
-  std::fill(w.vs.begin() + nk * dp, w.vs.begin() + nkp * dp, 0.f);
 }
 
 }  // namespace
@@ -66,6 +66,18 @@ void attention_forward(const AttentionParams& p) {
   const int64_t dc = p.content_dim > 0 ? p.content_dim : D, n_lanes = D - dc;
   const bool any_diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
   const bool need_content = p.d_kl || p.d_omega;
+  // With several query tiles per head, pack every key block once (Kᵀ and V, padded) instead of
+  // re-transposing it for each tile: O(T·D) extra memory. A single tile (decode) packs on the fly.
+  const int64_t nkb = (p.Tk + kBk - 1) / kBk, blk = 2 * dp * kBk;
+  const bool packed = n_qt >= 2;
+  std::vector<float> pack(packed ? static_cast<size_t>(p.B * p.Hkv * nkb * blk) : 0);
+  if (packed) {
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < p.B * p.Hkv * nkb; ++t) {
+      float* kt = pack.data() + t * blk;
+      pack_block(p, t / (p.Hkv * nkb), t / nkb % p.Hkv, t % nkb * kBk, dp, kt, kt + dp * kBk);
+    }
+  }
 
 #pragma omp parallel
   {
@@ -76,8 +88,6 @@ void attention_forward(const AttentionParams& p) {
       const int64_t qt = n_qt - 1 - item % n_qt, bh = item / n_qt, b = bh / p.H, h = bh % p.H, hk = h / G;
       const int64_t i0 = qt * kBq, mq = std::min(kBq, p.Tq - i0);
       const float* qb = p.q + b * p.q_s[0] + h * p.q_s[1] + i0 * p.q_s[2];
-      const float* kbase = p.k + b * p.k_s[0] + hk * p.k_s[1];
-      const float* vbase = p.v + b * p.v_s[0] + hk * p.v_s[1];
       const float slope = p.slope ? p.slope[hk] : 0.f;
       const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
 
@@ -91,26 +101,36 @@ void attention_forward(const AttentionParams& p) {
       const int64_t kend = p.causal ? std::min(p.Tk, shift + i0 + mq) : p.Tk;
       for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
         const int64_t nk = std::min(kBk, kend - j0), nkp = round_up(nk, kLanes);
-        load_kv(p, kbase + j0 * p.k_s[2], vbase + j0 * p.v_s[2], nk, nkp, w);
+        const float *kt = w.kt.data(), *vs = w.vs.data();
+        if (packed) {
+          kt = pack.data() + ((b * p.Hkv + hk) * nkb + j0 / kBk) * blk;
+          vs = kt + dp * kBk;
+        } else {
+          pack_block(p, b, hk, j0, dp, w.kt.data(), w.vs.data());
+        }
         for (int64_t j = 0; j < nkp; ++j) w.kb[j] = (kbias && j < nk) ? kbias[j0 + j] : 0.f;
-        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
+        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
         if (need_content && n_lanes > 0)
-          tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, w.kt.data() + dc * kBk, kBk, w.lane.data(), kBk, false);
+          tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk, w.lane.data(), kBk, false);
 
         for (int64_t r = 0; r < mq; ++r) {
           const int64_t qpos = shift + i0 + r;
           float* sr = w.s.data() + r * kBk;
           float* lr = w.lane.data() + r * kBk;
           // Pass 1: logits with bias and mask, row max (and the prior logits for KL / ω).
+          const bool row_full = nk == kBk && (!p.causal || j0 + kBk - 1 <= qpos);
           v16 mx = splat(kNegInf), lmx = splat(kNegInf), smx = splat(kNegInf), smn = splat(-kNegInf);
           for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
             const v16 delta = splat(static_cast<float>(j0 + c0 - qpos)) + iota();
             const v16 col = splat(static_cast<float>(c0)) + iota();
-            const auto adm = p.causal ? ((col < static_cast<float>(nk)) & (delta <= 0.f)) : (col < static_cast<float>(nk));
             const v16 raw = load(sr + c0);
             const v16 bias = fma(splat(slope), delta, load(w.kb.data() + c0));
             v16 z = fma(raw, splat(p.scale), bias);
-            z = adm ? z : splat(kNegInf);
+            auto adm = col == col;  // all true
+            if (!row_full) {
+              adm = p.causal ? ((col < static_cast<float>(nk)) & (delta <= 0.f)) : (col < static_cast<float>(nk));
+              z = adm ? z : splat(kNegInf);
+            }
             store(sr + c0, z);
             mx = vmax(mx, z);
             if (need_content) {
@@ -163,7 +183,7 @@ void attention_forward(const AttentionParams& p) {
             for (int64_t c = 0; c < dp; c += kLanes) store(orow + c, load(orow + c) * alpha);
           }
         }
-        tile_gemm(mq, dp, nkp, w.s.data(), kBk, 1, w.vs.data(), dp, w.os.data(), dp, true);
+        tile_gemm(mq, dp, nkp, w.s.data(), kBk, 1, vs, dp, w.os.data(), dp, true);
       }
 
       // Epilogue: o = O / l, LSE = m + log l, diagnostics.

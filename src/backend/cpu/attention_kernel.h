@@ -58,7 +58,7 @@ inline v16 load(const float* p) {
   return r;
 }
 inline void store(float* p, v16 x) { std::memcpy(p, &x, sizeof x); }
-inline v16 splat(float x) { return v16{} + x; }
+inline v16 splat(float x) { return v16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 inline v16 fma(v16 a, v16 b, v16 c) {
 #if defined(__AVX512F__)
   return reinterpret_cast<v16>(
@@ -69,20 +69,27 @@ inline v16 fma(v16 a, v16 b, v16 c) {
 }
 inline v16 vmax(v16 a, v16 b) { return a > b ? a : b; }
 inline v16 vmin(v16 a, v16 b) { return a < b ? a : b; }
+// Horizontal reductions as halving trees of shuffles (portable; GCC 12's _mm512_reduce_*_ps trip
+// -Wmaybe-uninitialized).
+using v8 = float __attribute__((vector_size(32)));
+using v4 = float __attribute__((vector_size(16)));
+template <class Op>
+inline float reduce16(v16 x, Op op) {
+  const v8 a = op(__builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7),
+                  __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15));
+  const v4 b = op(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(a, a, 4, 5, 6, 7));
+  const v4 c = op(b, __builtin_shufflevector(b, b, 2, 3, 0, 1));
+  const v4 d = op(c, __builtin_shufflevector(c, c, 1, 0, 3, 2));
+  return d[0];
+}
 inline float hsum(v16 x) {
-  float s = 0.f;
-  for (int i = 0; i < 16; ++i) s += x[i];
-  return s;
+  return reduce16(x, [](auto a, auto b) { return a + b; });
 }
 inline float hmax(v16 x) {
-  float m = x[0];
-  for (int i = 1; i < 16; ++i) m = x[i] > m ? x[i] : m;
-  return m;
+  return reduce16(x, [](auto a, auto b) { return a > b ? a : b; });
 }
 inline float hmin(v16 x) {
-  float m = x[0];
-  for (int i = 1; i < 16; ++i) m = x[i] < m ? x[i] : m;
-  return m;
+  return reduce16(x, [](auto a, auto b) { return a < b ? a : b; });
 }
 // 0, 1, ..., 15 as floats.
 inline v16 iota() { return v16{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}; }

@@ -6,7 +6,7 @@
 namespace goat::cpu::attn {
 
 namespace {
-constexpr int kRows = 4;
+constexpr int kRows = 6;
 
 template <int R>
 void row_block(int nv, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, float* c,
@@ -30,6 +30,8 @@ void tile_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, in
     for (; r0 + kRows <= m; r0 += kRows)
       row_block<kRows>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
     switch (m - r0) {
+      case 5: row_block<5>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
+      case 4: row_block<4>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
       case 3: row_block<3>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
       case 2: row_block<2>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
       case 1: row_block<1>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
