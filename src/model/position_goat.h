@@ -1,0 +1,81 @@
+// GOAT (goat.md §2–4): attention with a learned prior, as a PositionScheme. The prior lanes replace
+// the last d_p = 2R (+1 with key bias) dims of each q/k head:
+//   q~ = [q_c / sqrt(d_c),  a∘cos(w t_i) + b∘sin(w t_i),  a∘sin(w t_i) − b∘cos(w t_i),  0]
+//   k~ = [k_c,              cos(w t_j),                   sin(w t_j),                   0]
+// so <q~_i, k~_j> = content/sqrt(d_c) + Σ_r a_r cos(w_r Δ) + b_r sin(w_r Δ), and the kernel runs with
+// scale 1. The per-key sink term u(j) = gain·MLP(x_j) + bump·[t_j = 0] is passed as the kernel's
+// key_bias and the recency softplus(rho)·t_j as its slope (added per pair in fp32), rather than in
+// the last lane, so neither is quantised. Parameters (per KV head, export names of the reference
+// module): lambda_sym = a (Hkv, R), lambda_asym = b (Hkv, R), sink_gain, sink_bump,
+// recency_slope_raw = rho (Hkv), key_bias.fc1.{weight (4, 2M+2), bias (4)}, key_bias.fc2.{weight
+// (1, 4), bias (1)}. See docs/goat.md.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "model/position.h"
+
+namespace goat {
+
+struct GoatConfig {
+  int64_t pos_rank = 4;          // R: Fourier pairs of the relative term
+  int64_t abs_rank = 4;          // M: Fourier pairs of the sink MLP's absolute features
+  bool key_bias = true;          // u(j): sink MLP + gain + bump + recency
+  std::string init = "seeded";   // seeded (= ALiBi on the content dims) | uniform (= plain attention)
+  int64_t train_len = 0;         // D of the absolute features (> 0)
+  bool causal = true;            // recency is a causal-only term
+};
+
+// model.position → GoatConfig (train_len falls back to the training sequence length).
+GoatConfig goat_config(const PositionConfig& p, int64_t train_len);
+
+std::unique_ptr<PositionScheme> make_goat_position(const GoatConfig& cfg, const AttentionShape& shape);
+
+// w_r = 10000^(−r / max(n − 1, 1)), r < n: the relative (R) and absolute (M) frequencies.
+std::vector<double> goat_frequencies(int64_t n);
+// x(t) = [cos(v_m t) (M), sin(v_m t) (M), t / D, log1p(t) / log1p(D)]: the sink MLP's input.
+std::vector<double> goat_abs_features(double t, int64_t abs_rank, int64_t train_len);
+double softplus(double x);  // PyTorch's: x above 20
+double softplus_inverse(double y);
+
+class GoatPosition final : public PositionScheme {
+ public:
+  GoatPosition(const GoatConfig& cfg, const AttentionShape& shape);
+
+  void declare(Arena& params, const std::string& prefix) override;
+  void init(const Arena& params, const Rng& rng) override;
+  float score_scale() const override { return 1.f; }
+  int64_t content_dim() const { return dc_; }
+  int64_t prior_lanes() const { return dp_; }
+
+  void forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, int64_t k_pos0) override;
+  ops::AttentionPrior prior(int64_t batch, int64_t tk, int64_t k_pos0) override;
+  ops::AttentionGrads prior_grad_buffers() override;
+  void backward_prior(const Arena& params, const Arena& grads, int64_t batch, int64_t tk, int64_t k_pos0) override;
+  void backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) override;
+
+  // The per-key sink term u_h(j) without recency, (Hkv, tk), from the parameters bound by the
+  // last prior() call; for tests and the eval's prior diagnostics.
+  const std::vector<float>& key_bias_values() const { return u_; }
+
+ private:
+  struct Views;
+  Views bind(const Arena& a) const;
+  void mlp_forward(int64_t tk, int64_t k_pos0);
+
+  GoatConfig cfg_;
+  int64_t H_, Hkv_, D_, R_, M_, dp_, dc_;
+  std::string prefix_;
+  const Arena* params_ = nullptr;  // bound at declare()
+  std::vector<double> w_rel_;
+  std::vector<float> slope_;                // softplus(rho) (Hkv)
+  std::vector<float> u_;                    // (Hkv, tk)
+  std::vector<float> kb_;                   // (B, Hkv, tk): u replicated over the batch for the kernel
+  std::vector<float> feat_, h1_, mlp_out_;  // MLP activations per key: (tk, 2M+2), (tk, 4), (tk)
+  std::vector<float> d_kb_, d_slope_;       // kernel gradient outputs (B, Hkv, tk), (Hkv)
+};
+
+}  // namespace goat
