@@ -39,6 +39,9 @@ class PositionScheme {
 
   // Softmax scale applied to <q, k> by the attention kernel.
   virtual float score_scale() const = 0;
+  // Leading q/k dims that are content (the rest are prior lanes): AttentionDiagnostics::content_dim
+  // for the kernel's KL(p‖prior) and ω. 0 means every dim.
+  virtual int64_t content_dim() const { return 0; }
 
   // In place on q (B, H, Tq, D) and k (B, Hkv, Tk, D).
   virtual void forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, int64_t k_pos0) {

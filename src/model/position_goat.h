@@ -48,7 +48,7 @@ class GoatPosition final : public PositionScheme {
   void declare(Arena& params, const std::string& prefix) override;
   void init(const Arena& params, const Rng& rng) override;
   float score_scale() const override { return 1.f; }
-  int64_t content_dim() const { return dc_; }
+  int64_t content_dim() const override { return dc_; }
   int64_t prior_lanes() const { return dp_; }
 
   void forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, int64_t k_pos0) override;
