@@ -39,6 +39,28 @@ extern char __start_goat_shared[] __attribute__((weak));
 extern char __stop_goat_shared[] __attribute__((weak));
 }
 
+#if defined(BOOST_USE_UCONTEXT)
+// The distribution's libboost_context is built for fcontext, so the ucontext implementation used
+// under AddressSanitizer lacks its one out-of-line piece: the per-thread current-fiber record.
+// Same definition as Boost's src/fiber.cpp (a Schwarz counter per thread).
+namespace boost::context::detail {
+namespace {
+thread_local fiber_activation_record* goat_fib_current_rec = nullptr;
+thread_local std::size_t goat_fib_counter = 0;
+}  // namespace
+fiber_activation_record_initializer::fiber_activation_record_initializer() noexcept {
+  if (0 == goat_fib_counter++) goat_fib_current_rec = new fiber_activation_record();
+}
+fiber_activation_record_initializer::~fiber_activation_record_initializer() {
+  if (0 == --goat_fib_counter) delete goat_fib_current_rec;
+}
+fiber_activation_record*& fiber_activation_record::current() noexcept {
+  thread_local static fiber_activation_record_initializer initializer;
+  return goat_fib_current_rec;
+}
+}  // namespace boost::context::detail
+#endif
+
 namespace goat::simt {
 namespace {
 
