@@ -36,6 +36,7 @@ cudaError_t launch_all(void* p, cudaStream_t s) {
   acc(launch(shift_kernel<false>, dim3(1), dim3(32), 128, s, f, f));
   acc(launch(shift_kernel<true>, dim3(1), dim3(32), 128, s, f, f));
   acc(launch(uninit_static_kernel, dim3(1), dim3(64), 0, s, f));
+  acc(launch(uninit_static_template_kernel<64>, dim3(1), dim3(64), 0, s, f));
   acc(launch(uninit_dynamic_kernel, dim3(1), dim3(64), 256, s, f));
   acc(launch(oob_write_kernel, dim3(1), dim3(32), 0, s, f, 32));
   acc(launch(oob_shared_kernel, dim3(1), dim3(32), 128, s, f));

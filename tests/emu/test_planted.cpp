@@ -53,6 +53,16 @@ TEST(EmuPlanted, UninitialisedStaticSharedReadsNaN) {
   for (int i = 32; i < 64; ++i) EXPECT_TRUE(std::isnan(v[i])) << i;
 }
 
+TEST(EmuPlanted, UninitialisedStaticSharedInTemplateKernelReadsNaN) {
+  DevBuf<float> out(64);
+  for (int rep = 0; rep < 2; ++rep) {  // the second launch must not see the first one's values
+    EXPECT_LAUNCH_OK(launch(uninit_static_template_kernel<64>, dim3(1), dim3(64), 0, nullptr, out.get()));
+    const std::vector<float> v = out.download();
+    for (int i = 0; i < 32; ++i) EXPECT_EQ(v[i], static_cast<float>(i));
+    for (int i = 32; i < 64; ++i) EXPECT_TRUE(std::isnan(v[i])) << i;
+  }
+}
+
 TEST(EmuPlanted, UninitialisedDynamicSharedReadsNaN) {
   DevBuf<float> out(64);
   EXPECT_LAUNCH_OK(launch(uninit_dynamic_kernel, dim3(1), dim3(64), 64 * sizeof(float), nullptr, out.get()));

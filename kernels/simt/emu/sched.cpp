@@ -8,7 +8,6 @@
 // annotations (BOOST_USE_UCONTEXT + BOOST_USE_ASAN, set by CMake), so stack switches are known.
 #include "simt/emu/sched.h"
 
-#include <link.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -25,19 +24,13 @@
 #include <vector>
 
 #include "core/check.h"
+#include "simt/emu/smem.h"
 
 // Built-in variables (declared in defs.h).
 thread_local uint3 threadIdx{0, 0, 0};
 thread_local uint3 blockIdx{0, 0, 0};
 thread_local dim3 blockDim{1, 1, 1};
 thread_local dim3 gridDim{1, 1, 1};
-
-// Keeps the goat_shared TLS section present even when no kernel declares static shared memory.
-[[gnu::used]] __attribute__((section("goat_shared"))) thread_local unsigned char goat_shared_anchor_[16];
-extern "C" {
-extern char __start_goat_shared[] __attribute__((weak));
-extern char __stop_goat_shared[] __attribute__((weak));
-}
 
 #if defined(BOOST_USE_UCONTEXT)
 // The distribution's libboost_context is built for fcontext, so the ucontext implementation used
@@ -76,50 +69,6 @@ constexpr size_t kDefaultStack = 512 * 1024;
 #else
 constexpr size_t kDefaultStack = 64 * 1024;
 #endif
-
-// ---- static shared memory: this OS thread's copy of the goat_shared TLS section ----
-// GCC ignores section attributes on local statics of template instantiations, so a template
-// kernel's __shared__ arrays land in ordinary TLS (.tbss): they work, but are not poisoned. For
-// address checks (ldmatrix, cp.async) any address in this thread's static TLS blocks counts as shared.
-struct Region {
-  unsigned char* p = nullptr;
-  size_t n = 0;
-  bool contains(const unsigned char* c, size_t bytes) const { return p && c >= p && c + bytes <= p + n; }
-};
-
-struct TlsRegions {
-  Region section;            // goat_shared: poisoned at every block start
-  std::vector<Region> all;   // every module's static TLS block of this thread
-};
-
-TlsRegions find_tls_regions() {
-  TlsRegions r;
-  struct Query {
-    uintptr_t start;
-    TlsRegions* out;
-  } q{reinterpret_cast<uintptr_t>(__start_goat_shared), &r};
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t, void* data) -> int {
-        auto* q = static_cast<Query*>(data);
-        for (int i = 0; i < info->dlpi_phnum; ++i) {
-          const auto& ph = info->dlpi_phdr[i];
-          if (ph.p_type != PT_TLS || !info->dlpi_tls_data) continue;
-          auto* block = static_cast<unsigned char*>(info->dlpi_tls_data);
-          q->out->all.push_back(Region{block, ph.p_memsz});
-          const uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
-          if (q->start && q->start >= lo && q->start < lo + ph.p_memsz) q->out->section.p = block + (q->start - lo);
-        }
-        return 0;
-      },
-      &q);
-  if (r.section.p) r.section.n = static_cast<size_t>(__stop_goat_shared - __start_goat_shared);
-  return r;
-}
-
-const TlsRegions& tls_regions() {
-  thread_local const TlsRegions r = find_tls_regions();
-  return r;
-}
 
 // ---- fiber stacks: mmap'd with a PROT_NONE guard page below, pooled per OS thread ----
 class StackPool {
@@ -239,8 +188,8 @@ class BlockRunner {
     }
     const unsigned char fill = cfg.poison ? 0xff : 0x00;
     if (dyn_) std::memset(dyn_, fill, dyn_size_);
-    const Region& sec = tls_regions().section;
-    if (cfg.poison && sec.p) std::memset(sec.p, 0xff, sec.n);
+    if (cfg.poison)
+      for (const detail::Region& r : detail::static_shared_regions()) std::memset(r.p, 0xff, r.n);
 
     threads_.resize(static_cast<size_t>(n_));
     warps_.resize(static_cast<size_t>((n_ + 31) / 32));
@@ -571,8 +520,8 @@ size_t dynamic_smem_size() { return active().dyn_size(); }
 bool in_shared(const void* p, size_t bytes) {
   const auto* c = static_cast<const unsigned char*>(p);
   BlockRunner& r = active();
-  if (Region{r.dyn(), r.dyn_size()}.contains(c, bytes)) return true;
-  for (const Region& t : tls_regions().all)
+  if (detail::Region{r.dyn(), r.dyn_size()}.contains(c, bytes)) return true;
+  for (const detail::Region& t : detail::tls_blocks())
     if (t.contains(c, bytes)) return true;
   return false;
 }

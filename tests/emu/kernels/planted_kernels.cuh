@@ -29,6 +29,15 @@ __global__ void uninit_static_kernel(float* out) {
   __syncthreads();
   out[t] = tile[t];
 }
+// Same in a template kernel (its static shared memory is found through the symbol table).
+template <int N>
+__global__ void uninit_static_template_kernel(float* out) {
+  __shared__ float tile[N];
+  const unsigned t = threadIdx.x;
+  if (t < N / 2) tile[t] = static_cast<float>(t);
+  __syncthreads();
+  out[t] = tile[t];
+}
 // Same with dynamic shared memory (blockDim floats, first half written).
 __global__ void uninit_dynamic_kernel(float* out) {
   float* s = goat::simt::dynamic_smem<float>();
