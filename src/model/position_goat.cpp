@@ -138,7 +138,8 @@ void GoatPosition::forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, 
     }
   float* qp = q.f32();
   float* kp = k.f32();
-#pragma omp parallel for schedule(static)
+  const bool parallel = B * H_ * (Tq + Tk) * D_ > (1 << 16);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t bh = 0; bh < B * H_; ++bh) {
     const int64_t b = bh / H_, h = bh % H_, hk = h / G;
     for (int64_t i = 0; i < Tq; ++i) {
@@ -152,7 +153,7 @@ void GoatPosition::forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, 
       if (cfg_.key_bias) row[D_ - 1] = 0.f;
     }
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t bh = 0; bh < B * Hkv_; ++bh) {
     const int64_t b = bh / Hkv_, h = bh % Hkv_;
     for (int64_t j = 0; j < Tk; ++j) {
@@ -269,7 +270,8 @@ void GoatPosition::backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos
   std::vector<double> da(static_cast<size_t>(B * H_ * R_), 0.0), db(da.size(), 0.0);
   float* dqp = dq.f32();
   float* dkp = dk.f32();
-#pragma omp parallel for schedule(static)
+  const bool parallel = B * H_ * (Tq + Tk) * D_ > (1 << 16);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t bh = 0; bh < B * H_; ++bh) {
     const int64_t b = bh / H_, h = bh % H_;
     for (int64_t i = 0; i < Tq; ++i) {
@@ -283,7 +285,7 @@ void GoatPosition::backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos
       for (int64_t c = dc_; c < D_; ++c) row[c] = 0.f;
     }
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t bh = 0; bh < B * Hkv_; ++bh) {
     const int64_t b = bh / Hkv_, h = bh % Hkv_;
     for (int64_t j = 0; j < Tk; ++j) {

@@ -143,7 +143,8 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
 void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
   const int64_t n_items = p.B * p.Hkv, dp = round_up(p.D, kLanes);
   std::vector<double> slope_part(static_cast<size_t>(n_items), 0.0);
-#pragma omp parallel
+  const bool parallel = n_items > 1 && p.B * p.H * p.Tq * p.Tk * p.D > (1 << 17);
+#pragma omp parallel if (parallel)
   {
     BwdScratch w(dp);
 #pragma omp for schedule(dynamic, 1)

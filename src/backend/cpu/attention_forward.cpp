@@ -70,16 +70,18 @@ void attention_forward(const AttentionParams& p) {
   // re-transposing it for each tile: O(T·D) extra memory. A single tile (decode) packs on the fly.
   const int64_t nkb = (p.Tk + kBk - 1) / kBk, blk = 2 * dp * kBk;
   const bool packed = n_qt >= 2;
+  // Threads only pay above ~10⁵ multiply-adds (decode steps of short sequences stay serial).
+  const bool parallel = p.B * p.H * p.Tq * p.Tk * D > (1 << 17);
   std::vector<float> pack(packed ? static_cast<size_t>(p.B * p.Hkv * nkb * blk) : 0);
   if (packed) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t t = 0; t < p.B * p.Hkv * nkb; ++t) {
       float* kt = pack.data() + t * blk;
       pack_block(p, t / (p.Hkv * nkb), t / nkb % p.Hkv, t % nkb * kBk, dp, kt, kt + dp * kBk);
     }
   }
 
-#pragma omp parallel
+#pragma omp parallel if (parallel)
   {
     Scratch w(dp);
     RowStats st;
