@@ -11,5 +11,6 @@ void register_info(CLI::App& app);
 CLI::App* register_bench(CLI::App& app);
 void register_bench_gemm(CLI::App& bench);
 void register_bench_attention(CLI::App& bench);
+void register_bench_allreduce(CLI::App& bench);
 
 }  // namespace goat::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   CLI::App* bench = goat::cli::register_bench(app);
   goat::cli::register_bench_gemm(*bench);
   goat::cli::register_bench_attention(*bench);
+  goat::cli::register_bench_allreduce(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
