@@ -44,6 +44,9 @@ cudaError_t launch_all(void* p, cudaStream_t s) {
   acc(launch(diverged_mask_kernel, dim3(1), dim3(32), 0, s, i));
   acc(launch(cp_async_unwaited_kernel, dim3(1), dim3(32), 0, s, f, f));
   acc(launch(fill_kernel, dim3(1), dim3(32), 0, s, f, 1.0f, 32));
+  const float scale[4] = {1, 2, 3, 4};
+  acc(cudaMemcpyToSymbol(kScale, scale, sizeof scale));
+  acc(launch(scale_kernel, dim3(1), dim3(32), 0, s, f, 32));
   acc(launch(dyn_smem_kernel, dim3(1), dim3(32), 128, s, f));
   acc(launch(shfl_kernel, dim3(1), dim3(32), 0, s, f, f, 0, 1, 32));
   acc(launch(shfl_split_kernel, dim3(1), dim3(32), 0, s, static_cast<double*>(p), static_cast<double*>(p), h));

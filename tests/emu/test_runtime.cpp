@@ -102,5 +102,36 @@ TEST(EmuRuntime, LaunchConfigurationIsValidated) {
   cudaGetLastError();
 }
 
+TEST(EmuRuntime, ConstantMemoryAttributesAndAsyncAllocation) {
+  const float scale[4] = {1.0f, -2.0f, 0.5f, 3.0f};
+  ASSERT_EQ(cudaMemcpyToSymbol(kScale, scale, sizeof scale), cudaSuccess);
+  float back[4];
+  ASSERT_EQ(cudaMemcpyFromSymbol(back, kScale, sizeof back), cudaSuccess);
+  EXPECT_EQ(std::memcmp(back, scale, sizeof back), 0);
+  EXPECT_EQ(cudaMemcpyToSymbol(kScale, scale, sizeof scale, 4), cudaErrorInvalidValue);  // past the end
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  float* d = nullptr;
+  ASSERT_EQ(cudaMallocAsync(&d, 37 * sizeof(float), s), cudaSuccess);
+  EXPECT_LAUNCH_OK(launch(scale_kernel, dim3(2), dim3(32), 0, s, d, 37));
+  std::vector<float> out(37);
+  ASSERT_EQ(cudaMemcpyAsync(out.data(), d, 37 * sizeof(float), cudaMemcpyDeviceToHost, s), cudaSuccess);
+  for (int i = 0; i < 37; ++i) EXPECT_EQ(out[i], scale[i % 4] * static_cast<float>(i));
+  EXPECT_EQ(cudaFreeAsync(d, s), cudaSuccess);
+  EXPECT_EQ(cudaStreamDestroy(s), cudaSuccess);
+  int v = 0;
+  EXPECT_EQ(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0), cudaSuccess);
+  EXPECT_EQ(v, 163 * 1024);
+  EXPECT_EQ(cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, 0), cudaSuccess);
+  EXPECT_EQ(v, 8);
+  size_t free_b = 0, total_b = 0;
+  EXPECT_EQ(cudaMemGetInfo(&free_b, &total_b), cudaSuccess);
+  EXPECT_LE(free_b, total_b);
+  cudaEvent_t e = nullptr;
+  EXPECT_EQ(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), cudaSuccess);
+  EXPECT_EQ(cudaEventDestroy(e), cudaSuccess);
+  cudaGetLastError();
+}
+
 }  // namespace
 }  // namespace goat::emu_test

@@ -191,6 +191,39 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 }
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (!value) return record_error(cudaErrorInvalidValue);
+  if (device != 0) return record_error(cudaErrorInvalidDevice);
+  cudaDeviceProp p;
+  cudaGetDeviceProperties(&p, 0);
+  switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(p.sharedMemPerBlock); break;
+    case cudaDevAttrWarpSize: *value = p.warpSize; break;
+    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
+    case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
+    case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = static_cast<int>(p.sharedMemPerBlockOptin); break;
+    default: return record_error(cudaErrorInvalidValue);
+  }
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  if (!free_bytes || !total_bytes) return record_error(cudaErrorInvalidValue);
+  cudaDeviceProp p;
+  cudaGetDeviceProperties(&p, 0);
+  size_t used = 0;
+  {
+    auto& s = state();
+    std::lock_guard<std::mutex> lk(s.m);
+    for (const auto& [ptr, bytes] : s.allocs) used += bytes;
+  }
+  *total_bytes = p.totalGlobalMem;
+  *free_bytes = used < p.totalGlobalMem ? p.totalGlobalMem - used : 0;
+  return cudaSuccess;
+}
+
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (!ptr) return record_error(cudaErrorInvalidValue);
   *ptr = nullptr;
@@ -214,6 +247,16 @@ cudaError_t cudaFree(void* ptr) {
   s.allocs.erase(it);
   std::free(ptr);
   return cudaSuccess;
+}
+
+cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t stream) {
+  if (!goat::simt::valid_stream(stream)) return record_error(cudaErrorInvalidResourceHandle);
+  return cudaMalloc(ptr, bytes);
+}
+
+cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
+  if (!goat::simt::valid_stream(stream)) return record_error(cudaErrorInvalidResourceHandle);
+  return cudaFree(ptr);
 }
 
 cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
@@ -274,6 +317,10 @@ cudaError_t cudaStreamCreate(cudaStream_t* stream) {
   s.streams.insert(*stream);
   return cudaSuccess;
 }
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  if (flags > cudaStreamNonBlocking) return record_error(cudaErrorInvalidValue);
+  return cudaStreamCreate(stream);
+}
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   auto& s = state();
   std::lock_guard<std::mutex> lk(s.m);
@@ -304,6 +351,10 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   *event = new CUevent_st{};
   s.events.insert(*event);
   return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
+  if (flags > (cudaEventBlockingSync | cudaEventDisableTiming | 0x04u)) return record_error(cudaErrorInvalidValue);
+  return cudaEventCreate(event);
 }
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   auto& s = state();

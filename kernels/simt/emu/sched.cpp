@@ -274,7 +274,7 @@ class BlockRunner {
     if (mask & w.exited)
       fault(fmt::format("{}: mask {} names lanes {} that have already exited", op, fmt_mask(mask),
                         fmt_mask(mask & w.exited)));
-    std::memcpy(w.in + lane * kExchangeBytes, in, in_bytes);
+    if (in_bytes) std::memcpy(w.in + lane * kExchangeBytes, in, in_bytes);
     // Join the pending group with this mask and op. Lanes may sit in different groups at once
     // (independent thread scheduling), but if a group that needs this lane already holds a lane
     // that this call needs, neither can complete: a guaranteed deadlock, reported as divergence.
@@ -304,7 +304,7 @@ class BlockRunner {
       }
     }
     suspend(t);
-    std::memcpy(out, w.out + lane * kExchangeBytes, out_bytes);
+    if (out_bytes) std::memcpy(out, w.out + lane * kExchangeBytes, out_bytes);
   }
 
   unsigned char* dyn() const { return dyn_; }

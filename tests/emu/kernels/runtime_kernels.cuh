@@ -19,4 +19,13 @@ __global__ void dyn_smem_kernel(float* out) {
   out[threadIdx.x] = s[threadIdx.x];
 }
 
+// Constant memory: a plain host global under the emulation, set with cudaMemcpyToSymbol.
+__constant__ float kScale[4];
+
+// out[i] = kScale[i % 4] * i for i < n.
+__global__ void scale_kernel(float* out, int n) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) out[i] = kScale[i % 4] * static_cast<float>(i);
+}
+
 }  // namespace goat::emu_test
