@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles tests/emu/nvcc_check.cu with nvcc for sm_80 and sm_90 (in parallel). Exit 77 (ctest
+# Compiles tests/emu/nvcc_check.cu and row_sum.cu with nvcc for sm_80 and sm_90 (in parallel). Exit 77 (ctest
 # SKIP) when nvcc is absent. Usage: nvcc_check.sh <nvcc or empty> <source root> <output dir>
 set -uo pipefail
 NVCC=${1:-}
@@ -14,7 +14,10 @@ pids=()
 for arch in 80 90; do
   "$NVCC" -std=c++20 -O2 -arch=sm_$arch -I"$ROOT/kernels" -I"$ROOT/src" -I"$ROOT/tests/emu" \
     -Xptxas -warn-spills -Werror all-warnings -c "$ROOT/tests/emu/nvcc_check.cu" -o "$OUT/nvcc_check_sm$arch.o" \
-    >"$OUT/sm$arch.log" 2>&1 &
+    >"$OUT/sm$arch.log" 2>&1 && \
+  "$NVCC" -std=c++20 -O2 -arch=sm_$arch -I"$ROOT/kernels" -I"$ROOT/src" -I"$ROOT/tests/emu" \
+    -Xptxas -warn-spills -Werror all-warnings -c "$ROOT/tests/emu/row_sum.cu" -o "$OUT/row_sum_sm$arch.o" \
+    >>"$OUT/sm$arch.log" 2>&1 &
   pids+=($!)
 done
 rc=0
