@@ -1,15 +1,17 @@
 // `goatlm bench attention [--prior goat|alibi|none] [--diag]`: forward and backward time and
 // GFLOP/s of the CPU attention kernel over a sweep of shapes, side by side with the measured
 // sgemm GFLOP/s. FLOPs counted as 4·B·H·Tq·Tk·D (× ½ causal) forward and 2.5× that backward.
-// Priors: none (plain), alibi (slope), goat (slope + key bias in the kernel; the R = 4 prior lanes
-// live inside q/k, so they cost the kernel nothing extra). --diag turns on every in-kernel
-// diagnostic (entropy, sink mass, p_max, KL, ω with content_dim = D − 9 for goat).
+// Priors: none (plain), alibi (slope), goat (the full GOAT layer side: GoatPosition::forward_qk and
+// prior() — lanes, sink MLP — timed with the forward, backward_prior/backward_qk with the backward;
+// R = M = 4, train_len = T). --diag turns on every in-kernel diagnostic (entropy, sink mass,
+// p_max, KL, ω; content_dim = d_c for goat).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "cli/commands.h"
 #include "core/cpu_info.h"
 #include "core/philox.h"
+#include "model/position_goat.h"
 #include "ops/attention.h"
 
 namespace goat::cli {
@@ -27,10 +30,13 @@ struct AttnShape {
   int64_t b, h, hkv, t, d;
 };
 
-double median_seconds(const std::function<void()>& f, int reps) {
+// Median time of f(); setup() runs untimed before each call.
+double median_seconds(const std::function<void()>& setup, const std::function<void()>& f, int reps) {
+  setup();
   f();  // warm-up
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
+    setup();
     const auto t0 = std::chrono::steady_clock::now();
     f();
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -40,7 +46,7 @@ double median_seconds(const std::function<void()>& f, int reps) {
 }
 
 struct Buffers {
-  std::vector<float> q, k, v, o, lse, dout, dq, dk, dv, slope, kb, dkb, dslope, diag;
+  std::vector<float> q, k, v, o, lse, dout, dq, dk, dv, slope, dslope, diag;
 };
 
 void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int reps, double sgemm) {
@@ -54,8 +60,6 @@ void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int re
   fill(m.q, nq, 0), fill(m.k, nk, 1ull << 32), fill(m.v, nk, 2ull << 32), fill(m.dout, nq, 3ull << 32);
   m.o.resize(nq), m.lse.resize(rows), m.dq.resize(nq), m.dk.resize(nk), m.dv.resize(nk);
   m.slope.assign(s.hkv, 0.0625f), m.dslope.resize(s.hkv);
-  fill(m.kb, s.b * s.hkv * s.t, 4ull << 32);
-  m.dkb.resize(m.kb.size());
   m.diag.resize(5 * rows);
 
   ops::AttentionArgs a;
@@ -66,20 +70,57 @@ void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int re
   a.lse = Tensor(m.lse.data(), {s.b, s.h, s.t});
   a.scale = 1.f / std::sqrt(static_cast<float>(s.d));
   ops::AttentionGrads g;
-  g.dq = Tensor(m.dq.data(), {s.b, s.h, s.t, s.d});
-  g.dk = Tensor(m.dk.data(), {s.b, s.hkv, s.t, s.d});
-  g.dv = Tensor(m.dv.data(), {s.b, s.hkv, s.t, s.d});
-  if (prior == "alibi" || prior == "goat") a.prior.slope = m.slope.data(), g.d_slope = m.dslope.data();
-  if (prior == "goat") a.prior.key_bias = m.kb.data(), g.d_key_bias = m.dkb.data();
+  const auto set_grads = [&] {
+    g.dq = Tensor(m.dq.data(), {s.b, s.h, s.t, s.d});
+    g.dk = Tensor(m.dk.data(), {s.b, s.hkv, s.t, s.d});
+    g.dv = Tensor(m.dv.data(), {s.b, s.hkv, s.t, s.d});
+  };
+  set_grads();
+  if (prior == "alibi") a.prior.slope = m.slope.data(), g.d_slope = m.dslope.data();
+  // GOAT: the layer's position scheme with its parameters (seeded init).
+  std::unique_ptr<PositionScheme> goat;
+  Arena params, grads;
+  if (prior == "goat") {
+    GoatConfig c;
+    c.train_len = s.t;
+    goat = make_goat_position(c, AttentionShape{s.h, s.hkv, s.d, s.b, s.t});
+    goat->declare(params, "h.0.attn.");
+    params.allocate();
+    grads = params.clone_layout();
+    goat->init(params, Rng(1, RngPurpose::init));
+    a.scale = goat->score_scale();
+  }
   if (diag) {
     float* d = m.diag.data();
     a.diag.entropy = d, a.diag.sink_mass = d + rows, a.diag.p_max = d + 2 * rows, a.diag.kl = d + 3 * rows;
     a.diag.omega = d + 4 * rows;
-    a.diag.content_dim = prior == "goat" && s.d > 9 ? s.d - 9 : 0;
+    a.diag.content_dim = goat ? goat->content_dim() : 0;
   }
   const Tensor dout(m.dout.data(), {s.b, s.h, s.t, s.d});
-  const double tf = median_seconds([&] { ops::attention_forward(a); }, reps);
-  const double tb = median_seconds([&] { ops::attention_backward(a, dout, g); }, reps);
+  const std::vector<float> q0 = m.q, k0 = m.k;
+  const auto restore_qk = [&] { m.q = q0, m.k = k0; };  // forward_qk works in place
+  const double tf = median_seconds(restore_qk, [&] {
+    if (goat) {
+      goat->forward_qk(a.q, a.k, 0, 0);
+      a.prior = goat->prior(s.b, s.t, 0);
+    }
+    ops::attention_forward(a);
+  }, reps);
+  const auto diag_saved = a.diag;
+  a.diag = {};
+  const double tb = median_seconds([] {}, [&] {
+    if (goat) {
+      a.prior = goat->prior(s.b, s.t, 0);
+      ops::AttentionGrads pg = goat->prior_grad_buffers();
+      g.d_key_bias = pg.d_key_bias, g.d_slope = pg.d_slope;
+    }
+    ops::attention_backward(a, dout, g);
+    if (goat) {
+      goat->backward_prior(params, grads, s.b, s.t, 0);
+      goat->backward_qk(g.dq, g.dk, 0, 0, grads);
+    }
+  }, reps);
+  a.diag = diag_saved;
   const double ff = ops::attention_forward_flops(s.b, s.h, s.t, s.t, s.d, true), fb = 2.5 * ff;
   const double gf = ff / tf * 1e-9, gb = fb / tb * 1e-9, gt = (ff + fb) / (tf + tb) * 1e-9;
   fmt::print("{:>3} {:>3} {:>3} {:>6} {:>4} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>7.1f}%\n", s.b,
