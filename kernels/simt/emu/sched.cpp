@@ -19,6 +19,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -90,7 +91,14 @@ class StackPool {
     mprotect(base, page, PROT_NONE);
     return static_cast<unsigned char*>(base) + page;
   }
-  void put(void* s) { free_.push_back(s); }
+  void put(void* s, size_t size) {
+    if (size == size_) {
+      free_.push_back(s);
+    } else {  // a stack of an earlier size setting
+      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      munmap(static_cast<unsigned char*>(s) - page, size + page);
+    }
+  }
 
  private:
   void release() {
@@ -102,16 +110,20 @@ class StackPool {
   size_t size_ = 0;
 };
 
+// Stack tops are staggered by a per-slot "colour" (a multiple of 64 bytes, up to 8 KiB): stacks
+// are mapped at a fixed stride, and without it every fiber's hot top-of-stack lines would fall
+// into the same cache sets.
 struct PooledStack {
   StackPool* pool;
   size_t size;
+  size_t colour;
   ctx::stack_context allocate() {
     ctx::stack_context sc;
-    sc.size = size;
-    sc.sp = static_cast<unsigned char*>(pool->get(size)) + size;
+    sc.size = size - colour;
+    sc.sp = static_cast<unsigned char*>(pool->get(size)) + size - colour;
     return sc;
   }
-  void deallocate(ctx::stack_context& sc) noexcept { pool->put(static_cast<unsigned char*>(sc.sp) - sc.size); }
+  void deallocate(ctx::stack_context& sc) noexcept { pool->put(static_cast<unsigned char*>(sc.sp) - sc.size, size); }
 };
 
 uint64_t splitmix64(uint64_t& s) {
@@ -136,6 +148,7 @@ struct ThreadState {
   int linear = 0;
   State state = State::ready;
   int barrier_result = 0;
+  size_t stack_bytes = 0;
   std::vector<Copy> open_copies;                // cp.async issued, not yet committed
   std::deque<std::vector<Copy>> copy_groups;    // committed, not yet retired
 };
@@ -191,7 +204,7 @@ class BlockRunner {
     if (cfg.poison)
       for (const detail::Region& r : detail::static_shared_regions()) std::memset(r.p, 0xff, r.n);
 
-    threads_.resize(static_cast<size_t>(n_));
+    while (threads_.size() < static_cast<size_t>(n_)) threads_.push_back(std::make_unique<ThreadState>());
     warps_.resize(static_cast<size_t>((n_ + 31) / 32));
     for (size_t w = 0; w < warps_.size(); ++w) {
       const int lanes = std::min(32, n_ - static_cast<int>(w) * 32);
@@ -202,15 +215,20 @@ class BlockRunner {
     const size_t stack = cfg.stack_bytes ? cfg.stack_bytes : kDefaultStack;
     ready_.clear();
     for (int i = 0; i < n_; ++i) {
-      ThreadState& t = threads_[static_cast<size_t>(i)];
+      ThreadState& t = *threads_[static_cast<size_t>(i)];
       t.idx = uint3{static_cast<unsigned>(i % block.x), static_cast<unsigned>((i / block.x) % block.y),
                     static_cast<unsigned>(i / (block.x * block.y))};
       t.linear = i;
       t.state = State::ready;
       t.open_copies.clear();
       t.copy_groups.clear();
-      t.fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks_, stack},
-                           [this, i](ctx::fiber&& sink) { return entry(i, std::move(sink)); });
+      if (!t.fiber || t.stack_bytes != stack) {  // fibers are reused by the blocks of a launch
+        t.fiber = ctx::fiber();
+        t.stack_bytes = stack;
+        const size_t colour = static_cast<size_t>(i % 128) * 64;
+        t.fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks_, stack + 8192, colour},
+                             [this, i](ctx::fiber&& sink) { return entry(i, std::move(sink)); });
+      }
       ready_.push_back(i);
     }
 
@@ -226,20 +244,30 @@ class BlockRunner {
         i = ready_.front();
         ready_.pop_front();
       }
-      ThreadState& t = threads_[static_cast<size_t>(i)];
+      ThreadState& t = *threads_[static_cast<size_t>(i)];
       threadIdx = t.idx;
       t_current = &t;
       t.fiber = std::move(t.fiber).resume();
     }
     t_current = nullptr;
     if (!error_ && done_ != n_) error_ = std::make_exception_ptr(Error(deadlock_message()));
-    // Destroying a suspended fiber unwinds its stack (Boost forced_unwind).
-    for (auto& t : threads_) t.fiber = ctx::fiber();
     t_runner = nullptr;
-    if (error_) std::rethrow_exception(error_);
+    if (error_) {
+      release_fibers();
+      std::rethrow_exception(error_);
+    }
   }
 
-  ~BlockRunner() { std::free(dyn_); }
+  // Destroys every fiber; a suspended one is unwound first (Boost forced_unwind). Called at the
+  // end of each launch, so no fiber outlives it.
+  void release_fibers() {
+    for (auto& t : threads_) t->fiber = ctx::fiber();
+  }
+
+  ~BlockRunner() {
+    release_fibers();
+    std::free(dyn_);
+  }
 
   // ---- called from fibers ----
   ThreadState& current() {
@@ -298,7 +326,7 @@ class BlockRunner {
       fn(ExchangeView{w.in, w.out, mask, wi});
       for (uint32_t l = 0; l < 32; ++l) {
         if (!(mask >> l & 1u)) continue;
-        ThreadState& o = threads_[static_cast<size_t>(wi * 32 + static_cast<int>(l))];
+        ThreadState& o = *threads_[static_cast<size_t>(wi * 32 + static_cast<int>(l))];
         o.state = State::ready;
         ready_.push_back(o.linear);
       }
@@ -318,23 +346,27 @@ class BlockRunner {
   }
 
  private:
+  // A fiber runs the kernel body for its thread slot in every block of a launch: after each body
+  // it parks until the next block (or until it is destroyed).
   ctx::fiber entry(int i, ctx::fiber&& sink) {
-    ThreadState& t = threads_[static_cast<size_t>(i)];
+    ThreadState& t = *threads_[static_cast<size_t>(i)];
     t.sink = std::move(sink);
-    try {
-      (*body_)();
-      size_t left = 0;
-      for (const auto& g : t.copy_groups) left += g.size();
-      left += t.open_copies.size();
-      if (left && config().poison)
-        fault(fmt::format("exited with {} cp.async copies never retired by cp.async.wait_group/wait_all", left));
-    } catch (const ctx::detail::forced_unwind&) {
-      throw;
-    } catch (...) {
-      if (!error_) error_ = std::current_exception();
+    for (;;) {
+      try {
+        (*body_)();
+        size_t left = 0;
+        for (const auto& g : t.copy_groups) left += g.size();
+        left += t.open_copies.size();
+        if (left && config().poison)
+          fault(fmt::format("exited with {} cp.async copies never retired by cp.async.wait_group/wait_all", left));
+      } catch (const ctx::detail::forced_unwind&) {
+        throw;
+      } catch (...) {
+        if (!error_) error_ = std::current_exception();
+      }
+      on_exit(t);
+      suspend(t);
     }
-    on_exit(t);
-    return std::move(t.sink);
   }
 
   void on_exit(ThreadState& t) {
@@ -359,7 +391,8 @@ class BlockRunner {
   void maybe_release_barrier() {
     if (at_barrier_ == 0 || at_barrier_ + done_ != n_) return;
     const int count = barrier_count_;
-    for (auto& o : threads_) {
+    for (int i = 0; i < n_; ++i) {
+      ThreadState& o = *threads_[static_cast<size_t>(i)];
       if (o.state != State::barrier) continue;
       o.state = State::ready;
       o.barrier_result = count;
@@ -379,7 +412,7 @@ class BlockRunner {
                        blockIdx.y, blockIdx.z, at_barrier_, n_, done_, waits);
   }
 
-  std::vector<ThreadState> threads_;
+  std::vector<std::unique_ptr<ThreadState>> threads_;  // stable addresses: fibers hold references
   std::vector<Warp> warps_;
   std::deque<int> ready_;
   StackPool stacks_;
@@ -499,6 +532,7 @@ void run_grid(dim3 grid, dim3 block, size_t dyn_bytes, const std::function<void(
         failed = true;
       }
     }
+    r.release_fibers();
   };
   if (nthreads <= 1) {
     job();
