@@ -12,5 +12,9 @@ CLI::App* register_bench(CLI::App& app);
 void register_bench_gemm(CLI::App& bench);
 void register_bench_attention(CLI::App& bench);
 void register_bench_allreduce(CLI::App& bench);
+void register_tokenize(CLI::App& app);
+// `goatlm data ...` (data prepare NAME); `goatlm bench tokenize`.
+void register_data(CLI::App& app);
+void register_bench_tokenize(CLI::App& bench);
 
 }  // namespace goat::cli

@@ -12,8 +12,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", GOATLM_VERSION);
   goat::cli::register_info(app);
+  goat::cli::register_tokenize(app);
+  goat::cli::register_data(app);
   CLI::App* bench = goat::cli::register_bench(app);
   goat::cli::register_bench_gemm(*bench);
+  goat::cli::register_bench_tokenize(*bench);
   goat::cli::register_bench_attention(*bench);
   goat::cli::register_bench_allreduce(*bench);
   try {
