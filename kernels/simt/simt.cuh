@@ -15,6 +15,7 @@
 #include "simt/emu/intrinsics.h"
 #include "simt/emu/runtime.h"
 #include "simt/emu/sched.h"
+#include "simt/emu/testing.h"
 #endif
 
 #include <cstdint>

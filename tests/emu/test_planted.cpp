@@ -45,6 +45,23 @@ TEST(EmuPlanted, MissingSyncthreadsIsCaughtByRandomSchedule) {
   }
 }
 
+TEST(EmuPlanted, ScheduleDependenceHelperFlagsTheRace) {
+  const int n = 2 * 128;
+  std::vector<float> in(n);
+  for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i + 1);
+  DevBuf<float> d_in(in), d_out(n);
+  auto run = [&](auto kernel) {
+    return [&, kernel] {
+      EXPECT_LAUNCH_OK(launch(kernel, dim3(2), dim3(128), 128 * sizeof(float), nullptr, d_in.get(), d_out.get()));
+      std::vector<uint32_t> bits;
+      for (float f : d_out.download()) bits.push_back(bits_of(f));
+      return bits;
+    };
+  };
+  EXPECT_NE(goat::simt::first_schedule_dependence(run(shift_kernel<false>)), 0u);
+  EXPECT_EQ(goat::simt::first_schedule_dependence(run(shift_kernel<true>)), 0u);
+}
+
 TEST(EmuPlanted, UninitialisedStaticSharedReadsNaN) {
   DevBuf<float> out(64);
   EXPECT_LAUNCH_OK(launch(uninit_static_kernel, dim3(1), dim3(64), 0, nullptr, out.get()));
