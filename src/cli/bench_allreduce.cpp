@@ -51,7 +51,8 @@ std::string human_bytes(int64_t b) {
 }
 
 void run(const AllreduceArgs& a) {
-  GOAT_CHECK(a.device == "cpu" || a.device == "cuda", "bench allreduce", "--device must be cpu or cuda, got '{}'", a.device);
+  GOAT_CHECK(a.device == "cpu" || a.device == "cuda", "bench allreduce", "--device must be cpu or cuda, got '{}'",
+             a.device);
   GOAT_CHECK(a.min_bytes >= 4 && a.min_bytes <= a.max_bytes, "bench allreduce",
              "need 4 <= --min-bytes <= --max-bytes, got {} and {}", a.min_bytes, a.max_bytes);
   const Device device = a.device == "cuda" ? Device::cuda : Device::cpu;
@@ -70,8 +71,8 @@ void run(const AllreduceArgs& a) {
     fmt::print("all-reduce (f32 sum): backend {}, {} ranks, device {}; busbw = algbw * 2(n-1)/n\n",
                backend_name(comm.backend()), n, a.device);
     std::string head = fmt::format("{:>8} {:>10} {:>6}", "bytes", "count", "iters");
-    const std::vector<std::string> names =
-        comms.size() == 2 ? std::vector<std::string>{"ordered", "native"} : std::vector<std::string>{backend_name(comm.backend())};
+    const std::vector<std::string> names = comms.size() == 2 ? std::vector<std::string>{"ordered", "native"}
+                                                             : std::vector<std::string>{backend_name(comm.backend())};
     for (const auto& name : names)
       head += fmt::format(" | {:>12} {:>11} {:>11}", name + " us", "algbw GB/s", "busbw GB/s");
     fmt::print("{}\n", head);

@@ -9,7 +9,8 @@ namespace goat {
 
 CommBuffer::CommBuffer(Device device, int64_t n) : device_(device), n_(n) {
   GOAT_CHECK(n >= 0, "comm_buffer", "size must be >= 0, got {}", n);
-  data_ = device == Device::cpu ? new float[static_cast<size_t>(std::max<int64_t>(n, 1))]() : detail::cuda_alloc_floats(n);
+  data_ =
+      device == Device::cpu ? new float[static_cast<size_t>(std::max<int64_t>(n, 1))]() : detail::cuda_alloc_floats(n);
 }
 
 CommBuffer::~CommBuffer() {
@@ -30,7 +31,8 @@ void CommBuffer::upload(std::span<const float> host) {
 }
 
 void CommBuffer::download(std::span<float> host) const {
-  GOAT_CHECK(static_cast<int64_t>(host.size()) == n_, "comm_buffer", "download of {} elements into {}", n_, host.size());
+  GOAT_CHECK(static_cast<int64_t>(host.size()) == n_, "comm_buffer", "download of {} elements into {}", n_,
+             host.size());
   if (device_ == Device::cpu) {
     std::copy(data_, data_ + n_, host.begin());
   } else {

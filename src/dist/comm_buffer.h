@@ -22,7 +22,7 @@ class CommBuffer {
   int64_t size() const { return n_; }
   Device device() const { return device_; }
 
-  void upload(std::span<const float> host);  // host (size()) -> buffer
+  void upload(std::span<const float> host);    // host (size()) -> buffer
   void download(std::span<float> host) const;  // buffer -> host (size())
 
  private:

@@ -19,10 +19,14 @@ Backend parse_backend(const std::string& s) {
 
 const char* backend_name(Backend b) {
   switch (b) {
-    case Backend::automatic: return "auto";
-    case Backend::local: return "local";
-    case Backend::mpi: return "mpi";
-    case Backend::nccl: return "nccl";
+    case Backend::automatic:
+      return "auto";
+    case Backend::local:
+      return "local";
+    case Backend::mpi:
+      return "mpi";
+    case Backend::nccl:
+      return "nccl";
   }
   return "?";
 }
@@ -33,7 +37,8 @@ int env_int(const char* name) {
   if (v == nullptr || *v == '\0') return 0;
   char* end = nullptr;
   const long x = std::strtol(v, &end, 10);
-  GOAT_CHECK(end != v && *end == '\0' && x > 0 && x < (1L << 30), "dist", "environment {}='{}' is not a world size", name, v);
+  GOAT_CHECK(end != v && *end == '\0' && x > 0 && x < (1L << 30), "dist", "environment {}='{}' is not a world size",
+             name, v);
   return static_cast<int>(x);
 }
 }  // namespace
@@ -73,7 +78,8 @@ std::unique_ptr<Communicator> make_communicator(const DistOptions& opts, Device 
     case Backend::nccl:
       GOAT_CHECK(device == Device::cuda, "dist.backend", "nccl carries GPU tensors only; device cpu needs mpi");
       return detail::make_nccl_communicator(opts);
-    case Backend::automatic: break;
+    case Backend::automatic:
+      break;
   }
   fail("dist.backend", "unresolved backend");
 }

@@ -59,8 +59,7 @@ class Communicator {
 
   // send (size() * c) on every rank; recv (c) on rank r = reduction of send[r*c, (r+1)*c) over
   // ranks. recv may alias send's own chunk (send.data() + rank()*c): the in-place ZeRO form.
-  virtual void reduce_scatter(std::span<const float> send, std::span<float> recv,
-                              ReduceOp op = ReduceOp::sum) = 0;
+  virtual void reduce_scatter(std::span<const float> send, std::span<float> recv, ReduceOp op = ReduceOp::sum) = 0;
 
   // send (c) from every rank; recv (size() * c) = concatenation in rank order. send may alias
   // recv's own chunk (recv.data() + rank()*c): the in-place ZeRO form.

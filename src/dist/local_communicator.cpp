@@ -23,14 +23,14 @@ class LocalCommunicator final : public Communicator {
   void all_reduce(std::span<float>, ReduceOp) override {}
 
   void reduce_scatter(std::span<const float> send, std::span<float> recv, ReduceOp) override {
-    GOAT_CHECK(send.size() == recv.size(), "reduce_scatter", "world size 1: send has {} elements, recv {}",
-               send.size(), recv.size());
+    GOAT_CHECK(send.size() == recv.size(), "reduce_scatter", "world size 1: send has {} elements, recv {}", send.size(),
+               recv.size());
     copy("reduce_scatter", send, recv);
   }
 
   void all_gather(std::span<const float> send, std::span<float> recv) override {
-    GOAT_CHECK(send.size() == recv.size(), "all_gather", "world size 1: send has {} elements, recv {}",
-               send.size(), recv.size());
+    GOAT_CHECK(send.size() == recv.size(), "all_gather", "world size 1: send has {} elements, recv {}", send.size(),
+               recv.size());
     copy("all_gather", send, recv);
   }
 
@@ -51,7 +51,9 @@ class LocalCommunicator final : public Communicator {
     GOAT_CHECK(device_ == Device::cpu, where, "local communicator on cuda supports only the in-place form");
     std::copy(send.begin(), send.end(), recv.begin());
   }
-  static void check_root(int root) { GOAT_CHECK(root == 0, "broadcast", "root {} out of range for world size 1", root); }
+  static void check_root(int root) {
+    GOAT_CHECK(root == 0, "broadcast", "root {} out of range for world size 1", root);
+  }
 
   Device device_;
 };

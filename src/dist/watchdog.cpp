@@ -35,7 +35,8 @@ extern "C" void on_sigterm(int sig) {
   } else {
     append(buf, sizeof buf, len, "between collectives");
   }
-  append(buf, sizeof buf, len, "; another rank has probably failed (see its message). Resume from the last checkpoint.\n");
+  append(buf, sizeof buf, len,
+         "; another rank has probably failed (see its message). Resume from the last checkpoint.\n");
   [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, buf, len);
   std::signal(sig, SIG_DFL);
   std::raise(sig);

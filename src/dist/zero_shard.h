@@ -12,11 +12,11 @@
 namespace goat {
 
 struct ZeroShard {
-  int64_t numel = 0;         // real elements in the arena
+  int64_t numel = 0;  // real elements in the arena
   int world = 1;
   int rank = 0;
-  int64_t shard_numel = 0;   // elements per rank, padded (multiple of align)
-  int64_t padded_numel = 0;  // world * shard_numel >= numel
+  int64_t shard_numel = 0;     // elements per rank, padded (multiple of align)
+  int64_t padded_numel = 0;    // world * shard_numel >= numel
   int64_t begin = 0, end = 0;  // this rank's real elements, begin <= end, within [0, numel)
   int64_t padded_begin() const { return rank * shard_numel; }
   int64_t padded_end() const { return (rank + 1) * shard_numel; }

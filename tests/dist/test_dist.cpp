@@ -156,9 +156,7 @@ TEST(Watchdog, FiresOnceNamingTheCollectiveAndRank) {
       std::lock_guard lock(m);
       fired.push_back(msg);
     });
-    {
-      auto fast = w.guard("barrier", 0);
-    }
+    { auto fast = w.guard("barrier", 0); }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     {
       std::lock_guard lock(m);

@@ -19,8 +19,8 @@ struct ProbeRun {
 };
 
 ProbeRun launch(const std::string& mode) {
-  const std::string cmd = std::string("timeout -k 5 90 ") + GOATLM_MPIRUN + " --allow-run-as-root --oversubscribe -np 3 " +
-                          GOATLM_FAILURE_PROBE + " " + mode + " 2 2>&1";
+  const std::string cmd = std::string("timeout -k 5 90 ") + GOATLM_MPIRUN +
+                          " --allow-run-as-root --oversubscribe -np 3 " + GOATLM_FAILURE_PROBE + " " + mode + " 2 2>&1";
   ProbeRun run;
   const auto t0 = std::chrono::steady_clock::now();
   FILE* p = popen(cmd.c_str(), "r");

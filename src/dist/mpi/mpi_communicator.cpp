@@ -114,8 +114,8 @@ void MpiCommunicator::all_reduce(std::span<float> data, ReduceOp op) {
 void MpiCommunicator::reduce_scatter(std::span<const float> send, std::span<float> recv, ReduceOp op) {
   const auto c = static_cast<int64_t>(recv.size());
   GOAT_CHECK(static_cast<int64_t>(send.size()) == c * size_, "reduce_scatter",
-             "rank {}/{}: send has {} elements, expected world size x recv = {} x {}", rank_, size_, send.size(),
-             size_, c);
+             "rank {}/{}: send has {} elements, expected world size x recv = {} x {}", rank_, size_, send.size(), size_,
+             c);
   to_int(c * size_, "reduce_scatter");
   const bool in_place = recv.data() == send.data() + c * rank_;
   GOAT_CHECK(in_place || recv.data() + c <= send.data() || recv.data() >= send.data() + c * size_, "reduce_scatter",
@@ -161,8 +161,8 @@ void MpiCommunicator::reduce_scatter(std::span<const float> send, std::span<floa
 void MpiCommunicator::all_gather(std::span<const float> send, std::span<float> recv) {
   const auto c = static_cast<int64_t>(send.size());
   GOAT_CHECK(static_cast<int64_t>(recv.size()) == c * size_, "all_gather",
-             "rank {}/{}: recv has {} elements, expected world size x send = {} x {}", rank_, size_, recv.size(),
-             size_, c);
+             "rank {}/{}: recv has {} elements, expected world size x send = {} x {}", rank_, size_, recv.size(), size_,
+             c);
   to_int(c * size_, "all_gather");
   const bool in_place = send.data() == recv.data() + c * rank_;
   GOAT_CHECK(in_place || send.data() + c <= recv.data() || send.data() >= recv.data() + c * size_, "all_gather",
@@ -173,9 +173,9 @@ void MpiCommunicator::all_gather(std::span<const float> send, std::span<float> r
     check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, recv.data(), static_cast<int>(c), MPI_FLOAT, comm_),
           "all_gather");
   } else {
-    check(MPI_Allgather(send.data(), static_cast<int>(c), MPI_FLOAT, recv.data(), static_cast<int>(c), MPI_FLOAT,
-                        comm_),
-          "all_gather");
+    check(
+        MPI_Allgather(send.data(), static_cast<int>(c), MPI_FLOAT, recv.data(), static_cast<int>(c), MPI_FLOAT, comm_),
+        "all_gather");
   }
 }
 

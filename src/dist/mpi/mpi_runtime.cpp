@@ -53,7 +53,8 @@ std::string mpi_status() {
   if (const auto comma = v.find(','); comma != std::string::npos) v.resize(comma);
   while (!v.empty() && (v.back() == '\n' || v.back() == ' ' || v.back() == '\0')) v.pop_back();
   const int launched = launched_world_size();
-  return "built with " + v + (launched > 1 ? ", launched as " + std::to_string(launched) + " ranks" : ", not launched") +
+  return "built with " + v +
+         (launched > 1 ? ", launched as " + std::to_string(launched) + " ranks" : ", not launched") +
          (nccl_built() ? "; NCCL communicator built" : "; no NCCL");
 }
 
