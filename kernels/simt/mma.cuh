@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -37,7 +38,11 @@ inline double bf16_half(uint32_t reg, int half) {
 // D = A * B + C for the 16x8x16 tile; the sum is formed in fp64 and rounded to fp32 once (the
 // hardware's internal order is unspecified; bf16 products are exact in either precision).
 inline void mma_combine(const ExchangeView& x) {
+  // NaN-filled first, so a hole in the fragment maps would show up as NaN rather than garbage.
   double A[16][16], B[16][8], C[16][8];
+  std::fill(&A[0][0], &A[0][0] + 256, __builtin_nan(""));
+  std::fill(&B[0][0], &B[0][0] + 128, __builtin_nan(""));
+  std::fill(&C[0][0], &C[0][0] + 128, __builtin_nan(""));
   for (uint32_t lane = 0; lane < 32; ++lane) {
     MmaIn in;
     std::memcpy(&in, x.in + lane * kExchangeBytes, sizeof in);

@@ -196,37 +196,37 @@ inline int __reduce_max_sync(unsigned mask, int v) {
   return goat::simt::detail::reduce<goat::simt::detail::ReduceOp::max>(mask, v, "__reduce_max_sync");
 }
 
-// ---- atomics (return the old value, as in CUDA) ----
+// ---- atomics (return the old value, as in CUDA; the value converts to *p's type, as CUDA's overloads) ----
 template <typename T>
-T atomicAdd(T* p, T v) {
+T atomicAdd(T* p, std::type_identity_t<T> v) {
   return std::atomic_ref<T>(*p).fetch_add(v, std::memory_order_relaxed);
 }
 template <typename T>
-T atomicSub(T* p, T v) {
+T atomicSub(T* p, std::type_identity_t<T> v) {
   return std::atomic_ref<T>(*p).fetch_sub(v, std::memory_order_relaxed);
 }
 template <typename T>
-T atomicExch(T* p, T v) {
+T atomicExch(T* p, std::type_identity_t<T> v) {
   return std::atomic_ref<T>(*p).exchange(v, std::memory_order_relaxed);
 }
 template <typename T>
-T atomicMax(T* p, T v) {
+T atomicMax(T* p, std::type_identity_t<T> v) {
   return goat::simt::detail::atomic_update(p, [v](T o) { return v > o ? v : o; });
 }
 template <typename T>
-T atomicMin(T* p, T v) {
+T atomicMin(T* p, std::type_identity_t<T> v) {
   return goat::simt::detail::atomic_update(p, [v](T o) { return v < o ? v : o; });
 }
 template <typename T>
-T atomicAnd(T* p, T v) {
+T atomicAnd(T* p, std::type_identity_t<T> v) {
   return std::atomic_ref<T>(*p).fetch_and(v, std::memory_order_relaxed);
 }
 template <typename T>
-T atomicOr(T* p, T v) {
+T atomicOr(T* p, std::type_identity_t<T> v) {
   return std::atomic_ref<T>(*p).fetch_or(v, std::memory_order_relaxed);
 }
 template <typename T>
-T atomicCAS(T* p, T compare, T val) {
+T atomicCAS(T* p, std::type_identity_t<T> compare, std::type_identity_t<T> val) {
   std::atomic_ref<T>(*p).compare_exchange_strong(compare, val, std::memory_order_relaxed);
   return compare;  // holds the old value either way
 }

@@ -578,7 +578,7 @@ void emu_cp_async_issue(void* dst, const void* src, int cp_size, int src_size) {
     std::memset(d, 0xff, static_cast<size_t>(cp_size));
     t.open_copies.push_back(c);
   } else {
-    std::memcpy(d, s, static_cast<size_t>(src_size));
+    if (src_size) std::memcpy(d, s, static_cast<size_t>(src_size));
     std::memset(d + src_size, 0, static_cast<size_t>(cp_size - src_size));
   }
 }
@@ -593,7 +593,7 @@ void emu_cp_async_wait(int allowed) {
   ThreadState& t = active().current();
   while (static_cast<int>(t.copy_groups.size()) > allowed) {
     for (const Copy& c : t.copy_groups.front()) {
-      std::memcpy(c.dst, c.src, static_cast<size_t>(c.src_size));
+      if (c.src_size) std::memcpy(c.dst, c.src, static_cast<size_t>(c.src_size));
       std::memset(c.dst + c.src_size, 0, static_cast<size_t>(c.cp_size - c.src_size));
     }
     t.copy_groups.pop_front();
