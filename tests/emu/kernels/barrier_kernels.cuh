@@ -1,5 +1,5 @@
-// Test kernels for block barriers and shared memory (run by tests/emu/test_barrier.cpp and
-// test_planted.cpp under the emulation; compiled for sm_80/sm_90 by the nvcc check).
+// Test kernels for block barriers and shared memory (run by tests/emu/test_barrier.cpp under the
+// emulation; compiled for sm_80/sm_90 by the nvcc check).
 #pragma once
 
 #include "simt/simt.cuh"
