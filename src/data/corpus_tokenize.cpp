@@ -224,7 +224,9 @@ TokenizeReport tokenize_corpus(const TokenizeOptions& opt) {
   std::vector<std::unique_ptr<Tokenizer>> toks;
   for (int t = 0; t < threads; ++t) toks.push_back(proto->clone());
   const bool is_byte = opt.tokenizer == "byte";
-  ChunkReader reader(files, opt.chunk_bytes, is_byte);
+  // At least ~64 chunks when the corpus allows, so a small corpus still gets a spread-out val split.
+  const int64_t chunk_bytes = std::max<int64_t>(1, std::min<int64_t>(opt.chunk_bytes, std::max<int64_t>(total_bytes / 64, 4096)));
+  ChunkReader reader(files, chunk_bytes, is_byte);
   SplitWriter train(opt.out_dir, "train", proto->vocab_size(), opt.shard_tokens);
   SplitWriter val(opt.out_dir, "val", proto->vocab_size(), opt.shard_tokens);
   Progress progress(total_bytes, opt.progress);

@@ -8,7 +8,8 @@
 // thread) and written in input order, so memory stays constant (threads x 2 chunks) for any corpus
 // size and the output does not depend on the thread count.
 // Validation split: chunk k (counting from 0 over the whole corpus) goes to val when
-// floor((k+1)*F) > floor(k*F): an even spread of about a fraction F of the text.
+// floor((k+1)*F) > floor(k*F): an even spread of about a fraction F of the text. Chunks are
+// min(chunk_bytes, max(4 KB, corpus bytes / 64)) long, so small corpora still get a val split.
 // Output: train_NNNNNN.bin / val_NNNNNN.bin of at most shard_tokens tokens, and manifest.json.
 #pragma once
 
