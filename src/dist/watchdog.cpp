@@ -17,6 +17,8 @@ namespace {
 // What the SIGTERM handler reports: written before a collective starts, read in the handler.
 std::atomic<const char*> g_current_op{nullptr};
 char g_label[96] = "rank ?";
+// The handler that was installed before ours (e.g. a trainer's checkpoint-on-SIGTERM), chained.
+struct sigaction g_previous {};
 
 void append(char* buf, size_t cap, size_t& len, const char* s) {
   while (*s != '\0' && len + 1 < cap) buf[len++] = *s++;
@@ -38,6 +40,10 @@ extern "C" void on_sigterm(int sig) {
   append(buf, sizeof buf, len,
          "; another rank has probably failed (see its message). Resume from the last checkpoint.\n");
   [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, buf, len);
+  if ((g_previous.sa_flags & SA_SIGINFO) == 0 && g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    g_previous.sa_handler(sig);  // a handler installed earlier decides what happens next
+    return;
+  }
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -93,7 +99,13 @@ std::string Watchdog::timeout_message(const char* op, int64_t count, double wait
 
 void Watchdog::install_termination_handler() {
   std::snprintf(g_label, sizeof g_label, "%s", label_.c_str());
-  std::signal(SIGTERM, on_sigterm);
+  struct sigaction current {};
+  sigaction(SIGTERM, nullptr, &current);
+  if (current.sa_handler == on_sigterm) return;  // already installed
+  struct sigaction mine {};
+  mine.sa_handler = on_sigterm;
+  sigemptyset(&mine.sa_mask);
+  sigaction(SIGTERM, &mine, &g_previous);
 }
 
 void Watchdog::run() {

@@ -55,7 +55,8 @@ class Watchdog {
   // The message on_timeout receives (exposed for tests).
   std::string timeout_message(const char* op, int64_t count, double waited_s) const;
 
-  // SIGTERM handler printing "[dist] <label>: stopped by signal 15 during <op>"; idempotent.
+  // SIGTERM handler printing "[dist] <label>: stopped by the launcher (SIGTERM) while waiting in
+  // <op>", then calling the handler installed before it (if any) or dying of SIGTERM; idempotent.
   void install_termination_handler();
 
  private:

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <numeric>
 #include <string>
@@ -179,6 +180,28 @@ TEST(Watchdog, DisabledWithNonPositiveTimeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_FALSE(fired);
+}
+
+volatile std::sig_atomic_t g_trainer_saw_sigterm = 0;
+extern "C" void trainer_sigterm(int) { g_trainer_saw_sigterm = 1; }
+
+TEST(Watchdog, SigtermReportsAndChainsToAnEarlierHandler) {
+  // A trainer's own SIGTERM handler (checkpoint on preemption) installed first still runs.
+  std::signal(SIGTERM, trainer_sigterm);
+  Watchdog w("rank 0/2", 0);
+  w.install_termination_handler();
+  w.install_termination_handler();  // idempotent: must not chain to itself
+  testing::internal::CaptureStderr();
+  {
+    auto s = w.guard("reduce_scatter", 8);
+    std::raise(SIGTERM);
+  }
+  const std::string err = testing::internal::GetCapturedStderr();
+  std::signal(SIGTERM, SIG_DFL);
+  EXPECT_EQ(g_trainer_saw_sigterm, 1);
+  EXPECT_NE(err.find("[dist] rank 0/2: stopped by the launcher (SIGTERM) while waiting in reduce_scatter"),
+            std::string::npos)
+      << err;
 }
 
 }  // namespace
