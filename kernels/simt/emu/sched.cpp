@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/context/fiber.hpp>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "simt/emu/pool.h"
 #include "simt/emu/smem.h"
 
 // Built-in variables (declared in defs.h).
@@ -33,27 +33,6 @@ thread_local uint3 blockIdx{0, 0, 0};
 thread_local dim3 blockDim{1, 1, 1};
 thread_local dim3 gridDim{1, 1, 1};
 
-#if defined(BOOST_USE_UCONTEXT)
-// The distribution's libboost_context is built for fcontext, so the ucontext implementation used
-// under AddressSanitizer lacks its one out-of-line piece: the per-thread current-fiber record.
-// Same definition as Boost's src/fiber.cpp (a Schwarz counter per thread).
-namespace boost::context::detail {
-namespace {
-thread_local fiber_activation_record* goat_fib_current_rec = nullptr;
-thread_local std::size_t goat_fib_counter = 0;
-}  // namespace
-fiber_activation_record_initializer::fiber_activation_record_initializer() noexcept {
-  if (0 == goat_fib_counter++) goat_fib_current_rec = new fiber_activation_record();
-}
-fiber_activation_record_initializer::~fiber_activation_record_initializer() {
-  if (0 == --goat_fib_counter) delete goat_fib_current_rec;
-}
-fiber_activation_record*& fiber_activation_record::current() noexcept {
-  thread_local static fiber_activation_record_initializer initializer;
-  return goat_fib_current_rec;
-}
-}  // namespace boost::context::detail
-#endif
 
 namespace goat::simt {
 namespace {
@@ -435,63 +414,6 @@ BlockRunner& active() {
   return *t_runner;
 }
 
-// ---- the OS thread pool that runs blocks of one grid in parallel ----
-class Pool {
- public:
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
-  // Runs job on the caller and on nthreads - 1 workers; returns when all have returned.
-  void run(int nthreads, const std::function<void()>& job) {
-    while (static_cast<int>(workers_.size()) < nthreads - 1) {
-      const int id = static_cast<int>(workers_.size());
-      workers_.emplace_back([this, id] { loop(id); });
-    }
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      job_ = &job;
-      wanted_ = nthreads - 1;
-      busy_ = wanted_;
-      ++generation_;
-    }
-    cv_.notify_all();
-    job();
-    std::unique_lock<std::mutex> lk(m_);
-    done_cv_.wait(lk, [&] { return busy_ == 0; });
-    job_ = nullptr;
-  }
-
- private:
-  void loop(int id) {
-    uint64_t seen = 0;
-    for (;;) {
-      const std::function<void()>* job;
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return stop_ || (generation_ != seen && id < wanted_); });
-        if (stop_) return;
-        seen = generation_;
-        job = job_;
-      }
-      (*job)();
-      std::lock_guard<std::mutex> lk(m_);
-      if (--busy_ == 0) done_cv_.notify_all();
-    }
-  }
-  std::vector<std::thread> workers_;
-  std::mutex m_;
-  std::condition_variable cv_, done_cv_;
-  const std::function<void()>* job_ = nullptr;
-  uint64_t generation_ = 0;
-  int wanted_ = 0, busy_ = 0;
-  bool stop_ = false;
-};
-
 thread_local std::string t_last_fault;
 
 }  // namespace
@@ -537,7 +459,7 @@ void run_grid(dim3 grid, dim3 block, size_t dyn_bytes, const std::function<void(
   if (nthreads <= 1) {
     job();
   } else {
-    static Pool pool;
+    static detail::Pool pool;
     pool.run(nthreads, job);
   }
   if (err) std::rethrow_exception(err);
