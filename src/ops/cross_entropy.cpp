@@ -51,4 +51,16 @@ void cross_entropy_backward(const Tensor& d_logits, const Tensor& logits, const 
   cpu::cross_entropy_backward(d_logits.f32(), logits.f32(), targets, r.n, r.v, scale, ignore_index);
 }
 
+double cross_entropy_forward_backward(const Tensor& losses, const Tensor& d_logits, const Tensor& logits,
+                                      const int32_t* targets, float d_mean, int32_t ignore_index) {
+  require_cpu(kOp, {&losses, &d_logits, &logits});
+  const Rows r = check_ce(logits, targets, ignore_index);
+  require_contiguous_f32(kOp, "losses", losses);
+  GOAT_CHECK(losses.numel() == r.n, kOp, "expected losses to hold {} rows, got {}", r.n, losses.shape.str());
+  require_contiguous_f32(kOp, "d_logits", d_logits);
+  check_shape(kOp, "d_logits", d_logits, logits.shape);
+  return cpu::cross_entropy_forward_backward(losses.f32(), d_logits.f32(), logits.f32(), targets, r.n, r.v, d_mean,
+                                             ignore_index);
+}
+
 }  // namespace goat::ops

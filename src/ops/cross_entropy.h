@@ -20,4 +20,12 @@ double cross_entropy_forward(const Tensor& losses, const Tensor& logits, const i
 void cross_entropy_backward(const Tensor& d_logits, const Tensor& logits, const int32_t* targets, float scale,
                             int32_t ignore_index = kIgnoreIndex);
 
+// Both in one pass over the logits (the training step's usual call; 3 passes over (N, V) and one
+// exp per logit instead of 5 and two): losses as cross_entropy_forward, and
+// d_logits = (d_mean / #non-ignored rows) · (softmax − onehot), the gradient of d_mean · mean loss.
+// d_logits may alias logits. Returns the mean loss.
+double cross_entropy_forward_backward(const Tensor& losses, const Tensor& d_logits, const Tensor& logits,
+                                      const int32_t* targets, float d_mean = 1.f,
+                                      int32_t ignore_index = kIgnoreIndex);
+
 }  // namespace goat::ops

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -197,18 +198,35 @@ OpCase embedding_case(int64_t bsz, int64_t t, int64_t c, int64_t v, int64_t tmax
   return k;
 }
 
-// ---- cross-entropy: per-row losses (saved) and their mean over non-ignored rows ----
-OpCase cross_entropy_case(int64_t n, int64_t v, int ignore_every, bool in_place) {
+// ---- cross-entropy: per-row losses (saved) and their mean over non-ignored rows. `fused` runs
+// cross_entropy_forward_backward in both phases (its losses in forward, its d_logits in backward).
+OpCase cross_entropy_case(int64_t n, int64_t v, int ignore_every, bool in_place, bool fused = false) {
   OpCase k;
-  k.name = "cross_entropy/" + dims({{"N", n}, {"V", v}}) + (ignore_every ? "_ign" + std::to_string(ignore_every) : "") +
-           (in_place ? "_inplace" : "");
+  k.name = std::string(fused ? "cross_entropy_fused/" : "cross_entropy/") + dims({{"N", n}, {"V", v}}) +
+           (ignore_every ? "_ign" + std::to_string(ignore_every) : "") + (in_place ? "_inplace" : "");
   k.inputs = {{"logits", {n, v}, gen_normal(3.f), Grad::overwrite},
               {"targets", {n}, gen_targets(static_cast<int32_t>(v), ops::kIgnoreIndex, ignore_every)}};
   k.outputs = {{"losses", {n}, false}, {"mean", {1}}};
   k.forward = [](const OpBuffers& b) {
     b.out(1).f32()[0] = static_cast<float>(ops::cross_entropy_forward(b.out(0), b.in(0), b.ids(1)));
   };
+  if (fused) {
+    k.forward = [=](const OpBuffers& b) {
+      std::vector<float> scratch(static_cast<size_t>(n * v));
+      const double mean = ops::cross_entropy_forward_backward(b.out(0), Tensor(scratch.data(), {n, v}), b.in(0),
+                                                              b.ids(1), 1.f);
+      b.out(1).f32()[0] = static_cast<float>(mean);
+    };
+  }
   k.backward = [=](const OpBuffers& b) {
+    if (fused) {
+      std::vector<float> losses(static_cast<size_t>(n));
+      const Tensor l(losses.data(), {n});
+      if (in_place) std::copy_n(b.in(0).f32(), n * v, b.grad(0).f32());
+      ops::cross_entropy_forward_backward(l, b.grad(0), in_place ? b.grad(0) : b.in(0), b.ids(1),
+                                          b.d_out(1).f32()[0]);
+      return;
+    }
     int64_t count = 0;
     for (int64_t r = 0; r < n; ++r) count += b.ids(1)[r] != ops::kIgnoreIndex;
     const float scale = count ? b.d_out(1).f32()[0] / static_cast<float>(count) : 0.f;
@@ -274,6 +292,9 @@ std::vector<OpCase> make_cases() {
   cs.push_back(cross_entropy_case(5, 7, 2, true));
   cs.push_back(cross_entropy_case(17, 1000, 4, false));
   cs.push_back(cross_entropy_case(3, 50257, 3, true));
+  cs.push_back(cross_entropy_case(1, 5, 0, false, true));
+  cs.push_back(cross_entropy_case(9, 700, 3, true, true));
+  cs.push_back(cross_entropy_case(4, 50257, 4, false, true));
   return cs;
 }
 

@@ -80,4 +80,47 @@ void cross_entropy_backward(float* d_logits, const float* logits, const int32_t*
   }
 }
 
+double cross_entropy_forward_backward(float* losses, float* d_logits, const float* logits, const int32_t* targets,
+                                      int64_t n, int64_t v, float d_mean, int32_t ignore) {
+  int64_t count = 0;
+  for (int64_t r = 0; r < n; ++r) count += targets[r] != ignore;
+  const float scale = count ? d_mean / static_cast<float>(count) : 0.f;
+#pragma omp parallel for schedule(static) if (n * v >= kParallelMin)
+  for (int64_t r = 0; r < n; ++r) {
+    const float* x = logits + r * v;
+    float* g = d_logits + r * v;
+    const int32_t t = targets[r];
+    if (t == ignore) {
+      losses[r] = 0.f;
+      for (int64_t j = 0; j < v; ++j) g[j] = 0.f;
+      continue;
+    }
+    float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < v; ++j) m = x[j] > m ? x[j] : m;
+    const float x_t = x[t];  // read before g (which may alias x) is overwritten
+    double total = 0;
+    for (int64_t j0 = 0; j0 < v; j0 += kSumBlock) {
+      const int64_t j1 = j0 + kSumBlock < v ? j0 + kSumBlock : v;
+      float s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = j0; j < j1; ++j) {
+        const float e = exp_f32(x[j] - m);
+        g[j] = e;
+        s += e;
+      }
+      total += s;
+    }
+    const float sum = static_cast<float>(total), k = scale / sum;
+    losses[r] = m + std::log(sum) - x_t;
+#pragma omp simd
+    for (int64_t j = 0; j < v; ++j) g[j] *= k;
+    g[t] -= scale;
+  }
+  double loss_total = 0;
+  for (int64_t r = 0; r < n; ++r)
+    if (targets[r] != ignore) loss_total += losses[r];
+  return count ? loss_total / static_cast<double>(count) : 0.0;
+}
+
 }  // namespace goat::cpu

@@ -15,4 +15,9 @@ double cross_entropy_forward(float* losses, const float* logits, const int32_t* 
 void cross_entropy_backward(float* d_logits, const float* logits, const int32_t* targets, int64_t n, int64_t v,
                             float scale, int32_t ignore);
 
+// Both at once with scale = d_mean / (#non-ignored rows): losses and d_logits as above, one exp per
+// logit (stored in d_logits, then scaled). d_logits may alias logits. Returns the mean loss.
+double cross_entropy_forward_backward(float* losses, float* d_logits, const float* logits, const int32_t* targets,
+                                      int64_t n, int64_t v, float d_mean, int32_t ignore);
+
 }  // namespace goat::cpu
