@@ -13,6 +13,10 @@ void register_bench_gemm(CLI::App& bench);
 void register_bench_ops(CLI::App& bench);
 void register_bench_attention(CLI::App& bench);
 void register_bench_allreduce(CLI::App& bench);
+void register_train(CLI::App& app);
+void register_sample(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_bench_train(CLI::App& bench);
 void register_tokenize(CLI::App& app);
 // `goatlm data ...` (data prepare NAME); `goatlm bench tokenize`.
 void register_data(CLI::App& app);

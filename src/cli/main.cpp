@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   goat::cli::register_bench_tokenize(*bench);
   goat::cli::register_bench_attention(*bench);
   goat::cli::register_bench_allreduce(*bench);
+  goat::cli::register_train(app);
+  goat::cli::register_sample(app);
+  goat::cli::register_eval(app);
+  goat::cli::register_bench_train(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "model/position_alibi.h"
+#include "model/position_goat.h"
 #include "model/position_rope.h"
 
 namespace goat {
@@ -14,8 +15,8 @@ std::unique_ptr<PositionScheme> make_position(const ModelConfig& m, const Attent
   if (p.type == "alibi") return std::make_unique<AlibiPosition>(shape.head_dim, shape.n_kv_head);
   if (p.type == "learned" || p.type == "sinusoidal" || p.type == "none")
     return std::make_unique<PlainPosition>(shape.head_dim);
-  (void)train_len;
-  fail("model", "model.position.type \"{}\" is not available in this build", p.type);
+  if (p.type == "goat") return make_goat_position(goat_config(p, train_len), shape);
+  fail("model", "model.position.type: unknown position variant \"{}\"", p.type);
 }
 
 void sinusoidal_table(float* out, int64_t n_pos, int64_t d_model) {

@@ -1,0 +1,21 @@
+// load_run: config then weights, with errors that name the run directory.
+#include "train/run_dir.h"
+
+#include <filesystem>
+
+#include "data/safetensors.h"
+
+namespace goat {
+
+LoadedRun load_run(const std::string& run_dir) {
+  GOAT_CHECK(std::filesystem::is_directory(run_dir), "run", "'{}' is not a directory", run_dir);
+  LoadedRun r;
+  r.cfg = load_config(run_dir + "/config.json", {});
+  r.weights = run_dir + "/model.safetensors";
+  GOAT_CHECK(std::filesystem::exists(r.weights), "run", "'{}' has no weights (model.safetensors); train it first", run_dir);
+  r.model = std::make_unique<Gpt>(r.cfg.model, r.cfg.train.seq_len);
+  data::load_safetensors(r.weights, r.model->params());
+  return r;
+}
+
+}  // namespace goat

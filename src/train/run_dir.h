@@ -1,0 +1,21 @@
+// Reading a run directory back: RUN/config.json (the resolved config) and the weights
+// RUN/model.safetensors, for `goatlm sample` and `goatlm eval`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "model/gpt.h"
+
+namespace goat {
+
+struct LoadedRun {
+  Config cfg;
+  std::unique_ptr<Gpt> model;
+  std::string weights;  // the file the weights came from
+};
+
+LoadedRun load_run(const std::string& run_dir);
+
+}  // namespace goat

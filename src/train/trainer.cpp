@@ -1,0 +1,127 @@
+// Trainer implementation.
+#include "train/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "backend/cpu/gemm.h"
+#include "data/safetensors.h"
+
+namespace goat {
+
+void save_config(const Config& cfg, const std::string& path) {
+  std::ofstream f(path, std::ios::trunc);
+  GOAT_CHECK(f.good(), "train", "cannot write '{}'", path);
+  f << to_json(cfg).dump(2) << "\n";
+}
+
+Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cfg_(cfg), run_dir_(std::move(run_dir)) {
+  validate(cfg_);
+  const auto& t = cfg_.train;
+  model_ = std::make_unique<Gpt>(cfg_.model, t.seq_len);
+  model_->init(static_cast<uint64_t>(t.seed));
+  acts_ = std::make_unique<Activations>(cfg_.model, t.batch_size, t.seq_len);
+  opt_ = std::make_unique<AdamW>(model_->params(), model_->decay_mask(), t);
+  train_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, false), t.batch_size, t.seq_len,
+                                                 static_cast<uint64_t>(t.seed), RngPurpose::data);
+  val_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, true), t.batch_size, t.seq_len,
+                                               static_cast<uint64_t>(t.seed), RngPurpose::eval);
+  if (measure_peak) peak_gflops_ = cpu::measure_sgemm_gflops(1024, 5);
+  if (!run_dir_.empty()) {
+    std::filesystem::create_directories(run_dir_);
+    save_config(cfg_, run_dir_ + "/config.json");
+    metrics_.open(run_dir_ + "/metrics.jsonl", std::ios::trunc);
+    GOAT_CHECK(metrics_.good(), "train", "cannot write '{}/metrics.jsonl'", run_dir_);
+  }
+}
+
+int64_t Trainer::tokens_per_step() const { return cfg_.train.batch_size * cfg_.train.seq_len * cfg_.train.grad_accum; }
+
+StepStats Trainer::step(int64_t step) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto& t = cfg_.train;
+  const Arena& grads = model_->grads();
+  std::memset(grads.data(), 0, static_cast<size_t>(grads.numel()) * sizeof(float));
+  const float scale = 1.f / static_cast<float>(t.batch_size * t.seq_len * t.grad_accum);
+  double loss = 0;
+  for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
+    train_loader_->batch(step, micro, acts_->inputs.data(), acts_->targets.data());
+    loss += model_->forward(*acts_, true);
+    model_->backward(*acts_, scale);
+  }
+  StepStats s;
+  s.loss = loss / static_cast<double>(t.grad_accum);
+  s.grad_norm = AdamW::grad_norm(grads);
+  s.lr = lr_at(t, step);
+  opt_->step(model_->params(), grads, step, s.lr, s.grad_norm);
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+double mean_loss(Gpt& model, Activations& acts, const data::Loader& loader, int64_t batches) {
+  GOAT_CHECK(acts.batch() == loader.batch_size() && acts.seq_len() == loader.seq_len(), "eval",
+             "activations ({}, {}) do not match the loader ({}, {})", acts.batch(), acts.seq_len(), loader.batch_size(),
+             loader.seq_len());
+  double total = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    loader.batch(i, 0, acts.inputs.data(), acts.targets.data());
+    total += model.forward(acts, true);
+  }
+  return total / static_cast<double>(batches);
+}
+
+double Trainer::evaluate() { return mean_loss(*model_, *acts_, *val_loader_, cfg_.train.eval_batches); }
+
+void Trainer::save_weights(int64_t step) const {
+  if (run_dir_.empty()) return;
+  data::save_safetensors(run_dir_ + "/model.safetensors", model_->params(),
+                         {{"format", "goatlm"}, {"step", std::to_string(step)}, {"config", to_json(cfg_).dump()}});
+}
+
+void Trainer::log_step(int64_t step, const StepStats& s) {
+  const double tps = static_cast<double>(tokens_per_step()) / s.seconds;
+  const double mfu = peak_gflops_ > 0 ? model_->flops_per_token(cfg_.train.seq_len) * tps / (peak_gflops_ * 1e9) : 0.0;
+  if (metrics_.is_open()) {
+    OrderedJson j{{"step", step},           {"loss", s.loss},   {"lr", s.lr},  {"grad_norm", s.grad_norm},
+                  {"tokens_per_s", tps}, {"step_ms", s.seconds * 1e3}, {"mfu", mfu}};
+    metrics_ << j.dump() << "\n";
+    metrics_.flush();
+  }
+  if (step % cfg_.train.log_every == 0 || step == cfg_.train.steps || step == 1)
+    spdlog::info("step {:>6}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.1f}k tok/s | MFU {:.1f}%", step,
+                 cfg_.train.steps, s.loss, s.lr, s.grad_norm, tps * 1e-3, mfu * 100);
+}
+
+StepStats Trainer::run() {
+  const auto& t = cfg_.train;
+  spdlog::info("model: {} params ({} non-embedding), {} layers, d_model {}, {} heads, position {}", model_->num_params(),
+               model_->num_non_embedding(), cfg_.model.n_layer, cfg_.model.d_model, cfg_.model.n_head,
+               cfg_.model.position.type);
+  spdlog::info("data: {}", train_loader_->source().describe());
+  if (peak_gflops_ > 0) spdlog::info("measured sgemm peak {:.0f} GFLOP/s (MFU reference)", peak_gflops_);
+  StepStats last;
+  for (int64_t s = 0; s < t.steps; ++s) {
+    last = step(s);
+    GOAT_CHECK(std::isfinite(last.loss), "train", "non-finite loss {} at step {}", last.loss, s + 1);
+    const int64_t done = s + 1;
+    log_step(done, last);
+    if ((t.eval_every > 0 && done % t.eval_every == 0) || done == t.steps) {
+      const double val = evaluate();
+      spdlog::info("step {:>6}/{} | val_loss {:.4f}", done, t.steps, val);
+      if (metrics_.is_open()) {
+        metrics_ << OrderedJson{{"step", done}, {"val_loss", val}}.dump() << "\n";
+        metrics_.flush();
+      }
+    }
+    if (t.ckpt_every > 0 && done % t.ckpt_every == 0 && done != t.steps) save_weights(done);
+  }
+  save_weights(t.steps);
+  if (!run_dir_.empty()) spdlog::info("wrote {}/model.safetensors", run_dir_);
+  return last;
+}
+
+}  // namespace goat

@@ -1,0 +1,61 @@
+// The training loop: data → forward/backward over grad_accum micro-batches → clip → AdamW, with
+// periodic validation, metrics.jsonl, a console progress line and weights saved to the run dir.
+//
+// Determinism: the batch of step s is a pure function of (seed, s, rank) (data/loader.h), the
+// init of (seed), and every op reduces in a fixed order, so two runs with one config give
+// bit-identical losses.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "data/loader.h"
+#include "model/gpt.h"
+#include "train/optimizer.h"
+
+namespace goat {
+
+struct StepStats {
+  double loss = 0, lr = 0, grad_norm = 0, seconds = 0;
+};
+
+class Trainer {
+ public:
+  // run_dir empty: no files (benchmarks, tests). measure_peak: time an sgemm for the MFU figure.
+  Trainer(const Config& cfg, std::string run_dir, bool measure_peak = true);
+
+  // Trains train.steps steps; returns the last step's stats.
+  StepStats run();
+  // One optimizer step (0-based index).
+  StepStats step(int64_t step);
+  // Mean validation loss over train.eval_batches batches (fixed windows, independent of step).
+  double evaluate();
+
+  Gpt& model() { return *model_; }
+  int64_t tokens_per_step() const;
+  double peak_gflops() const { return peak_gflops_; }
+  void save_weights(int64_t step) const;
+
+ private:
+  void log_step(int64_t step, const StepStats& s);
+
+  Config cfg_;
+  std::string run_dir_;
+  std::unique_ptr<Gpt> model_;
+  std::unique_ptr<Activations> acts_;
+  std::unique_ptr<AdamW> opt_;
+  std::unique_ptr<data::Loader> train_loader_, val_loader_;
+  std::ofstream metrics_;
+  double peak_gflops_ = 0;
+};
+
+// Mean loss of `model` over `batches` batches of `loader` (batch i = loader.batch(i, 0)).
+double mean_loss(Gpt& model, Activations& acts, const data::Loader& loader, int64_t batches);
+
+// Writes cfg as indented JSON (the resolved config of a run).
+void save_config(const Config& cfg, const std::string& path);
+
+}  // namespace goat
