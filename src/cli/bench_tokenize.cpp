@@ -2,8 +2,9 @@
 // JavaScript reference encoder (npm gpt-3-encoder under node) on the same text, side by side.
 // The text is --text (files/directories, concatenated and repeated to --mb MB) or, without it, a
 // generated multi-script text. Each goatlm run starts from a fresh tokenizer (empty cache). The
-// reference encodes the first --ref-mb MB line by line (its encode() concatenates arrays, which is
-// quadratic on one long string); both token counts on that prefix are printed as a cross-check.
+// reference encodes the first --ref-mb MB in ~4 KB pieces cut where pre-tokenization is unaffected
+// (its encode() concatenates arrays, which is quadratic on one long string); both token counts on
+// that prefix are printed as a cross-check.
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -106,13 +107,20 @@ std::pair<double, int64_t> time_encode(const data::Tokenizer& proto, const std::
   return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), tokens};
 }
 
+// Records of uint32 LE length + UTF-8 text, cut at safe places (find_safe_cut), so the sum of the
+// per-record counts equals the count of the whole text.
 const char* kReferenceJs = R"JS(
 const {encode} = require(process.argv[2]);
-const text = require('fs').readFileSync(process.argv[3], 'utf8');
-const lines = text.split(/(?<=\n)/);
+const data = require('fs').readFileSync(process.argv[3]);
+const texts = [];
+for (let off = 0; off < data.length;) {
+  const n = data.readUInt32LE(off);
+  texts.push(data.toString('utf8', off + 4, off + 4 + n));
+  off += 4 + n;
+}
 const t0 = process.hrtime.bigint();
 let n = 0;
-for (const l of lines) n += encode(l).length;
+for (const t of texts) n += encode(t).length;
 const s = Number(process.hrtime.bigint() - t0) / 1e9;
 process.stdout.write(JSON.stringify({seconds: s, tokens: n}));
 )JS";
@@ -148,10 +156,19 @@ void register_bench_tokenize(CLI::App& bench) {
       const auto dir = fs::temp_directory_path() / fmt::format("goatlm_bench_tok_{}", ::getpid());
       fs::create_directories(dir);
       const std::string prefix = s.substr(0, data::find_safe_cut(s, 0, static_cast<size_t>(ref_mb * 1e6)));
-      std::ofstream(dir / "text.txt", std::ios::binary) << prefix;
+      {
+        std::ofstream rec(dir / "text.bin", std::ios::binary);
+        for (const auto piece : chunks_of(prefix, 4096)) {
+          const auto n = static_cast<uint32_t>(piece.size());
+          const char len[4] = {static_cast<char>(n), static_cast<char>(n >> 8), static_cast<char>(n >> 16),
+                               static_cast<char>(n >> 24)};
+          rec.write(len, 4);
+          rec.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+        }
+      }
       std::ofstream(dir / "ref.js") << kReferenceJs;
       const auto cmdline = fmt::format("node {} {} {}", (dir / "ref.js").string(), fs::absolute(reference).string(),
-                                       (dir / "text.txt").string());
+                                       (dir / "text.bin").string());
       std::string out;
       if (FILE* p = ::popen(cmdline.c_str(), "r")) {
         char buf[4096];

@@ -110,14 +110,13 @@ std::vector<std::string> prepare_gcide(const fs::path& work, const fs::path& tex
     while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) dict.append(buf, n);
     GOAT_CHECK(::pclose(p) == 0, "data prepare", "{} failed", cmd);
   }
-  // Entry ranges from the index; the 00-database-* entries (metadata) are left out.
+  // Entry ranges from the index; the 00-* entries (00-database-info, 00-gcide-url, ...: metadata)
+  // are left out.
   std::vector<std::pair<int64_t, int64_t>> ranges;
   std::istringstream index(read_all(dictd / "gcide.index"));
   for (std::string line; std::getline(index, line);) {
     const auto t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
-    if (t1 == std::string::npos || t2 == std::string::npos || line.rfind("00-database", 0) == 0 ||
-        line.rfind("00database", 0) == 0)
-      continue;
+    if (t1 == std::string::npos || t2 == std::string::npos || line.rfind("00-", 0) == 0) continue;
     const int64_t off = dictd_number(line.substr(t1 + 1, t2 - t1 - 1)), len = dictd_number(line.substr(t2 + 1));
     GOAT_CHECK(off >= 0 && off + len <= static_cast<int64_t>(dict.size()), "data prepare",
                "gcide.index: entry '{}' outside the {}-byte dictionary", line, dict.size());
