@@ -240,7 +240,9 @@ class BlockRunner {
   // Destroys every fiber; a suspended one is unwound first (Boost forced_unwind). Called at the
   // end of each launch, so no fiber outlives it.
   void release_fibers() {
+    tearing_down_ = true;
     for (auto& t : threads_) t->fiber = ctx::fiber();
+    tearing_down_ = false;
   }
 
   ~BlockRunner() {
@@ -330,6 +332,9 @@ class BlockRunner {
   ctx::fiber entry(int i, ctx::fiber&& sink) {
     ThreadState& t = *threads_[static_cast<size_t>(i)];
     t.sink = std::move(sink);
+    // Boost's ucontext fibers (ASan builds) enter the function of a never-resumed fiber when it is
+    // destroyed; it must then end at once instead of running the kernel body.
+    if (tearing_down_) return std::move(t.sink);
     for (;;) {
       try {
         (*body_)();
@@ -400,6 +405,7 @@ class BlockRunner {
   int n_ = 0, done_ = 0, at_barrier_ = 0, barrier_count_ = 0;
   uint64_t rng_ = 0;
   bool random_ = false;
+  bool tearing_down_ = false;
   unsigned char* dyn_ = nullptr;
   size_t dyn_size_ = 0;
 };
