@@ -95,19 +95,25 @@ void register_bench_ops(CLI::App& bench) {
         {"gelu fwd (4C)", [&] { ops::gelu_forward(DHID, HID); }, 2 * f * nh, 0},
         {"gelu bwd (4C)", [&] { ops::gelu_backward(DHID, DHID, HID); }, 3 * f * nh, 0},
         {"add", [&] { ops::add_forward(Y, X, DY); }, 3 * f * nc, 0},
-        {"embedding fwd (+wpe)", [&] { ops::embedding_forward(Y.reshape({1, n, c}), tok.data(), WTE, WPE); },
+        {"embedding fwd (+wpe)",
+         [&] {
+           ops::embedding_forward(Y.reshape({1, n, c}), tok.data(), WTE, WPE);
+         },
          3 * f * nc, 0},
-        {"embedding bwd (+wpe)", [&] { ops::embedding_backward(DWTE, DWPE, DY.reshape({1, n, c}), tok.data()); }, 5 * f * nc, 0},
+        {"embedding bwd (+wpe)",
+         [&] {
+           ops::embedding_backward(DWTE, DWPE, DY.reshape({1, n, c}), tok.data());
+         },
+         5 * f * nc, 0},
         {"cross-entropy fwd", [&] { ops::cross_entropy_forward(LOSS, LOG, tok.data()); }, f * ce, 0},
         {"cross-entropy bwd", [&] { ops::cross_entropy_backward(DLOG, LOG, tok.data(), 1.f / 256); }, 2 * f * ce, 0},
-        {"cross-entropy fwd+bwd fused",
-         [&] { ops::cross_entropy_forward_backward(LOSS, DLOG, LOG, tok.data()); }, 2 * f * ce, 0},
+        {"cross-entropy fwd+bwd fused", [&] { ops::cross_entropy_forward_backward(LOSS, DLOG, LOG, tok.data()); },
+         2 * f * ce, 0},
         {"adamw (4C·C params)", [&] { ops::adamw_update(W, DW, M, V, hp); }, 7 * f * static_cast<double>(h * c), 0},
         {"sum_squares (4C·C)", [&] { ops::sum_squares(DW); }, f * static_cast<double>(h * c), 0},
     };
     const int all = cpu_info().threads;
-    fmt::print("rows {} C {} (MLP {}), CE {}x{}; threads 1 vs {}; median of {}\n", n, c, h, ce_rows, vocab, all,
-               reps);
+    fmt::print("rows {} C {} (MLP {}), CE {}x{}; threads 1 vs {}; median of {}\n", n, c, h, ce_rows, vocab, all, reps);
     fmt::print("{:<28} {:>9} {:>9} {:>8} {:>10}\n", "op", "ms (1t)", fmt::format("ms ({}t)", all), "speedup",
                "GB/s|GFLOP/s");
     for (const Row& r : table) {

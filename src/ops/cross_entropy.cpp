@@ -30,8 +30,7 @@ Rows check_ce(const Tensor& logits, const int32_t* targets, int32_t ignore_index
 
 }  // namespace
 
-double cross_entropy_forward(const Tensor& losses, const Tensor& logits, const int32_t* targets,
-                             int32_t ignore_index) {
+double cross_entropy_forward(const Tensor& losses, const Tensor& logits, const int32_t* targets, int32_t ignore_index) {
   require_cpu(kOp, {&losses, &logits});
   const Rows r = check_ce(logits, targets, ignore_index);
   require_contiguous_f32(kOp, "losses", losses);

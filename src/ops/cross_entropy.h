@@ -25,7 +25,6 @@ void cross_entropy_backward(const Tensor& d_logits, const Tensor& logits, const 
 // d_logits = (d_mean / #non-ignored rows) · (softmax − onehot), the gradient of d_mean · mean loss.
 // d_logits may alias logits. Returns the mean loss.
 double cross_entropy_forward_backward(const Tensor& losses, const Tensor& d_logits, const Tensor& logits,
-                                      const int32_t* targets, float d_mean = 1.f,
-                                      int32_t ignore_index = kIgnoreIndex);
+                                      const int32_t* targets, float d_mean = 1.f, int32_t ignore_index = kIgnoreIndex);
 
 }  // namespace goat::ops

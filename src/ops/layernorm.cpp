@@ -60,8 +60,8 @@ void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor
   for (const auto& [t, name] : {std::pair{&d_weight, "d_weight"}, std::pair{&d_bias, "d_bias"}})
     if (present(*t)) check_like(*t, name, weight);
   cpu::layernorm_backward(d_in.f32(), present(d_weight) ? d_weight.f32() : nullptr,
-                          present(d_bias) ? d_bias.f32() : nullptr, d_out.f32(), in.f32(), weight.f32(),
-                          mean.f32(), rstd.f32(), r.n, r.c);
+                          present(d_bias) ? d_bias.f32() : nullptr, d_out.f32(), in.f32(), weight.f32(), mean.f32(),
+                          rstd.f32(), r.n, r.c);
 }
 
 void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const Tensor& mean, const Tensor& rstd,
@@ -72,8 +72,8 @@ void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const
   check_like(b, "b", a);
   check_like(residual, "residual", a);
   check_like(out, "out", a);
-  cpu::residual_layernorm_forward(residual.f32(), out.f32(), mean.f32(), rstd.f32(), a.f32(), b.f32(),
-                                  weight.f32(), bias.f32(), r.n, r.c, kLayerNormEps);
+  cpu::residual_layernorm_forward(residual.f32(), out.f32(), mean.f32(), rstd.f32(), a.f32(), b.f32(), weight.f32(),
+                                  bias.f32(), r.n, r.c, kLayerNormEps);
 }
 
 }  // namespace goat::ops

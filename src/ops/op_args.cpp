@@ -36,8 +36,7 @@ MatView as_matrix(const char* op, const char* name, const Tensor& t) {
     if (t.shape[i] == 1) continue;
     if (expect < 0) {
       m.ld = t.strides[i];
-      GOAT_CHECK(m.ld >= m.cols, op, "expected {} {} rows not to overlap (row stride {})", name, t.shape.str(),
-                 m.ld);
+      GOAT_CHECK(m.ld >= m.cols, op, "expected {} {} rows not to overlap (row stride {})", name, t.shape.str(), m.ld);
     } else {
       GOAT_CHECK(t.strides[i] == expect, op, "expected {} {} leading dims to collapse into rows (strides)", name,
                  t.shape.str());

@@ -72,9 +72,7 @@ class CaseBuffers final : public OpBuffers {
   Tensor in(size_t i) const override { return {const_cast<float*>(in_.at(i).data()), c_.inputs.at(i).shape}; }
   const int32_t* ids(size_t i) const override { return ids_.at(i).data(); }
   Tensor out(size_t i) const override { return {const_cast<float*>(out_.at(i).data()), c_.outputs.at(i).shape}; }
-  Tensor d_out(size_t i) const override {
-    return {const_cast<float*>(dout_.at(i).data()), c_.outputs.at(i).shape};
-  }
+  Tensor d_out(size_t i) const override { return {const_cast<float*>(dout_.at(i).data()), c_.outputs.at(i).shape}; }
   Tensor grad(size_t i) const override {
     if (c_.inputs.at(i).grad == Grad::none) return {};
     return {const_cast<float*>(grad_.at(i).data()), c_.inputs.at(i).shape};
@@ -117,8 +115,8 @@ uint64_t fnv1a(const std::string& s) {
   for (size_t i = 0; i < got.size(); ++i) {
     const double d = got[i] - want[i];
     if (!std::isfinite(got[i])) {
-      return ::testing::AssertionFailure() << what << ": element " << i << " is " << got[i]
-                                           << " (not written, or not finite); want " << want[i];
+      return ::testing::AssertionFailure()
+             << what << ": element " << i << " is " << got[i] << " (not written, or not finite); want " << want[i];
     }
     err += d * d;
     ref += want[i] * want[i];

@@ -47,7 +47,7 @@ using Vecs = std::vector<std::vector<double>>;
 using Gen = std::function<float(const Rng& rng, uint64_t i)>;
 Gen gen_normal(float stdev = 1.f, float mean = 0.f);
 Gen gen_uniform(float lo, float hi);
-Gen gen_ids(int32_t lo, int32_t hi);            // integer ids in [lo, hi), exact in fp32
+Gen gen_ids(int32_t lo, int32_t hi);                       // integer ids in [lo, hi), exact in fp32
 Gen gen_targets(int32_t v, int32_t ignore_id, int every);  // ids in [0, v); each `every`-th row ignore_id
 
 // How an op's backward treats the gradient buffer of an input.
@@ -93,8 +93,8 @@ class OpBuffers {
 
 constexpr double kRmsMargin = 8.0;
 constexpr double kPointwiseOps = 16.0;
-constexpr int kGuard = 16;            // canary floats on each side of every buffer
-constexpr int kMaxGradSamples = 48;   // finite-difference samples per large input
+constexpr int kGuard = 16;           // canary floats on each side of every buffer
+constexpr int kMaxGradSamples = 48;  // finite-difference samples per large input
 
 double nmse_tolerance(int64_t reduction);
 

@@ -46,8 +46,7 @@ TEST(AdamW, MatchesFp64PublishedAlgorithmOverSteps) {
     const Rng gr(7, RngPurpose::test, t);
     for (int64_t i = 0; i < n; ++i) g[i] = gr.normal(i) * (1.f + 0.1f * t);
     hp.step = t;
-    ops::adamw_update(Tensor(p.data(), {n}), Tensor(g.data(), {n}), Tensor(m.data(), {n}), Tensor(v.data(), {n}),
-                      hp);
+    ops::adamw_update(Tensor(p.data(), {n}), Tensor(g.data(), {n}), Tensor(m.data(), {n}), Tensor(v.data(), {n}), hp);
     const double b1 = hp.beta1, b2 = hp.beta2, lr = hp.lr, wd = hp.weight_decay, eps = hp.eps;
     for (int64_t i = 0; i < n; ++i) {
       const double gi = static_cast<double>(g[i]) * hp.grad_scale;

@@ -3,12 +3,12 @@
 // and cross-entropy, each with an fp64 naive reference and, where the op has a backward, gradient
 // checks by finite differences (op_harness.h). Shapes include T = 1, N = 1, C = 3 and sizes off
 // every SIMD/tile multiple; some cases run through row views, aliasing and accumulation.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "op_harness.h"
 #include "ops/cross_entropy.h"
@@ -213,8 +213,8 @@ OpCase cross_entropy_case(int64_t n, int64_t v, int ignore_every, bool in_place,
   if (fused) {
     k.forward = [=](const OpBuffers& b) {
       std::vector<float> scratch(static_cast<size_t>(n * v));
-      const double mean = ops::cross_entropy_forward_backward(b.out(0), Tensor(scratch.data(), {n, v}), b.in(0),
-                                                              b.ids(1), 1.f);
+      const double mean =
+          ops::cross_entropy_forward_backward(b.out(0), Tensor(scratch.data(), {n, v}), b.in(0), b.ids(1), 1.f);
       b.out(1).f32()[0] = static_cast<float>(mean);
     };
   }
@@ -223,8 +223,7 @@ OpCase cross_entropy_case(int64_t n, int64_t v, int ignore_every, bool in_place,
       std::vector<float> losses(static_cast<size_t>(n));
       const Tensor l(losses.data(), {n});
       if (in_place) std::copy_n(b.in(0).f32(), n * v, b.grad(0).f32());
-      ops::cross_entropy_forward_backward(l, b.grad(0), in_place ? b.grad(0) : b.in(0), b.ids(1),
-                                          b.d_out(1).f32()[0]);
+      ops::cross_entropy_forward_backward(l, b.grad(0), in_place ? b.grad(0) : b.in(0), b.ids(1), b.d_out(1).f32()[0]);
       return;
     }
     int64_t count = 0;

@@ -39,9 +39,8 @@ std::string error_of(const auto& fn) {
 TEST(OpErrors, ShapeMismatchNamesOpArgumentAndShapes) {
   std::vector<float> in(4 * 64 * 256), out(4 * 64 * 128), w(256), b(256), mean(256), rstd(256);
   const std::string msg = error_of([&] {
-    ops::layernorm_forward(Tensor(out.data(), {4, 64, 128}), Tensor(mean.data(), {4, 64}),
-                           Tensor(rstd.data(), {4, 64}), Tensor(in.data(), {4, 64, 256}), Tensor(w.data(), {256}),
-                           Tensor(b.data(), {256}));
+    ops::layernorm_forward(Tensor(out.data(), {4, 64, 128}), Tensor(mean.data(), {4, 64}), Tensor(rstd.data(), {4, 64}),
+                           Tensor(in.data(), {4, 64, 256}), Tensor(w.data(), {256}), Tensor(b.data(), {256}));
   });
   EXPECT_EQ(msg, "[layernorm] expected out to be (4, 64, 256), got (4, 64, 128)");
 }
@@ -49,8 +48,9 @@ TEST(OpErrors, ShapeMismatchNamesOpArgumentAndShapes) {
 TEST(OpErrors, CudaTensorIsAnErrorNotACpuFallback) {
   std::vector<float> x(6), w(6), y(4);
   Tensor in(x.data(), {2, 3}, DType::f32, Device::cuda);
-  const std::string msg = error_of(
-      [&] { ops::linear_forward(Tensor(y.data(), {2, 2}), in, Tensor(w.data(), {2, 3}), Tensor()); });
+  const std::string msg = error_of([&] {
+    ops::linear_forward(Tensor(y.data(), {2, 2}), in, Tensor(w.data(), {2, 3}), Tensor());
+  });
   EXPECT_NE(msg.find("[linear] device cuda not supported"), std::string::npos) << msg;
 }
 
@@ -117,11 +117,10 @@ TEST(Determinism, ParameterGradientsIdenticalForAnyThreadCount) {
   auto run = [&](int threads) {
     omp_set_num_threads(threads);
     std::vector<float> dx(x.size(), 0.f), dw(c, 0.f), db(c, 0.f), dwte(vocab * c, 0.f), dwpe(tmax * c, 0.f);
-    ops::layernorm_backward(Tensor(dx.data(), {bsz, t, c}), Tensor(dw.data(), {c}), Tensor(db.data(), {c}),
-                            Tensor(const_cast<float*>(dy.data()), {bsz, t, c}),
-                            Tensor(const_cast<float*>(x.data()), {bsz, t, c}),
-                            Tensor(const_cast<float*>(w.data()), {c}), Tensor(mean.data(), {bsz, t}),
-                            Tensor(rstd.data(), {bsz, t}));
+    ops::layernorm_backward(
+        Tensor(dx.data(), {bsz, t, c}), Tensor(dw.data(), {c}), Tensor(db.data(), {c}),
+        Tensor(const_cast<float*>(dy.data()), {bsz, t, c}), Tensor(const_cast<float*>(x.data()), {bsz, t, c}),
+        Tensor(const_cast<float*>(w.data()), {c}), Tensor(mean.data(), {bsz, t}), Tensor(rstd.data(), {bsz, t}));
     ops::embedding_backward(Tensor(dwte.data(), {vocab, c}), Tensor(dwpe.data(), {tmax, c}),
                             Tensor(const_cast<float*>(dy.data()), {bsz, t, c}), tok.data());
     dx.insert(dx.end(), dw.begin(), dw.end());

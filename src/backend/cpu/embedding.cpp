@@ -9,8 +9,7 @@
 
 namespace goat::cpu {
 
-void embedding_forward(const EmbeddingDims& d, float* out, const int32_t* tokens, const float* wte,
-                       const float* wpe) {
+void embedding_forward(const EmbeddingDims& d, float* out, const int32_t* tokens, const float* wte, const float* wpe) {
   const int64_t rows = d.b * d.t, c = d.c;
 #pragma omp parallel for schedule(static) if (rows * c >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
@@ -26,8 +25,7 @@ void embedding_forward(const EmbeddingDims& d, float* out, const int32_t* tokens
   }
 }
 
-void embedding_backward(const EmbeddingDims& d, float* d_wte, float* d_wpe, const float* d_out,
-                        const int32_t* tokens) {
+void embedding_backward(const EmbeddingDims& d, float* d_wte, float* d_wpe, const float* d_out, const int32_t* tokens) {
   const int64_t rows = d.b * d.t, c = d.c;
   constexpr int64_t kBlock = 64;
   const int64_t nblocks = (c + kBlock - 1) / kBlock;

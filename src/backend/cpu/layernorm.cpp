@@ -32,14 +32,14 @@ inline void norm_row(float* o, float* mean_out, float* rstd_out, const float* x,
 
 }  // namespace
 
-void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* w, const float* b,
-                       int64_t n, int64_t c, float eps) {
+void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* w, const float* b, int64_t n,
+                       int64_t c, float eps) {
 #pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
   for (int64_t r = 0; r < n; ++r) norm_row(out + r * c, mean + r, rstd + r, in + r * c, w, b, c, eps);
 }
 
-void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a,
-                                const float* b, const float* w, const float* bias, int64_t n, int64_t c, float eps) {
+void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
+                                const float* w, const float* bias, int64_t n, int64_t c, float eps) {
 #pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
   for (int64_t r = 0; r < n; ++r) {
     float* x = residual + r * c;

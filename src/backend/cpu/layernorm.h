@@ -7,12 +7,12 @@
 namespace goat::cpu {
 
 // out = (in − mean)·rstd·w + b per row; mean, rstd (n) written.
-void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* w, const float* b,
-                       int64_t n, int64_t c, float eps);
+void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* w, const float* b, int64_t n,
+                       int64_t c, float eps);
 
 // residual = a + b, then layernorm_forward(residual) in the same pass over memory.
-void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a,
-                                const float* b, const float* w, const float* bias, int64_t n, int64_t c, float eps);
+void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
+                                const float* w, const float* bias, int64_t n, int64_t c, float eps);
 
 // d_in += ∂L/∂in; d_w += Σ_n d_out·x̂; d_b += Σ_n d_out (d_w/d_b may be null).
 void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,

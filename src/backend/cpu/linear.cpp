@@ -19,11 +19,10 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
   sgemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
 }
 
-void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out,
-                     const float* in, const float* w, bool accumulate_d_in) {
+void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
+                     const float* w, bool accumulate_d_in) {
   if (d_in)  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
-    sgemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in,
-          d.ld_in);
+    sgemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
   if (d_w)  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
     sgemm(true, false, d.cout, d.cin, d.n, 1.f, d_out, d.ld_out, in, d.ld_in, 1.f, d_w, d.cin);
   if (d_bias) column_sum_add(d_bias, d_out, d.n, d.cout, d.ld_out);

@@ -16,7 +16,7 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
 
 // d_in (n, cin) = d_out · w (overwritten, or += when accumulate_d_in; skipped when d_in is null);
 // d_w (cout, cin) += d_outᵀ · in; d_bias (cout) += Σ_n d_out (skipped when null).
-void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out,
-                     const float* in, const float* w, bool accumulate_d_in);
+void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
+                     const float* w, bool accumulate_d_in);
 
 }  // namespace goat::cpu

@@ -16,7 +16,7 @@ inline float exp_f32(float x) {
   x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
   // n = round(x / ln2) by the 1.5·2^23 trick (std::floor blocks GCC's vectoriser).
   const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  float r = x - n * 0.693359375f;     // ln2 split in two so n·ln2 is exact (Cephes)
+  float r = x - n * 0.693359375f;  // ln2 split in two so n·ln2 is exact (Cephes)
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
