@@ -51,6 +51,7 @@ cpu::AttentionParams make_params(const AttentionArgs& a) {
   p.d_entropy = a.diag.entropy, p.d_sink = a.diag.sink_mass, p.d_pmax = a.diag.p_max;
   p.d_kl = a.diag.kl, p.d_omega = a.diag.omega;
   p.content_dim = a.diag.content_dim > 0 ? a.diag.content_dim : D;
+  p.prior_shared_over_batch = a.diag.prior_shared_over_batch;
   return p;
 }
 

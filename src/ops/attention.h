@@ -39,6 +39,9 @@ struct AttentionDiagnostics {
   float* kl = nullptr;         // KL(p_i ‖ π_i), π_i = softmax_j(ℓ_ij) over admissible keys
   float* omega = nullptr;      // max_j s_ij − min_j s_ij over admissible keys
   int64_t content_dim = 0;     // 0 means D: every dim is content
+  // ℓ is the same for every batch row (true for GOAT and ALiBi): KL's logsumexp_j ℓ_ij is then
+  // computed once per (h, i) rather than per (b, h, i).
+  bool prior_shared_over_batch = false;
   bool any() const { return entropy || sink_mass || p_max || kl || omega; }
 };
 

@@ -200,20 +200,20 @@ TEST(Theory, T5ScoreFunctionForm) {
 // includes the Fourier lanes, the sink term and recency) equal dense fp64 formulas.
 TEST(Theory, T6GoatDiagnosticsMatchDense) {
   GoatSpec s;
-  s.B = 1, s.H = 2, s.Hkv = 1, s.Tq = 90, s.Tk = 90, s.Dh = 32;
+  s.B = 2, s.H = 2, s.Hkv = 1, s.Tq = 90, s.Tk = 90, s.Dh = 32;
   const GoatParams p = random_goat_params(s, 51);
   const GoatInputs in = random_goat_inputs(s, 52);
   GoatLayer layer(s, &p);
-  const int64_t rows = s.H * s.Tq;
-  std::vector<float> ent(rows), sink(rows), pmax(rows), klv(rows), om(rows);
-  PipelineOptions opt{false, {}};
-  opt.diag = {ent.data(), sink.data(), pmax.data(), klv.data(), om.data(), layer.goat->content_dim()};
-  goat_pipeline(s, layer, in, opt);
   const RefProblem P = goat_ref_problem(s, p, in);
   const auto f = ref_forward<double>(P);
-  for (int64_t h = 0; h < s.H; ++h)
-    for (int64_t i = 0; i < s.Tq; ++i) {
-      const int64_t row = h * s.Tq + i;
+  const int64_t rows = s.B * s.H * s.Tq;
+  for (bool shared : {false, true}) {  // GOAT's prior is batch-invariant: both paths must agree
+    std::vector<float> ent(rows), sink(rows), pmax(rows), klv(rows), om(rows);
+    PipelineOptions opt{false, {}};
+    opt.diag = {ent.data(), sink.data(), pmax.data(), klv.data(), om.data(), layer.goat->content_dim(), shared};
+    goat_pipeline(s, layer, in, opt);
+    for (int64_t row = 0; row < rows; ++row) {
+      const int64_t i = row % s.Tq;
       std::vector<double> ell, pr, sc;
       for (int64_t j = 0; j <= i; ++j) {
         ell.push_back(P.bias[row * s.Tk + j]);
@@ -224,12 +224,13 @@ TEST(Theory, T6GoatDiagnosticsMatchDense) {
       for (double x : pr) H -= x > 0 ? x * std::log(x) : 0.0;
       const double K = kl(pr, softmax(ell));
       const double w = *std::max_element(sc.begin(), sc.end()) - *std::min_element(sc.begin(), sc.end());
-      EXPECT_NEAR(ent[row], H, 1e-4 * (1 + H)) << "entropy row " << i;
-      EXPECT_NEAR(sink[row], pr[0], 1e-5) << "sink row " << i;
-      EXPECT_NEAR(pmax[row], *std::max_element(pr.begin(), pr.end()), 1e-5) << "p_max row " << i;
-      EXPECT_NEAR(klv[row], K, 1e-4 * (1 + K)) << "KL row " << i;
-      EXPECT_NEAR(om[row], w, 1e-4 * (1 + w)) << "omega row " << i;
+      EXPECT_NEAR(ent[row], H, 1e-4 * (1 + H)) << "entropy row " << row;
+      EXPECT_NEAR(sink[row], pr[0], 1e-5) << "sink row " << row;
+      EXPECT_NEAR(pmax[row], *std::max_element(pr.begin(), pr.end()), 1e-5) << "p_max row " << row;
+      EXPECT_NEAR(klv[row], K, 1e-4 * (1 + K)) << "KL row " << row << " shared " << shared;
+      EXPECT_NEAR(om[row], w, 1e-4 * (1 + w)) << "omega row " << row;
     }
+  }
 }
 
 }  // namespace

@@ -146,6 +146,7 @@ void attention_backward(const AttentionParams& p, const AttentionBackwardParams&
   const bool parallel = n_items > 1 && p.B * p.H * p.Tq * p.Tk * p.D > (1 << 17);
 #pragma omp parallel if (parallel)
   {
+    const FlushDenormals ftz;
     BwdScratch w(dp);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < n_items; ++item)

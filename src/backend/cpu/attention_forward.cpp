@@ -66,6 +66,11 @@ void attention_forward(const AttentionParams& p) {
   const int64_t dc = p.content_dim > 0 ? p.content_dim : D, n_lanes = D - dc;
   const bool any_diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
   const bool need_content = p.d_kl || p.d_omega;
+  // KL's log-normaliser of the prior, logZπ_i = logsumexp_j ℓ_ij, costs one more exp per logit;
+  // when ℓ is the same for every batch row it is computed by the b = 0 items only, into an (H, Tq)
+  // table added to every row's KL after the parallel region.
+  const bool shared_prior = p.d_kl && p.prior_shared_over_batch && p.B > 1;
+  std::vector<float> logz_prior(shared_prior ? static_cast<size_t>(p.H * p.Tq) : 0);
   // With several query tiles per head, pack every key block once (Kᵀ and V, padded) instead of
   // re-transposing it for each tile: O(T·D) extra memory. A single tile (decode) packs on the fly.
   const int64_t nkb = (p.Tk + kBk - 1) / kBk, blk = 2 * dp * kBk;
@@ -83,12 +88,14 @@ void attention_forward(const AttentionParams& p) {
 
 #pragma omp parallel if (parallel)
   {
+    const FlushDenormals ftz;
     Scratch w(dp);
     RowStats st;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < n_items; ++item) {
       const int64_t qt = n_qt - 1 - item % n_qt, bh = item / n_qt, b = bh / p.H, h = bh % p.H, hk = h / G;
       const int64_t i0 = qt * kBq, mq = std::min(kBq, p.Tq - i0);
+      const bool prior_lse = p.d_kl && (!shared_prior || b == 0);
       const float* qb = p.q + b * p.q_s[0] + h * p.q_s[1] + i0 * p.q_s[2];
       const float slope = p.slope ? p.slope[hk] : 0.f;
       const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
@@ -111,8 +118,11 @@ void attention_forward(const AttentionParams& p) {
           pack_block(p, b, hk, j0, dp, w.kt.data(), w.vs.data());
         }
         for (int64_t j = 0; j < nkp; ++j) w.kb[j] = (kbias && j < nk) ? kbias[j0 + j] : 0.f;
-        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
-        if (need_content && n_lanes > 0)
+        // With KL / ω on and prior lanes present, split Q·Kᵀ at content_dim: content logits in s,
+        // the lanes' part in lane (same multiply-adds as one GEMM).
+        const bool split = need_content && n_lanes > 0;
+        tile_gemm(mq, nkp, split ? dc : dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
+        if (split)
           tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk, w.lane.data(), kBk, false);
 
         for (int64_t r = 0; r < mq; ++r) {
@@ -125,7 +135,9 @@ void attention_forward(const AttentionParams& p) {
           for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
             const v16 delta = splat(static_cast<float>(j0 + c0 - qpos)) + iota();
             const v16 col = splat(static_cast<float>(c0)) + iota();
-            const v16 raw = load(sr + c0);
+            const v16 content = load(sr + c0);
+            const v16 lanes = split ? load(lr + c0) : v16{};
+            const v16 raw = split ? content + lanes : content;
             const v16 bias = fma(splat(slope), delta, load(w.kb.data() + c0));
             v16 z = fma(raw, splat(p.scale), bias);
             auto adm = col == col;  // all true
@@ -136,9 +148,8 @@ void attention_forward(const AttentionParams& p) {
             store(sr + c0, z);
             mx = vmax(mx, z);
             if (need_content) {
-              const v16 lanes = n_lanes > 0 ? load(lr + c0) : v16{};
               const v16 ell = fma(lanes, splat(p.scale), bias);
-              const v16 s_c = (raw - lanes) * p.scale;
+              const v16 s_c = content * p.scale;
               store(lr + c0, adm ? ell : splat(kNegInf));
               lmx = vmax(lmx, adm ? ell : splat(kNegInf));
               smx = vmax(smx, adm ? s_c : splat(kNegInf));
@@ -169,12 +180,14 @@ void attention_forward(const AttentionParams& p) {
             st.ent[r] = alpha * ent_old + hsum(ent);
             st.es[r] = alpha * st.es[r] + hsum(es);
           }
-          if (need_content) {
+          if (prior_lse) {
             const float mp_new = std::max(st.mp[r], hmax(lmx));
             v16 lsum{};
             for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) lsum += vexp(load(lr + c0) - mp_new);
             st.lp[r] = st.lp[r] * std::exp(st.mp[r] - mp_new) + hsum(lsum);
             st.mp[r] = mp_new;
+          }
+          if (need_content) {
             st.smax[r] = std::max(st.smax[r], hmax(smx));
             st.smin[r] = std::min(st.smin[r], hmin(smn));
           }
@@ -199,12 +212,18 @@ void attention_forward(const AttentionParams& p) {
         if (p.d_entropy) p.d_entropy[row0 + r] = std::log(st.l[r]) - st.ent[r] * inv;
         if (p.d_sink) p.d_sink[row0 + r] = std::exp(st.z0[r] - lse);
         if (p.d_pmax) p.d_pmax[row0 + r] = inv;
-        if (p.d_kl)
-          p.d_kl[row0 + r] = st.es[r] * inv - (st.m[r] - st.mp[r]) - std::log(st.l[r]) + std::log(st.lp[r]);
+        if (p.d_kl) {  // KL = E_p[s] − LSE + logZπ
+          p.d_kl[row0 + r] = st.es[r] * inv - lse;
+          if (!shared_prior) p.d_kl[row0 + r] += st.mp[r] + std::log(st.lp[r]);
+          if (shared_prior && b == 0) logz_prior[h * p.Tq + i0 + r] = st.mp[r] + std::log(st.lp[r]);
+        }
         if (p.d_omega) p.d_omega[row0 + r] = st.smax[r] - st.smin[r];
       }
     }
   }
+  if (shared_prior)
+    for (int64_t bh = 0; bh < p.B * p.H; ++bh)
+      for (int64_t i = 0; i < p.Tq; ++i) p.d_kl[bh * p.Tq + i] += logz_prior[bh % p.H * p.Tq + i];
 }
 
 }  // namespace goat::cpu
