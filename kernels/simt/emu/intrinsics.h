@@ -122,6 +122,15 @@ T reduce(unsigned mask, T v, const char* op) {
 
 inline void nop_combine(const ExchangeView&) {}
 
+template <typename R, typename A, typename B>
+constexpr R min_as(A a, B b) {
+  return static_cast<R>(a) < static_cast<R>(b) ? static_cast<R>(a) : static_cast<R>(b);
+}
+template <typename R, typename A, typename B>
+constexpr R max_as(A a, B b) {
+  return static_cast<R>(a) > static_cast<R>(b) ? static_cast<R>(a) : static_cast<R>(b);
+}
+
 template <typename T, typename F>
 T atomic_update(T* p, F f) {
   std::atomic_ref<T> r(*p);
@@ -276,11 +285,37 @@ inline unsigned __brev(unsigned x) {
   return __builtin_bswap32(x);
 }
 inline unsigned __umulhi(unsigned a, unsigned b) { return static_cast<unsigned>((uint64_t{a} * b) >> 32); }
-inline int min(int a, int b) { return a < b ? a : b; }
-inline int max(int a, int b) { return a > b ? a : b; }
-inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
-inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
-inline long long min(long long a, long long b) { return a < b ? a : b; }
-inline long long max(long long a, long long b) { return a > b ? a : b; }
+// min/max overloads of CUDA's math_functions.hpp: same-type integer and floating versions, and
+// mixed signed/unsigned (the result is unsigned) and float/double (the result is double) pairs.
+inline int min(int a, int b) { return goat::simt::detail::min_as<int>(a, b); }
+inline int max(int a, int b) { return goat::simt::detail::max_as<int>(a, b); }
+inline unsigned min(unsigned a, unsigned b) { return goat::simt::detail::min_as<unsigned>(a, b); }
+inline unsigned max(unsigned a, unsigned b) { return goat::simt::detail::max_as<unsigned>(a, b); }
+inline unsigned min(int a, unsigned b) { return goat::simt::detail::min_as<unsigned>(a, b); }
+inline unsigned max(int a, unsigned b) { return goat::simt::detail::max_as<unsigned>(a, b); }
+inline unsigned min(unsigned a, int b) { return goat::simt::detail::min_as<unsigned>(a, b); }
+inline unsigned max(unsigned a, int b) { return goat::simt::detail::max_as<unsigned>(a, b); }
+inline long min(long a, long b) { return goat::simt::detail::min_as<long>(a, b); }
+inline long max(long a, long b) { return goat::simt::detail::max_as<long>(a, b); }
+inline unsigned long min(unsigned long a, unsigned long b) { return goat::simt::detail::min_as<unsigned long>(a, b); }
+inline unsigned long max(unsigned long a, unsigned long b) { return goat::simt::detail::max_as<unsigned long>(a, b); }
+inline unsigned long min(long a, unsigned long b) { return goat::simt::detail::min_as<unsigned long>(a, b); }
+inline unsigned long max(long a, unsigned long b) { return goat::simt::detail::max_as<unsigned long>(a, b); }
+inline unsigned long min(unsigned long a, long b) { return goat::simt::detail::min_as<unsigned long>(a, b); }
+inline unsigned long max(unsigned long a, long b) { return goat::simt::detail::max_as<unsigned long>(a, b); }
+inline long long min(long long a, long long b) { return goat::simt::detail::min_as<long long>(a, b); }
+inline long long max(long long a, long long b) { return goat::simt::detail::max_as<long long>(a, b); }
+inline unsigned long long min(unsigned long long a, unsigned long long b) { return goat::simt::detail::min_as<unsigned long long>(a, b); }
+inline unsigned long long max(unsigned long long a, unsigned long long b) { return goat::simt::detail::max_as<unsigned long long>(a, b); }
+inline unsigned long long min(long long a, unsigned long long b) { return goat::simt::detail::min_as<unsigned long long>(a, b); }
+inline unsigned long long max(long long a, unsigned long long b) { return goat::simt::detail::max_as<unsigned long long>(a, b); }
+inline unsigned long long min(unsigned long long a, long long b) { return goat::simt::detail::min_as<unsigned long long>(a, b); }
+inline unsigned long long max(unsigned long long a, long long b) { return goat::simt::detail::max_as<unsigned long long>(a, b); }
 inline float min(float a, float b) { return std::fmin(a, b); }
 inline float max(float a, float b) { return std::fmax(a, b); }
+inline double min(double a, double b) { return std::fmin(a, b); }
+inline double max(double a, double b) { return std::fmax(a, b); }
+inline double min(float a, double b) { return std::fmin(static_cast<double>(a), b); }
+inline double max(float a, double b) { return std::fmax(static_cast<double>(a), b); }
+inline double min(double a, float b) { return std::fmin(a, static_cast<double>(b)); }
+inline double max(double a, float b) { return std::fmax(a, static_cast<double>(b)); }

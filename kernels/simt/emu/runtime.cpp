@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "core/check.h"
 #include "simt/emu/sched.h"
@@ -108,31 +109,29 @@ using goat::simt::record_error;
 using goat::simt::state;
 
 const char* cudaGetErrorName(cudaError_t e) {
-  switch (e) {
-#define GOAT_SIMT_ERR(n) \
-  case n:                \
-    return #n;
-    GOAT_SIMT_ERR(cudaSuccess)
-    GOAT_SIMT_ERR(cudaErrorInvalidValue)
-    GOAT_SIMT_ERR(cudaErrorMemoryAllocation)
-    GOAT_SIMT_ERR(cudaErrorInitializationError)
-    GOAT_SIMT_ERR(cudaErrorInvalidConfiguration)
-    GOAT_SIMT_ERR(cudaErrorInvalidSymbol)
-    GOAT_SIMT_ERR(cudaErrorInvalidDevicePointer)
-    GOAT_SIMT_ERR(cudaErrorInvalidMemcpyDirection)
-    GOAT_SIMT_ERR(cudaErrorInvalidDeviceFunction)
-    GOAT_SIMT_ERR(cudaErrorNoDevice)
-    GOAT_SIMT_ERR(cudaErrorInvalidDevice)
-    GOAT_SIMT_ERR(cudaErrorInvalidResourceHandle)
-    GOAT_SIMT_ERR(cudaErrorNotReady)
-    GOAT_SIMT_ERR(cudaErrorIllegalAddress)
-    GOAT_SIMT_ERR(cudaErrorLaunchOutOfResources)
-    GOAT_SIMT_ERR(cudaErrorAssert)
-    GOAT_SIMT_ERR(cudaErrorLaunchFailure)
-    GOAT_SIMT_ERR(cudaErrorNotSupported)
-    GOAT_SIMT_ERR(cudaErrorUnknown)
-#undef GOAT_SIMT_ERR
-  }
+  static constexpr std::pair<cudaError_t, const char*> kNames[] = {
+      {cudaSuccess, "cudaSuccess"},
+      {cudaErrorInvalidValue, "cudaErrorInvalidValue"},
+      {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation"},
+      {cudaErrorInitializationError, "cudaErrorInitializationError"},
+      {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration"},
+      {cudaErrorInvalidSymbol, "cudaErrorInvalidSymbol"},
+      {cudaErrorInvalidDevicePointer, "cudaErrorInvalidDevicePointer"},
+      {cudaErrorInvalidMemcpyDirection, "cudaErrorInvalidMemcpyDirection"},
+      {cudaErrorInvalidDeviceFunction, "cudaErrorInvalidDeviceFunction"},
+      {cudaErrorNoDevice, "cudaErrorNoDevice"},
+      {cudaErrorInvalidDevice, "cudaErrorInvalidDevice"},
+      {cudaErrorInvalidResourceHandle, "cudaErrorInvalidResourceHandle"},
+      {cudaErrorNotReady, "cudaErrorNotReady"},
+      {cudaErrorIllegalAddress, "cudaErrorIllegalAddress"},
+      {cudaErrorLaunchOutOfResources, "cudaErrorLaunchOutOfResources"},
+      {cudaErrorAssert, "cudaErrorAssert"},
+      {cudaErrorLaunchFailure, "cudaErrorLaunchFailure"},
+      {cudaErrorNotSupported, "cudaErrorNotSupported"},
+      {cudaErrorUnknown, "cudaErrorUnknown"},
+  };
+  for (const auto& [code, name] : kNames)
+    if (code == e) return name;
   return "cudaErrorUnknown";
 }
 
