@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -111,27 +111,32 @@ void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int re
   const Tensor dout(m.dout.data(), {s.b, s.h, s.t, s.d});
   const std::vector<float> q0 = m.q, k0 = m.k;
   const auto restore_qk = [&] { m.q = q0, m.k = k0; };  // forward_qk works in place
-  const double tf = median_seconds(restore_qk, [&] {
-    if (goat) {
-      goat->forward_qk(a.q, a.k, 0, 0);
-      a.prior = goat->prior(s.b, s.t, 0);
-    }
-    ops::attention_forward(a);
-  }, reps);
+  const double tf = median_seconds(
+      restore_qk,
+      [&] {
+        if (goat) {
+          goat->forward_qk(a.q, a.k, 0, 0);
+          a.prior = goat->prior(s.b, s.t, 0);
+        }
+        ops::attention_forward(a);
+      },
+      reps);
   const auto diag_saved = a.diag;
   a.diag = {};
-  const double tb = median_seconds([] {}, [&] {
-    if (goat) {
-      a.prior = goat->prior(s.b, s.t, 0);
-      ops::AttentionGrads pg = goat->prior_grad_buffers();
-      g.d_key_bias = pg.d_key_bias, g.d_slope = pg.d_slope;
-    }
-    ops::attention_backward(a, dout, g);
-    if (goat) {
-      goat->backward_prior(params, grads, s.b, s.t, 0);
-      goat->backward_qk(g.dq, g.dk, 0, 0, grads);
-    }
-  }, reps);
+  const double tb = median_seconds([] {},
+                                   [&] {
+                                     if (goat) {
+                                       a.prior = goat->prior(s.b, s.t, 0);
+                                       ops::AttentionGrads pg = goat->prior_grad_buffers();
+                                       g.d_key_bias = pg.d_key_bias, g.d_slope = pg.d_slope;
+                                     }
+                                     ops::attention_backward(a, dout, g);
+                                     if (goat) {
+                                       goat->backward_prior(params, grads, s.b, s.t, 0);
+                                       goat->backward_qk(g.dq, g.dk, 0, 0, grads);
+                                     }
+                                   },
+                                   reps);
   a.diag = diag_saved;
   const double ff = ops::attention_forward_flops(s.b, s.h, s.t, s.t, s.d, true), fb = 2.5 * ff;
   const double gf = ff / tf * 1e-9, gb = fb / tb * 1e-9, gt = (ff + fb) / (tf + tb) * 1e-9;
@@ -159,16 +164,17 @@ void register_bench_attention(CLI::App& bench) {
     // sgemm n = 1024 with the same clock, median of 5.
     const int64_t n = 1024;
     std::vector<float> ga(n * n, 0.5f), gb(n * n, 0.25f), gc(n * n);
-    const double sgemm = 2.0 * n * n * n * 1e-9 / median_seconds([] {}, [&] {
-      cpu::sgemm(false, false, n, n, n, 1.f, ga.data(), n, gb.data(), n, 0.f, gc.data(), n);
-    }, 5);
+    const double sgemm =
+        2.0 * n * n * n * 1e-9 /
+        median_seconds(
+            [] {}, [&] { cpu::sgemm(false, false, n, n, n, 1.f, ga.data(), n, gb.data(), n, 0.f, gc.data(), n); }, 5);
     fmt::print("attention bench: prior {}, diagnostics {}, threads {}, causal, f32, {} clock\n", prior,
                diag ? "on" : "off", cpu_info().threads, clock);
     fmt::print("sgemm (n=1024): {:.1f} GFLOP/s\n", sgemm);
     fmt::print("{:>3} {:>3} {:>3} {:>6} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n", "B", "H", "Hkv", "T", "D",
                "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "f+b ms", "f+b GF/s", "/sgemm");
-    const std::vector<AttnShape> shapes = {{4, 8, 8, 256, 64},   {4, 8, 8, 512, 64}, {4, 8, 8, 1024, 64},
-                                           {4, 8, 2, 1024, 64},  {2, 8, 8, 2048, 64}, {4, 4, 4, 1024, 128},
+    const std::vector<AttnShape> shapes = {{4, 8, 8, 256, 64},  {4, 8, 8, 512, 64},  {4, 8, 8, 1024, 64},
+                                           {4, 8, 2, 1024, 64}, {2, 8, 8, 2048, 64}, {4, 4, 4, 1024, 128},
                                            {8, 4, 4, 1024, 32}};
     for (const auto& s : shapes)
       if (only_t == 0 || s.t == only_t) bench_shape(s, prior, diag, reps, sgemm);

@@ -51,8 +51,14 @@ struct GoatPosition::Views {
 };
 
 GoatPosition::GoatPosition(const GoatConfig& cfg, const AttentionShape& shape)
-    : cfg_(cfg), H_(shape.n_head), Hkv_(shape.n_kv_head > 0 ? shape.n_kv_head : shape.n_head), D_(shape.head_dim),
-      R_(cfg.pos_rank), M_(cfg.abs_rank), dp_(2 * cfg.pos_rank + (cfg.key_bias ? 1 : 0)), dc_(D_ - dp_) {
+    : cfg_(cfg),
+      H_(shape.n_head),
+      Hkv_(shape.n_kv_head > 0 ? shape.n_kv_head : shape.n_head),
+      D_(shape.head_dim),
+      R_(cfg.pos_rank),
+      M_(cfg.abs_rank),
+      dp_(2 * cfg.pos_rank + (cfg.key_bias ? 1 : 0)),
+      dc_(D_ - dp_) {
   GOAT_CHECK(R_ >= 0 && M_ >= 1, "goat", "need pos_rank >= 0 and abs_rank >= 1, got R = {} M = {}", R_, M_);
   GOAT_CHECK(dc_ > 0, "goat", "head dim {} leaves no content dims after {} prior lanes (2·pos_rank{})", D_, dp_,
              cfg.key_bias ? " + 1" : "");

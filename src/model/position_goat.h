@@ -21,12 +21,12 @@
 namespace goat {
 
 struct GoatConfig {
-  int64_t pos_rank = 4;          // R: Fourier pairs of the relative term
-  int64_t abs_rank = 4;          // M: Fourier pairs of the sink MLP's absolute features
-  bool key_bias = true;          // u(j): sink MLP + gain + bump + recency
-  std::string init = "seeded";   // seeded (= ALiBi on the content dims) | uniform (= plain attention)
-  int64_t train_len = 0;         // D of the absolute features (> 0)
-  bool causal = true;            // recency is a causal-only term
+  int64_t pos_rank = 4;         // R: Fourier pairs of the relative term
+  int64_t abs_rank = 4;         // M: Fourier pairs of the sink MLP's absolute features
+  bool key_bias = true;         // u(j): sink MLP + gain + bump + recency
+  std::string init = "seeded";  // seeded (= ALiBi on the content dims) | uniform (= plain attention)
+  int64_t train_len = 0;        // D of the absolute features (> 0)
+  bool causal = true;           // recency is a causal-only term
 };
 
 // model.position → GoatConfig (train_len falls back to the training sequence length).

@@ -57,9 +57,9 @@ struct AttentionArgs {
 void attention_forward(const AttentionArgs& a);
 
 struct AttentionGrads {
-  Tensor dq, dk, dv;                 // same shapes as q, k, v; overwritten
-  float* d_key_bias = nullptr;       // (B, Hkv, Tk) overwritten: column sums of dS, if key_bias given
-  float* d_slope = nullptr;          // (Hkv) overwritten: Σ dS_ij (t_j − t_i), if slope given
+  Tensor dq, dk, dv;            // same shapes as q, k, v; overwritten
+  float* d_key_bias = nullptr;  // (B, Hkv, Tk) overwritten: column sums of dS, if key_bias given
+  float* d_slope = nullptr;     // (Hkv) overwritten: Σ dS_ij (t_j − t_i), if slope given
 };
 
 // Needs o and lse from the forward pass and d_o (B, H, Tq, D). a.diag is ignored.

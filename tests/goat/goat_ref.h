@@ -29,14 +29,14 @@ struct GoatSpec {
 
 // Prior parameters (per KV head), in the export names' order and layouts.
 struct GoatParams {
-  std::vector<double> a, b;                 // (Hkv, R)
-  std::vector<double> gain, bump, rho;      // (Hkv)
-  std::vector<double> w1, b1, w2, b2;       // (4, 2M+2), (4), (1, 4), (1)
+  std::vector<double> a, b;             // (Hkv, R)
+  std::vector<double> gain, bump, rho;  // (Hkv)
+  std::vector<double> w1, b1, w2, b2;   // (4, 2M+2), (4), (1, 4), (1)
   std::vector<std::vector<double>*> all() { return {&a, &b, &gain, &bump, &rho, &w1, &b1, &w2, &b2}; }
 };
-inline const char* kGoatParamNames[] = {"lambda_sym",          "lambda_asym",         "sink_gain",
-                                        "sink_bump",           "recency_slope_raw",   "key_bias.fc1.weight",
-                                        "key_bias.fc1.bias",   "key_bias.fc2.weight", "key_bias.fc2.bias"};
+inline const char* kGoatParamNames[] = {"lambda_sym",        "lambda_asym",         "sink_gain",
+                                        "sink_bump",         "recency_slope_raw",   "key_bias.fc1.weight",
+                                        "key_bias.fc1.bias", "key_bias.fc2.weight", "key_bias.fc2.bias"};
 
 // Random parameters large enough that every term shapes the output.
 inline GoatParams random_goat_params(const GoatSpec& s, uint64_t seed) {
@@ -48,7 +48,8 @@ inline GoatParams random_goat_params(const GoatSpec& s, uint64_t seed) {
   for (auto& r : p.rho) r -= 2.0;  // softplus ≈ 0.05–0.3
   p.w1 = random_vec(4 * s.nx(), seed + 5, 0.5), p.b1 = random_vec(4, seed + 6, 0.3);
   p.w2 = random_vec(4, seed + 7, 0.7), p.b2 = random_vec(1, seed + 8, 0.3);
-  if (!s.key_bias) p.gain.clear(), p.bump.clear(), p.rho.clear(), p.w1.clear(), p.b1.clear(), p.w2.clear(), p.b2.clear();
+  if (!s.key_bias)
+    p.gain.clear(), p.bump.clear(), p.rho.clear(), p.w1.clear(), p.b1.clear(), p.w2.clear(), p.b2.clear();
   for (auto* v : p.all())
     for (auto& x : *v) x = static_cast<float>(x);  // exactly representable in the fp32 arena
   return p;
@@ -59,7 +60,8 @@ struct GoatInputs {
 };
 inline GoatInputs random_goat_inputs(const GoatSpec& s, uint64_t seed) {
   GoatInputs in{random_vec(s.B * s.H * s.Tq * s.Dh, seed, 1.0), random_vec(s.B * s.Hkv * s.Tk * s.Dh, seed + 1, 1.0),
-                random_vec(s.B * s.Hkv * s.Tk * s.Dh, seed + 2, 1.0), random_vec(s.B * s.H * s.Tq * s.Dh, seed + 3, 1.0)};
+                random_vec(s.B * s.Hkv * s.Tk * s.Dh, seed + 2, 1.0),
+                random_vec(s.B * s.H * s.Tq * s.Dh, seed + 3, 1.0)};
   for (auto* v : {&in.q, &in.k, &in.v, &in.d_o})
     for (auto& x : *v) x = static_cast<float>(x);
   return in;
@@ -95,7 +97,8 @@ T ref_sigmoid(T x) {
 }
 // MLP(x(t)) and its hidden pre-activations.
 template <class T>
-T ref_mlp(const GoatSpec& s, const GoatParams& p, T t, std::vector<T>* hidden = nullptr, std::vector<T>* x_out = nullptr) {
+T ref_mlp(const GoatSpec& s, const GoatParams& p, T t, std::vector<T>* hidden = nullptr,
+          std::vector<T>* x_out = nullptr) {
   const std::vector<T> x = ref_features<T>(s, t);
   T out = T(p.b2[0]);
   for (int64_t k = 0; k < 4; ++k) {
@@ -286,7 +289,8 @@ inline GoatResult<float> goat_pipeline(const GoatSpec& s, GoatLayer& layer, cons
   GoatResult<float> r;
   r.o = o, r.lse = lse;
   if (!opt.backward) return r;
-  std::fill(static_cast<float*>(layer.grads.data()), static_cast<float*>(layer.grads.data()) + layer.grads.numel(), 0.f);
+  std::fill(static_cast<float*>(layer.grads.data()), static_cast<float*>(layer.grads.data()) + layer.grads.numel(),
+            0.f);
   ops::AttentionGrads g = pos.prior_grad_buffers();
   g.dq = Tensor(dq.data(), a.q.shape), g.dk = Tensor(dk.data(), a.k.shape), g.dv = Tensor(dv.data(), a.v.shape);
   a.diag = {};

@@ -22,7 +22,8 @@ void expect_close(const std::string& what, const G& got, const std::vector<doubl
                   double zero_tol = 1e-4, double terms = 0) {
   ASSERT_EQ(got.size(), r64.size()) << what;
   double norm = 0, got_max = 0;
-  for (size_t i = 0; i < r64.size(); ++i) norm += r64[i] * r64[i], got_max = std::max<double>(got_max, std::abs(got[i]));
+  for (size_t i = 0; i < r64.size(); ++i)
+    norm += r64[i] * r64[i], got_max = std::max<double>(got_max, std::abs(got[i]));
   if (norm < 1e-24) {
     EXPECT_LE(got_max, zero_tol) << what << " should be zero";
     return;
@@ -53,15 +54,16 @@ void check_against_reference(const GoatSpec& s, uint64_t seed) {
   expect_lanes_zero(s, got.dq, "dq");
   expect_lanes_zero(s, got.dk, "dk");
   const double terms = static_cast<double>(s.B * s.H * s.Tq * s.Tk);
-  for (size_t i = 0; i < 9; ++i) expect_close(kGoatParamNames[i], got.grads[i], r64.grads[i], r32.grads[i], 1e-4, terms);
+  for (size_t i = 0; i < 9; ++i)
+    expect_close(kGoatParamNames[i], got.grads[i], r64.grads[i], r32.grads[i], 1e-4, terms);
 }
 
 struct LayerCase {
   std::string name;
   GoatSpec s;
 };
-GoatSpec spec(int64_t B, int64_t H, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t Dh, bool kb = true,
-              bool causal = true, int64_t k_pos0 = 0) {
+GoatSpec spec(int64_t B, int64_t H, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t Dh, bool kb = true, bool causal = true,
+              int64_t k_pos0 = 0) {
   GoatSpec s;
   s.B = B, s.H = H, s.Hkv = Hkv, s.Tq = Tq, s.Tk = Tk, s.Dh = Dh, s.key_bias = kb, s.causal = causal, s.k_pos0 = k_pos0;
   return s;
@@ -121,7 +123,8 @@ TEST(GoatSpecialCases, SeededInitIsAlibiOnContent) {
     const auto got = goat_pipeline(s, layer, in, {false, {}});
     RefProblem P = content_slice_problem(s, in);
     // 8 heads: 1/2 … 1/256; 2 heads: 2^-4, 2^-8 (Press et al.).
-    for (int64_t h = 0; h < Hkv; ++h) P.slope.push_back(std::exp2(-8.0 * static_cast<double>(h + 1) / static_cast<double>(Hkv)));
+    for (int64_t h = 0; h < Hkv; ++h)
+      P.slope.push_back(std::exp2(-8.0 * static_cast<double>(h + 1) / static_cast<double>(Hkv)));
     expect_close("o", got.o, ref_forward<double>(P).o, ref_forward<float>(P).o);
   }
 }
@@ -172,7 +175,8 @@ TEST(GoatKvCache, PrefillPlusDecodeEqualsFullPass) {
   expect_close("decoded o", out, r64.o, r32.o);
   double max_diff = 0, max_o = 0;
   for (size_t i = 0; i < out.size(); ++i)
-    max_diff = std::max<double>(max_diff, std::abs(out[i] - ref.o[i])), max_o = std::max<double>(max_o, std::abs(ref.o[i]));
+    max_diff = std::max<double>(max_diff, std::abs(out[i] - ref.o[i])),
+    max_o = std::max<double>(max_o, std::abs(ref.o[i]));
   EXPECT_LE(max_diff, 1e-5 * max_o) << "decode vs full pass";
 }
 
@@ -189,7 +193,8 @@ TEST(GoatGqa, EqualsRepeatedMultiHead) {
       for (int rpt = 0; rpt < 2; ++rpt) y.insert(y.end(), x.begin() + h * per, x.begin() + (h + 1) * per);
     return y;
   };
-  pm.a = rep(pg.a, g.R), pm.b = rep(pg.b, g.R), pm.gain = rep(pg.gain, 1), pm.bump = rep(pg.bump, 1), pm.rho = rep(pg.rho, 1);
+  pm.a = rep(pg.a, g.R), pm.b = rep(pg.b, g.R), pm.gain = rep(pg.gain, 1), pm.bump = rep(pg.bump, 1),
+  pm.rho = rep(pg.rho, 1);
   GoatInputs im = ig;
   im.k = rep(ig.k, g.Tk * g.Dh), im.v = rep(ig.v, g.Tk * g.Dh);  // (B·Hkv) blocks of (T, Dh), each twice
   GoatLayer lg(g, &pg), lm(m, &pm);
@@ -204,7 +209,8 @@ TEST(GoatGqa, EqualsRepeatedMultiHead) {
   };
   EXPECT_LE(nmse(rg.dk, pair_sum(rm.dk, g.Tk * g.Dh)), 1e-10);
   EXPECT_LE(nmse(rg.dv, pair_sum(rm.dv, g.Tk * g.Dh)), 1e-10);
-  for (size_t i = 0; i < 5; ++i) EXPECT_LE(nmse(rg.grads[i], pair_sum(rm.grads[i], i < 2 ? g.R : 1)), 1e-10) << kGoatParamNames[i];
+  for (size_t i = 0; i < 5; ++i)
+    EXPECT_LE(nmse(rg.grads[i], pair_sum(rm.grads[i], i < 2 ? g.R : 1)), 1e-10) << kGoatParamNames[i];
   for (size_t i = 5; i < 8; ++i) EXPECT_LE(nmse(rg.grads[i], rm.grads[i]), 1e-10) << kGoatParamNames[i];
   // fc2.bias: exactly zero under the causal mask (a bias shared by all keys is a per-row constant).
   EXPECT_LE(std::abs(rg.grads[8][0]), 1e-5);

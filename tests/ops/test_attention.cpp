@@ -37,7 +37,8 @@ RefProblem make_problem(const Case& c, uint64_t seed) {
 void expect_close(const char* what, const std::vector<float>& got, const std::vector<double>& ref64,
                   const std::vector<float>& ref32) {
   double ref_norm = 0, got_max = 0;
-  for (size_t i = 0; i < ref64.size(); ++i) ref_norm += ref64[i] * ref64[i], got_max = std::max<double>(got_max, std::abs(got[i]));
+  for (size_t i = 0; i < ref64.size(); ++i)
+    ref_norm += ref64[i] * ref64[i], got_max = std::max<double>(got_max, std::abs(got[i]));
   if (ref_norm == 0) {  // e.g. dq at T = 1: exactly zero, the kernel's is fp32 cancellation of O(10) terms
     EXPECT_LE(got_max, 1e-5) << what << " should be zero";
     return;
@@ -74,25 +75,24 @@ TEST_P(AttentionCase, ForwardBackwardMatchFp64Reference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, AttentionCase,
-    ::testing::Values(Case{"T1", 1, 2, 2, 1, 1, 64, true, false, false, false},
-                      Case{"T7", 2, 2, 2, 7, 7, 64, true, true, true, false},
-                      Case{"T63", 1, 2, 1, 63, 63, 64, true, true, true, false},
-                      Case{"T64", 1, 2, 2, 64, 64, 64, true, false, false, true},
-                      Case{"T65", 2, 1, 1, 65, 65, 64, true, true, true, false},
-                      Case{"T300", 1, 2, 2, 300, 300, 64, true, true, true, true},
-                      Case{"D24", 1, 2, 2, 65, 65, 24, true, true, true, false},
-                      Case{"D80", 1, 1, 1, 130, 130, 80, true, false, true, false},
-                      Case{"D7", 2, 1, 1, 9, 9, 7, true, true, false, false},
-                      Case{"GQA4to2", 2, 4, 2, 70, 70, 32, true, true, true, true},
-                      Case{"GQA4to1", 1, 4, 1, 129, 129, 16, true, true, true, false},
-                      Case{"Decode1", 2, 4, 2, 1, 77, 64, true, true, true, false},
-                      Case{"Decode5", 1, 2, 1, 5, 130, 64, true, true, true, false},
-                      Case{"Prefill", 1, 2, 2, 66, 200, 32, true, true, true, false},
-                      Case{"NonCausal", 2, 2, 1, 33, 50, 32, false, true, true, false},
-                      Case{"NonCausalShortK", 1, 2, 2, 70, 20, 32, false, false, true, false}),
-    [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionCase,
+                         ::testing::Values(Case{"T1", 1, 2, 2, 1, 1, 64, true, false, false, false},
+                                           Case{"T7", 2, 2, 2, 7, 7, 64, true, true, true, false},
+                                           Case{"T63", 1, 2, 1, 63, 63, 64, true, true, true, false},
+                                           Case{"T64", 1, 2, 2, 64, 64, 64, true, false, false, true},
+                                           Case{"T65", 2, 1, 1, 65, 65, 64, true, true, true, false},
+                                           Case{"T300", 1, 2, 2, 300, 300, 64, true, true, true, true},
+                                           Case{"D24", 1, 2, 2, 65, 65, 24, true, true, true, false},
+                                           Case{"D80", 1, 1, 1, 130, 130, 80, true, false, true, false},
+                                           Case{"D7", 2, 1, 1, 9, 9, 7, true, true, false, false},
+                                           Case{"GQA4to2", 2, 4, 2, 70, 70, 32, true, true, true, true},
+                                           Case{"GQA4to1", 1, 4, 1, 129, 129, 16, true, true, true, false},
+                                           Case{"Decode1", 2, 4, 2, 1, 77, 64, true, true, true, false},
+                                           Case{"Decode5", 1, 2, 1, 5, 130, 64, true, true, true, false},
+                                           Case{"Prefill", 1, 2, 2, 66, 200, 32, true, true, true, false},
+                                           Case{"NonCausal", 2, 2, 1, 33, 50, 32, false, true, true, false},
+                                           Case{"NonCausalShortK", 1, 2, 2, 70, 20, 32, false, false, true, false}),
+                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
 
 // The reference's closed-form gradients (dS = P ∘ (dP − D)) against central finite differences of
 // its own fp64 forward, for every input: q, k, v, key bias, slope.

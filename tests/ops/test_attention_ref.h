@@ -33,9 +33,7 @@ struct RefGrads {
   std::vector<T> dq, dk, dv, dkb, dslope, dz;  // dz = dS (B, H, Tq, Tk)
 };
 
-inline bool ref_admissible(const RefProblem& P, int64_t i, int64_t j) {
-  return !P.causal || j <= P.Tk - P.Tq + i;
-}
+inline bool ref_admissible(const RefProblem& P, int64_t i, int64_t j) { return !P.causal || j <= P.Tk - P.Tq + i; }
 
 // The log-prior part of z: lanes after content_dim (scaled), slope, key bias, explicit bias.
 template <class T>

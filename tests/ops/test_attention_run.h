@@ -49,7 +49,7 @@ inline Tensor fused_view(float* base, int64_t B, int64_t N, int64_t T, int64_t D
 }
 
 struct RunOptions {
-  bool fused = false;    // views into a fused qkv buffer (needs Tq == Tk)
+  bool fused = false;  // views into a fused qkv buffer (needs Tq == Tk)
   bool backward = true;
   bool diag = false;
 };
@@ -110,8 +110,8 @@ inline KernelRun run_attention(const RefProblem& P, const std::vector<double>& d
     r.dkb.assign(dkbias.data(), dkbias.data() + dkbias.size());
     r.dslope.assign(dslope.data(), dslope.data() + dslope.size());
   }
-  for (const Guarded* b : {&qkv, &dqkv, &qb, &kb, &vb, &dqb, &dkb, &dvb, &ob, &lseb, &dob, &kbias, &slope, &dkbias,
-                           &dslope, &ent, &sink, &pmax, &kl, &omega})
+  for (const Guarded* b : {&qkv, &dqkv,  &qb,    &kb,     &vb,     &dqb, &dkb,  &dvb,  &ob, &lseb,
+                           &dob, &kbias, &slope, &dkbias, &dslope, &ent, &sink, &pmax, &kl, &omega})
     r.guards_ok = r.guards_ok && b->guards_intact();
   return r;
 }

@@ -24,8 +24,17 @@ struct BwdScratch {
   std::vector<float> ks, kt, vt, qs, dos, s, ds, dks, dvs, dkb;
   std::vector<float> dq, dvec;  // dQ of the whole group (G × Tq × dp), D_i (G × Tq)
   explicit BwdScratch(int64_t d)
-      : dp(d), ks(kBk * d), kt(d * kBk), vt(d * kBk), qs(kBq * d), dos(kBq * d), s(kBq * kBk), ds(kBq * kBk),
-        dks(kBk * d), dvs(kBk * d), dkb(kBk) {}
+      : dp(d),
+        ks(kBk * d),
+        kt(d * kBk),
+        vt(d * kBk),
+        qs(kBq * d),
+        dos(kBq * d),
+        s(kBq * kBk),
+        ds(kBq * kBk),
+        dks(kBk * d),
+        dvs(kBk * d),
+        dkb(kBk) {}
 };
 
 void copy_rows(const float* src, int64_t stride, int64_t rows, int64_t d, int64_t dp, float* dst) {
@@ -36,8 +45,7 @@ void copy_rows(const float* src, int64_t stride, int64_t rows, int64_t d, int64_
 }
 
 // One (b, kv head) item. Returns Σ dS (t_j − t_i) over it, for d_slope.
-double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk,
-                     BwdScratch& w) {
+double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, BwdScratch& w) {
   const int64_t D = p.D, dp = w.dp, G = p.H / p.Hkv, shift = p.Tk - p.Tq;
   const float slope = p.slope ? p.slope[hk] : 0.f;
   const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
@@ -112,7 +120,8 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
             slope_acc = fma(dsv, delta, slope_acc);
           }
         }
-        for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) store(w.dkb.data() + c0, load(w.dkb.data() + c0) + col_sum[c0 / kLanes]);
+        for (int64_t c0 = 0; c0 < nkp; c0 += kLanes)
+          store(w.dkb.data() + c0, load(w.dkb.data() + c0) + col_sum[c0 / kLanes]);
         // dV_j += Pᵀ dO, dK_j += dSᵀ Q (scaled at the end), dQ_i += dS K_j (scaled at the end).
         tile_gemm(nkp, dp, mq, w.s.data(), 1, kBk, w.dos.data(), dp, w.dvs.data(), dp, true);
         tile_gemm(nkp, dp, mq, w.ds.data(), 1, kBk, w.qs.data(), dp, w.dks.data(), dp, true);
@@ -127,8 +136,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
         dkb0[j * g.dk_s[2] + c] = w.dks[j * dp + c] * p.scale;
         dvb0[j * g.dv_s[2] + c] = w.dvs[j * dp + c];
       }
-    if (g.d_key_bias)
-      std::copy(w.dkb.begin(), w.dkb.begin() + nk, g.d_key_bias + (b * p.Hkv + hk) * p.Tk + j0);
+    if (g.d_key_bias) std::copy(w.dkb.begin(), w.dkb.begin() + nk, g.d_key_bias + (b * p.Hkv + hk) * p.Tk + j0);
   }
   for (int64_t gi = 0; gi < G; ++gi) {
     float* dqb = g.dq + b * g.dq_s[0] + (hk * G + gi) * g.dq_s[1];

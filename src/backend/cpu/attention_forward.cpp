@@ -23,8 +23,8 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // Per-row running statistics of one query tile.
 struct RowStats {
   float m[kBq], l[kBq];
-  float ent[kBq];         // Σ e^{z−m} (z − m)
-  float es[kBq];          // Σ e^{z−m} s (content logits)
+  float ent[kBq];          // Σ e^{z−m} (z − m)
+  float es[kBq];           // Σ e^{z−m} s (content logits)
   float mp[kBq], lp[kBq];  // online logsumexp of the log-prior ℓ
   float smax[kBq], smin[kBq], z0[kBq];
   void reset(int64_t n) {
@@ -122,8 +122,7 @@ void attention_forward(const AttentionParams& p) {
         // the lanes' part in lane (same multiply-adds as one GEMM).
         const bool split = need_content && n_lanes > 0;
         tile_gemm(mq, nkp, split ? dc : dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
-        if (split)
-          tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk, w.lane.data(), kBk, false);
+        if (split) tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk, w.lane.data(), kBk, false);
 
         for (int64_t r = 0; r < mq; ++r) {
           const int64_t qpos = shift + i0 + r;

@@ -12,10 +12,18 @@ template <int R>
 void row_block(int nv, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, float* c,
                int64_t ldc, bool acc) {
   switch (nv) {
-    case 4: micro_kernel<R, 4>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc); break;
-    case 3: micro_kernel<R, 3>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc); break;
-    case 2: micro_kernel<R, 2>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc); break;
-    default: micro_kernel<R, 1>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc); break;
+    case 4:
+      micro_kernel<R, 4>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
+      break;
+    case 3:
+      micro_kernel<R, 3>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
+      break;
+    case 2:
+      micro_kernel<R, 2>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
+      break;
+    default:
+      micro_kernel<R, 1>(k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
+      break;
   }
 }
 }  // namespace
@@ -30,12 +38,23 @@ void tile_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, in
     for (; r0 + kRows <= m; r0 += kRows)
       row_block<kRows>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
     switch (m - r0) {
-      case 5: row_block<5>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
-      case 4: row_block<4>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
-      case 3: row_block<3>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
-      case 2: row_block<2>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
-      case 1: row_block<1>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate); break;
-      default: break;
+      case 5:
+        row_block<5>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        break;
+      case 4:
+        row_block<4>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        break;
+      case 3:
+        row_block<3>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        break;
+      case 2:
+        row_block<2>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        break;
+      case 1:
+        row_block<1>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        break;
+      default:
+        break;
     }
   }
 }
