@@ -135,3 +135,14 @@ TEST(Determinism, ParameterGradientsIdenticalForAnyThreadCount) {
   EXPECT_TRUE(one == two);
   EXPECT_TRUE(one == three);
 }
+
+TEST(OpErrors, LinearRejectsViewsWhoseRowsDoNotCollapse) {
+  std::vector<float> x(48), w(2 * 4), y(2 * 3 * 2);
+  Tensor in(x.data(), {2, 3, 4});
+  in.strides = {24, 5, 1};  // rows 5 apart inside a batch, batches 24 apart: not one row stride
+  const std::string msg =
+      error_of([&] { ops::linear_forward(Tensor(y.data(), {2, 3, 2}), in, Tensor(w.data(), {2, 4}), Tensor()); });
+  EXPECT_NE(msg.find("[linear] expected in (2, 3, 4) leading dims to collapse"), std::string::npos) << msg;
+  in.strides = {15, 5, 1};  // uniform row stride 5: accepted
+  EXPECT_NO_THROW(ops::linear_forward(Tensor(y.data(), {2, 3, 2}), in, Tensor(w.data(), {2, 4}), Tensor()));
+}
