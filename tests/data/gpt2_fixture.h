@@ -65,6 +65,11 @@ inline std::vector<std::string> handpicked_texts() {
       "'s's's 'll've're 'd'm't",
       " 's ' s  's",
       "the end.   ",
+      // Pairs whose "left,right" keys collide in the JS reference's merge-rank object (it keys pairs
+      // by Array.toString): ('",' '"') reads as ('"' ',"'), ('],' '[') as (']' ',['), ...
+      "\",\" },\" ],\" ),\" \"],\" ],[ ',\" .\",\" ',' ,\" x\",\"y a],[b f(),\"",
+      ",,,, ,,, ,,\",\" ',' ,.,., a,b,,c ,,,,,,,,,, ,\n,\t, \",\",\",\"",
+      "\xe1\xb8\x80\xe1\xb8\x81 \xe0\xa5\xa6\xe0\xa5\xaf \xef\xbc\xa1\xef\xbd\x81\xef\xbc\x91",
   };
 }
 
