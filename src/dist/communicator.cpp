@@ -54,17 +54,18 @@ std::unique_ptr<Communicator> make_communicator(const DistOptions& opts, Device 
   Backend b = opts.backend;
   const int launched = launched_world_size();
   if (b == Backend::automatic) {
-    if (device == Device::cuda && nccl_built()) {
+    // One process needs no library: local (in-place collectives work on any device).
+    if (launched <= 1) {
+      b = Backend::local;
+    } else if (device == Device::cuda) {
+      GOAT_CHECK(nccl_built(), "dist.backend", "auto: {} ranks on device cuda need NCCL, and this build has none",
+                 launched);
       b = Backend::nccl;
-    } else if (launched > 1) {
+    } else {
       GOAT_CHECK(mpi_built(), "dist.backend",
                  "auto: launched as {} ranks but this build has no MPI (install libopenmpi-dev and reconfigure)",
                  launched);
-      GOAT_CHECK(device == Device::cpu, "dist.backend",
-                 "auto: {} ranks on device cuda need NCCL, and this build has none", launched);
       b = Backend::mpi;
-    } else {
-      b = Backend::local;
     }
   }
   switch (b) {

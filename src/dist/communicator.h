@@ -83,8 +83,8 @@ class Communicator {
 };
 
 // Builds the communicator for dist.backend on `device`:
-//   automatic: nccl for Device::cuda (when built with NCCL), mpi when launched by mpirun/srun
-//              (launched_world_size() > 1), else local.
+//   automatic: local when not launched as several ranks (launched_world_size() == 1); under
+//              mpirun/srun nccl for Device::cuda and mpi for Device::cpu (an error if not built).
 //   local:     world size 1 (an error under a launcher that started several ranks).
 //   mpi, nccl: an error naming the missing library in a build without it.
 std::unique_ptr<Communicator> make_communicator(const DistOptions& opts, Device device = Device::cpu);

@@ -61,6 +61,12 @@ TEST(Communicator, LocalIsIdentity) {
   EXPECT_NE(error_of([&] { comm->all_gather(x, short_y); }).find("send has 3 elements, recv 2"), std::string::npos);
 }
 
+TEST(Communicator, AutoIsLocalForOneProcess) {
+  ASSERT_EQ(launched_world_size(), 1) << "run tests/dist outside mpirun";
+  EXPECT_EQ(make_communicator({})->backend(), Backend::local);
+  EXPECT_EQ(make_communicator({}, Device::cuda)->backend(), Backend::local);
+}
+
 TEST(Communicator, LocalOnCudaAcceptsOnlyInPlace) {
   auto comm = make_communicator({.backend = Backend::local}, Device::cuda);
   std::vector<float> a(4), b(4);
