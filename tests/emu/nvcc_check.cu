@@ -23,6 +23,7 @@ cudaError_t launch_all(void* p, cudaStream_t s) {
     if (e == cudaSuccess) e = r;
   };
   acc(launch(atomics_kernel, dim3(1), dim3(32), 0, s, i, static_cast<AtomicCounters*>(p), i));
+  acc(launch(bf16_atomics_kernel, dim3(1), dim3(32), 0, s, h, static_cast<__nv_bfloat162*>(p)));
   acc(launch(block_sum_kernel, dim3(1), dim3(256), 0, s, f, f));
   acc(launch(transpose_kernel, dim3(1), dim3(32, 8), 0, s, f, f, 32, 32));
   acc(launch(sync_vote_kernel, dim3(1), dim3(32), 0, s, i, i));

@@ -12,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "simt/emu/defs.h"
+#include "simt/emu/intrinsics.h"
 
 namespace goat::simt::detail {
 
@@ -142,3 +143,14 @@ inline __half operator+(__half a, __half b) { return __half(float(a) + float(b))
 inline __half operator-(__half a, __half b) { return __half(float(a) - float(b)); }
 inline __half operator*(__half a, __half b) { return __half(float(a) * float(b)); }
 inline __half operator/(__half a, __half b) { return __half(float(a) / float(b)); }
+
+// ---- 16-bit float atomics (sm_80 has them natively): compare-and-swap on the bits, one RNE add ----
+inline __nv_bfloat16 atomicAdd(__nv_bfloat16* p, __nv_bfloat16 v) {
+  return goat::simt::detail::atomic_update(p, [v](__nv_bfloat16 o) { return o + v; });
+}
+inline __nv_bfloat162 atomicAdd(__nv_bfloat162* p, __nv_bfloat162 v) {
+  return goat::simt::detail::atomic_update(p, [v](__nv_bfloat162 o) { return __hadd2(o, v); });
+}
+inline __half atomicAdd(__half* p, __half v) {
+  return goat::simt::detail::atomic_update(p, [v](__half o) { return o + v; });
+}

@@ -34,4 +34,11 @@ __global__ void atomics_kernel(const int* values, AtomicCounters* c, int* prev) 
   prev[i] = atomicExch(&c->last, static_cast<int>(i));
 }
 
+// 16-bit float atomics: thread i adds 1 to slots[i % 256] and (1, 2) to pairs[i % 256].
+__global__ void bf16_atomics_kernel(__nv_bfloat16* slots, __nv_bfloat162* pairs) {
+  const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+  atomicAdd(&slots[i % 256], __float2bfloat16(1.0f));
+  atomicAdd(&pairs[i % 256], __floats2bfloat162_rn(1.0f, 2.0f));
+}
+
 }  // namespace goat::emu_test
