@@ -46,16 +46,16 @@ int run() {
   cudaMalloc(&gc, M * N * 4);
   cudaMemset(ga, 0, M * K * 2);
   cudaMemset(gb, 0, N * K * 2);
-  std::printf("%-8s %14s %14s %14s %16s\n", "threads", "no-wait ns/thr", "9-barrier ns", "5-shuffle ns", "mma GEMM GFLOP/s");
+  std::printf("%-8s %14s %14s %14s %16s\n", "threads", "no-wait ns/thr", "9-barrier ns", "5-shuffle ns",
+              "mma GEMM GFLOP/s");
   const int hw = static_cast<int>(std::thread::hardware_concurrency());
   for (int threads : {1, hw}) {
     goat::simt::config().threads = threads;
     const double t0 = time_ms([&] { launch(touch_kernel, dim3(n / 256), dim3(256), 0, nullptr, a, n); });
     const double t1 = time_ms([&] { launch(block_sum_kernel, dim3(n / 256), dim3(256), 0, nullptr, a, b); });
     const double t2 = time_ms([&] { launch(warp_sum_kernel, dim3(n / 256), dim3(256), 0, nullptr, a, b); });
-    const double t3 = time_ms([&] {
-      launch(gemm_bf16_kernel<false>, dim3(N / 32, M / 32), dim3(128), 0, nullptr, ga, gb, gc, M, N, K);
-    });
+    const double t3 = time_ms(
+        [&] { launch(gemm_bf16_kernel<false>, dim3(N / 32, M / 32), dim3(128), 0, nullptr, ga, gb, gc, M, N, K); });
     std::printf("%-8d %14.1f %14.1f %14.1f %16.3f\n", threads, t0 * 1e6 / n, t1 * 1e6 / n, t2 * 1e6 / n,
                 2.0 * M * N * K / (t3 * 1e6));
     if (hw == 1) break;

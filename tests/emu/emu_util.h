@@ -14,7 +14,9 @@ namespace goat::emu_test {
 template <typename T>
 class DevBuf {
  public:
-  explicit DevBuf(size_t n) : n_(n) { EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)), cudaSuccess); }
+  explicit DevBuf(size_t n) : n_(n) {
+    EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)), cudaSuccess);
+  }
   explicit DevBuf(const std::vector<T>& v) : DevBuf(v.size()) { upload(v); }
   ~DevBuf() { cudaFree(p_); }
   DevBuf(const DevBuf&) = delete;

@@ -51,8 +51,8 @@ TEST(EmuAtomics, Bf16AddsAreExactForSmallCounts) {
   const int blocks = 64, threads = 256;  // every slot gets 64 adds: 64 and 128 are exact in bf16
   DevBuf<__nv_bfloat16> slots(std::vector<__nv_bfloat16>(256, __float2bfloat16(0.0f)));
   DevBuf<__nv_bfloat162> pairs(std::vector<__nv_bfloat162>(256, __floats2bfloat162_rn(0.0f, 0.0f)));
-  EXPECT_LAUNCH_OK(goat::simt::launch(bf16_atomics_kernel, dim3(blocks), dim3(threads), 0, nullptr, slots.get(),
-                                      pairs.get()));
+  EXPECT_LAUNCH_OK(
+      goat::simt::launch(bf16_atomics_kernel, dim3(blocks), dim3(threads), 0, nullptr, slots.get(), pairs.get()));
   for (const auto& v : slots.download()) EXPECT_EQ(float(v), 64.0f);
   for (const auto& v : pairs.download()) {
     EXPECT_EQ(float(v.x), 64.0f);

@@ -59,9 +59,9 @@ TEST(EmuBarrier, SyncthreadsCountAndOr) {
   const int blocks = 3, threads = 96;
   std::vector<int> pred(blocks * threads, 0);
   for (int t = 0; t < threads; ++t) {
-    pred[t] = 1;                       // block 0: all true
+    pred[t] = 1;                         // block 0: all true
     pred[2 * threads + t] = t % 7 == 0;  // block 2: some
-  }                                    // block 1: none
+  }                                      // block 1: none
   std::vector<int> ref;
   for (int b = 0; b < blocks; ++b) {
     int c = 0;

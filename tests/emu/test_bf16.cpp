@@ -60,8 +60,8 @@ std::vector<float> test_floats(int low_bits) {
       v.push_back(std::bit_cast<float>((hi << low_bits) | lo));
   std::mt19937 rng(9);
   for (int i = 0; i < (1 << 18); ++i) v.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
-  for (float s : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 3.4028235e38f, -3.4028235e38f, 1e-45f, -1e-45f,
-                  65504.0f, 65519.99f, 65520.0f, 6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f, 2.9802326e-08f})
+  for (float s : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 3.4028235e38f, -3.4028235e38f, 1e-45f, -1e-45f, 65504.0f,
+                  65519.99f, 65520.0f, 6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f, 2.9802326e-08f})
     v.push_back(s);
   v.push_back(std::bit_cast<float>(0x7fc12345u));  // NaN payloads
   v.push_back(std::bit_cast<float>(0xff812345u));
@@ -130,8 +130,8 @@ TEST(EmuBf16, ConversionKernelMatchesHost) {
   const int n = static_cast<int>(in.size());
   DevBuf<float> d_in(in), d_back(n);
   DevBuf<__nv_bfloat16> d_out(n);
-  EXPECT_LAUNCH_OK(goat::simt::launch(bf16_convert_kernel, dim3(1), dim3(32), 0, nullptr, d_in.get(), d_out.get(),
-                                      d_back.get(), n));
+  EXPECT_LAUNCH_OK(
+      goat::simt::launch(bf16_convert_kernel, dim3(1), dim3(32), 0, nullptr, d_in.get(), d_out.get(), d_back.get(), n));
   const auto out = d_out.download();
   const auto back = d_back.download();
   for (int i = 0; i < n; ++i) {

@@ -47,8 +47,8 @@ TEST(EmuIntrinsics, FastMathIsCloseToLibm) {
   }
   EXPECT_EQ(min(3, -4), -4);
   EXPECT_EQ(max(3u, 4u), 4u);
-  EXPECT_EQ(min(5u, 3), 3u);                                  // mixed: unsigned result, as CUDA
-  EXPECT_EQ(max(-1, 1u), 0xffffffffu);                        // (-1 converts to UINT_MAX)
+  EXPECT_EQ(min(5u, 3), 3u);            // mixed: unsigned result, as CUDA
+  EXPECT_EQ(max(-1, 1u), 0xffffffffu);  // (-1 converts to UINT_MAX)
   EXPECT_EQ(min(size_t{7}, size_t{9}), size_t{7});
   EXPECT_EQ(max(1.5f, 2.0), 2.0);
   EXPECT_EQ(max(1.0f, std::numeric_limits<float>::quiet_NaN()), 1.0f);  // fmaxf semantics

@@ -25,8 +25,8 @@ bool shift_is_correct(uint64_t seed) {
   std::vector<float> in(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i + 1);
   DevBuf<float> d_in(in), d_out(n);
-  EXPECT_LAUNCH_OK(launch(shift_kernel<WithBarrier>, dim3(4), dim3(128), 128 * sizeof(float), nullptr, d_in.get(),
-                          d_out.get()));
+  EXPECT_LAUNCH_OK(
+      launch(shift_kernel<WithBarrier>, dim3(4), dim3(128), 128 * sizeof(float), nullptr, d_in.get(), d_out.get()));
   const std::vector<float> out = d_out.download();
   for (int i = 0; i < n; ++i) {
     const int src = (i % 128 == 0) ? i : i - 1;

@@ -91,8 +91,7 @@ TEST(EmuRuntime, LaunchConfigurationIsValidated) {
   // More than 48 KiB of dynamic shared memory needs cudaFuncSetAttribute first, as on the GPU.
   const size_t big = 64 * 1024;
   EXPECT_EQ(launch(dyn_smem_kernel, dim3(1), dim3(64), big, nullptr, out.get()), cudaErrorInvalidValue);
-  EXPECT_EQ(cudaFuncSetAttribute(dyn_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(big)),
+  EXPECT_EQ(cudaFuncSetAttribute(dyn_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(big)),
             cudaSuccess);
   EXPECT_LAUNCH_OK(launch(dyn_smem_kernel, dim3(1), dim3(64), big, nullptr, out.get()));
   const std::vector<float> v = out.download();

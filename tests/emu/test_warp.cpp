@@ -19,10 +19,14 @@ using goat::simt::launch;
 int reference_source(Shfl mode, int lane, int b, int width) {
   const int seg = lane / width * width;
   switch (mode) {
-    case Shfl::idx: return seg + b % width;
-    case Shfl::up: return lane - b < seg ? lane : lane - b;
-    case Shfl::down: return lane + b >= seg + width ? lane : lane + b;
-    case Shfl::bfly: return (lane ^ b) >= seg + width ? lane : (lane ^ b);
+    case Shfl::idx:
+      return seg + b % width;
+    case Shfl::up:
+      return lane - b < seg ? lane : lane - b;
+    case Shfl::down:
+      return lane + b >= seg + width ? lane : lane + b;
+    case Shfl::bfly:
+      return (lane ^ b) >= seg + width ? lane : (lane ^ b);
   }
   return -1;
 }

@@ -30,16 +30,36 @@
 #define __shared__ __attribute__((section("goat_shared"))) static thread_local
 
 // ---- built-in vector types (same size and alignment as vector_types.h) ----
-struct uint3 { unsigned int x, y, z; };
-struct int3 { int x, y, z; };
-struct alignas(8) int2 { int x, y; };
-struct alignas(16) int4 { int x, y, z, w; };
-struct alignas(8) uint2 { unsigned int x, y; };
-struct alignas(16) uint4 { unsigned int x, y, z, w; };
-struct alignas(8) float2 { float x, y; };
-struct float3 { float x, y, z; };
-struct alignas(16) float4 { float x, y, z, w; };
-struct alignas(16) double2 { double x, y; };
+struct uint3 {
+  unsigned int x, y, z;
+};
+struct int3 {
+  int x, y, z;
+};
+struct alignas(8) int2 {
+  int x, y;
+};
+struct alignas(16) int4 {
+  int x, y, z, w;
+};
+struct alignas(8) uint2 {
+  unsigned int x, y;
+};
+struct alignas(16) uint4 {
+  unsigned int x, y, z, w;
+};
+struct alignas(8) float2 {
+  float x, y;
+};
+struct float3 {
+  float x, y, z;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(16) double2 {
+  double x, y;
+};
 
 struct dim3 {
   unsigned int x = 1, y = 1, z = 1;

@@ -100,13 +100,20 @@ void reduce_combine(const ExchangeView& x) {
     if (!(x.mask >> lane & 1u)) continue;
     T v;
     std::memcpy(&v, x.in + lane * kExchangeBytes, sizeof v);
-    if (first) acc = v;
-    else if constexpr (R == ReduceOp::add) acc = static_cast<T>(acc + v);
-    else if constexpr (R == ReduceOp::min) acc = v < acc ? v : acc;
-    else if constexpr (R == ReduceOp::max) acc = v > acc ? v : acc;
-    else if constexpr (R == ReduceOp::and_) acc &= v;
-    else if constexpr (R == ReduceOp::or_) acc |= v;
-    else acc ^= v;
+    if (first)
+      acc = v;
+    else if constexpr (R == ReduceOp::add)
+      acc = static_cast<T>(acc + v);
+    else if constexpr (R == ReduceOp::min)
+      acc = v < acc ? v : acc;
+    else if constexpr (R == ReduceOp::max)
+      acc = v > acc ? v : acc;
+    else if constexpr (R == ReduceOp::and_)
+      acc &= v;
+    else if constexpr (R == ReduceOp::or_)
+      acc |= v;
+    else
+      acc ^= v;
     first = false;
   }
   for (uint32_t lane = 0; lane < 32; ++lane)
@@ -181,9 +188,12 @@ T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = warpSize) {
 template <typename T>
 T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = warpSize) {
   using goat::simt::detail::ShflMode;
-  return goat::simt::detail::shfl<ShflMode::bfly>(mask, var, static_cast<unsigned>(lane_mask), width, "__shfl_xor_sync");
+  return goat::simt::detail::shfl<ShflMode::bfly>(mask, var, static_cast<unsigned>(lane_mask), width,
+                                                  "__shfl_xor_sync");
 }
-inline unsigned __ballot_sync(unsigned mask, int pred) { return goat::simt::detail::ballot(mask, pred, "__ballot_sync"); }
+inline unsigned __ballot_sync(unsigned mask, int pred) {
+  return goat::simt::detail::ballot(mask, pred, "__ballot_sync");
+}
 inline int __any_sync(unsigned mask, int pred) { return goat::simt::detail::ballot(mask, pred, "__any_sync") != 0; }
 inline int __all_sync(unsigned mask, int pred) { return goat::simt::detail::ballot(mask, pred, "__all_sync") == mask; }
 inline unsigned __reduce_add_sync(unsigned mask, unsigned v) {
@@ -305,12 +315,24 @@ inline unsigned long min(unsigned long a, long b) { return goat::simt::detail::m
 inline unsigned long max(unsigned long a, long b) { return goat::simt::detail::max_as<unsigned long>(a, b); }
 inline long long min(long long a, long long b) { return goat::simt::detail::min_as<long long>(a, b); }
 inline long long max(long long a, long long b) { return goat::simt::detail::max_as<long long>(a, b); }
-inline unsigned long long min(unsigned long long a, unsigned long long b) { return goat::simt::detail::min_as<unsigned long long>(a, b); }
-inline unsigned long long max(unsigned long long a, unsigned long long b) { return goat::simt::detail::max_as<unsigned long long>(a, b); }
-inline unsigned long long min(long long a, unsigned long long b) { return goat::simt::detail::min_as<unsigned long long>(a, b); }
-inline unsigned long long max(long long a, unsigned long long b) { return goat::simt::detail::max_as<unsigned long long>(a, b); }
-inline unsigned long long min(unsigned long long a, long long b) { return goat::simt::detail::min_as<unsigned long long>(a, b); }
-inline unsigned long long max(unsigned long long a, long long b) { return goat::simt::detail::max_as<unsigned long long>(a, b); }
+inline unsigned long long min(unsigned long long a, unsigned long long b) {
+  return goat::simt::detail::min_as<unsigned long long>(a, b);
+}
+inline unsigned long long max(unsigned long long a, unsigned long long b) {
+  return goat::simt::detail::max_as<unsigned long long>(a, b);
+}
+inline unsigned long long min(long long a, unsigned long long b) {
+  return goat::simt::detail::min_as<unsigned long long>(a, b);
+}
+inline unsigned long long max(long long a, unsigned long long b) {
+  return goat::simt::detail::max_as<unsigned long long>(a, b);
+}
+inline unsigned long long min(unsigned long long a, long long b) {
+  return goat::simt::detail::min_as<unsigned long long>(a, b);
+}
+inline unsigned long long max(unsigned long long a, long long b) {
+  return goat::simt::detail::max_as<unsigned long long>(a, b);
+}
 inline float min(float a, float b) { return std::fmin(a, b); }
 inline float max(float a, float b) { return std::fmax(a, b); }
 inline double min(double a, double b) { return std::fmin(a, b); }

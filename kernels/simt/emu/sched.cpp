@@ -33,7 +33,6 @@ thread_local uint3 blockIdx{0, 0, 0};
 thread_local dim3 blockDim{1, 1, 1};
 thread_local dim3 gridDim{1, 1, 1};
 
-
 namespace goat::simt {
 namespace {
 
@@ -128,8 +127,8 @@ struct ThreadState {
   State state = State::ready;
   int barrier_result = 0;
   size_t stack_bytes = 0;
-  std::vector<Copy> open_copies;                // cp.async issued, not yet committed
-  std::deque<std::vector<Copy>> copy_groups;    // committed, not yet retired
+  std::vector<Copy> open_copies;              // cp.async issued, not yet committed
+  std::deque<std::vector<Copy>> copy_groups;  // committed, not yet retired
 };
 
 struct WarpGroup {
@@ -155,9 +154,9 @@ class BlockRunner {
  public:
   void run(uint64_t block_linear, dim3 grid, dim3 block, size_t dyn_bytes, const std::function<void()>& body) {
     const Config& cfg = config();
-    blockIdx = uint3{static_cast<unsigned>(block_linear % grid.x),
-                     static_cast<unsigned>((block_linear / grid.x) % grid.y),
-                     static_cast<unsigned>(block_linear / (uint64_t{grid.x} * grid.y))};
+    blockIdx =
+        uint3{static_cast<unsigned>(block_linear % grid.x), static_cast<unsigned>((block_linear / grid.x) % grid.y),
+              static_cast<unsigned>(block_linear / (uint64_t{grid.x} * grid.y))};
     blockDim = block;
     gridDim = grid;
     n_ = static_cast<int>(block.x * block.y * block.z);
@@ -174,7 +173,8 @@ class BlockRunner {
       dyn_size_ = dyn_bytes;
       if (dyn_bytes) {
         void* p = nullptr;
-        GOAT_CHECK(posix_memalign(&p, 128, dyn_bytes) == 0, "simt", "cannot allocate {} bytes of shared memory", dyn_bytes);
+        GOAT_CHECK(posix_memalign(&p, 128, dyn_bytes) == 0, "simt", "cannot allocate {} bytes of shared memory",
+                   dyn_bytes);
         dyn_ = static_cast<unsigned char*>(p);
       }
     }
@@ -363,8 +363,8 @@ class BlockRunner {
       if ((g.mask & bit) && !error_) {
         error_ = std::make_exception_ptr(Error(fmt::format(
             "[simt] block ({},{},{}) thread ({},{},{}) exited while lanes {} of warp {} wait for it in {} (mask {})",
-            blockIdx.x, blockIdx.y, blockIdx.z, t.idx.x, t.idx.y, t.idx.z, fmt_mask(g.arrived), t.linear / 32,
-            g.op, fmt_mask(g.mask))));
+            blockIdx.x, blockIdx.y, blockIdx.z, t.idx.x, t.idx.y, t.idx.z, fmt_mask(g.arrived), t.linear / 32, g.op,
+            fmt_mask(g.mask))));
       }
     }
     maybe_release_barrier();
@@ -391,9 +391,10 @@ class BlockRunner {
     std::string waits;
     for (size_t w = 0; w < warps_.size(); ++w)
       for (const auto& g : warps_[w].pending)
-        waits += fmt::format("; warp {} lanes {} wait in {} for mask {}", w, fmt_mask(g.arrived), g.op, fmt_mask(g.mask));
-    return fmt::format("[simt] deadlock in block ({},{},{}): {} of {} threads at __syncthreads, {} exited{}", blockIdx.x,
-                       blockIdx.y, blockIdx.z, at_barrier_, n_, done_, waits);
+        waits +=
+            fmt::format("; warp {} lanes {} wait in {} for mask {}", w, fmt_mask(g.arrived), g.op, fmt_mask(g.mask));
+    return fmt::format("[simt] deadlock in block ({},{},{}): {} of {} threads at __syncthreads, {} exited{}",
+                       blockIdx.x, blockIdx.y, blockIdx.z, at_barrier_, n_, done_, waits);
   }
 
   std::vector<std::unique_ptr<ThreadState>> threads_;  // stable addresses: fibers hold references
@@ -496,9 +497,11 @@ void emu_cp_async_issue(void* dst, const void* src, int cp_size, int src_size) {
   ThreadState& t = r.current();
   auto* d = static_cast<unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
-  if (cp_size != 4 && cp_size != 8 && cp_size != 16) r.fault(fmt::format("cp.async cp-size {} (must be 4, 8 or 16)", cp_size));
+  if (cp_size != 4 && cp_size != 8 && cp_size != 16)
+    r.fault(fmt::format("cp.async cp-size {} (must be 4, 8 or 16)", cp_size));
   if (src_size < 0 || src_size > cp_size) r.fault(fmt::format("cp.async src-size {} > cp-size {}", src_size, cp_size));
-  if (reinterpret_cast<uintptr_t>(d) % static_cast<uintptr_t>(cp_size) || reinterpret_cast<uintptr_t>(s) % static_cast<uintptr_t>(cp_size))
+  if (reinterpret_cast<uintptr_t>(d) % static_cast<uintptr_t>(cp_size) ||
+      reinterpret_cast<uintptr_t>(s) % static_cast<uintptr_t>(cp_size))
     r.fault(fmt::format("cp.async {} bytes: dst {} / src {} not aligned to cp-size", cp_size, dst, src));
   if (!in_shared(d, static_cast<size_t>(cp_size))) r.fault(fmt::format("cp.async dst {} is not in shared memory", dst));
   const Copy c{d, s, cp_size, src_size};

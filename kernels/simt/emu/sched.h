@@ -45,11 +45,11 @@ using CombineFn = void (*)(const ExchangeView&);
 void run_grid(dim3 grid, dim3 block, size_t dynamic_smem_bytes, const std::function<void()>& body);
 
 // Inside a kernel.
-void block_barrier();                              // __syncthreads
-int block_barrier_count(int predicate);            // __syncthreads_count
-void warp_exchange(uint32_t mask, const char* op, CombineFn combine, const void* in, size_t in_bytes,
-                   void* out, size_t out_bytes);
-unsigned char* dynamic_smem_base();                // this block's dynamic shared memory
+void block_barrier();                    // __syncthreads
+int block_barrier_count(int predicate);  // __syncthreads_count
+void warp_exchange(uint32_t mask, const char* op, CombineFn combine, const void* in, size_t in_bytes, void* out,
+                   size_t out_bytes);
+unsigned char* dynamic_smem_base();  // this block's dynamic shared memory
 size_t dynamic_smem_size();
 bool in_shared(const void* p, size_t bytes);       // inside this block's static or dynamic smem
 uint32_t lane_id();                                // threadIdx linearised, mod 32

@@ -101,7 +101,8 @@ ThreadRegions find_regions() {
           const uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
           const auto start = reinterpret_cast<uintptr_t>(__start_goat_shared);
           if (start && start >= lo && start < lo + ph.p_memsz)
-            r->shared.push_back(Region{block + (start - lo), static_cast<size_t>(__stop_goat_shared - __start_goat_shared)});
+            r->shared.push_back(
+                Region{block + (start - lo), static_cast<size_t>(__stop_goat_shared - __start_goat_shared)});
           const std::string path = (info->dlpi_name && *info->dlpi_name) ? info->dlpi_name : "/proc/self/exe";
           for (const auto& [off, bytes] : kernel_statics_cached(path))
             if (off + bytes <= ph.p_memsz) r->shared.push_back(Region{block + off, bytes});

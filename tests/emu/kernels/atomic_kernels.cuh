@@ -6,13 +6,13 @@
 namespace goat::emu_test {
 
 struct AtomicCounters {
-  int count;                 // atomicAdd(int) of 1 per thread
-  unsigned cas_count;        // incremented through an atomicCAS loop
-  float fsum;                // atomicAdd(float) of small integers (exact below 2^24)
-  int imax;                  // atomicMax(int)
-  int imin;                  // atomicMin(int)
-  unsigned long long usum;   // atomicAdd(unsigned long long)
-  int last;                  // atomicExch(int) of the thread index (starts at -1)
+  int count;                // atomicAdd(int) of 1 per thread
+  unsigned cas_count;       // incremented through an atomicCAS loop
+  float fsum;               // atomicAdd(float) of small integers (exact below 2^24)
+  int imax;                 // atomicMax(int)
+  int imin;                 // atomicMin(int)
+  unsigned long long usum;  // atomicAdd(unsigned long long)
+  int last;                 // atomicExch(int) of the thread index (starts at -1)
 };
 
 // Every thread of every block updates c; values[i] feeds max/min/fsum; prev[i] gets the value

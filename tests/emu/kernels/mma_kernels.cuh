@@ -15,8 +15,8 @@ using goat::simt::cp_async_wait_all;
 // One warp. Loads A (16x16, row-major) with ldmatrix.x4, B (16x8 stored K x N) with .x2.trans and
 // the same B from B^T (8x16 stored N x K) with .x2, then D = A B. Per lane: a_out[4 lane + i],
 // b_out[2 lane + i] (from .trans), bt_out[2 lane + i] (from B^T), d_out[4 lane + i].
-__global__ void fragment_probe_kernel(const __nv_bfloat16* a, const __nv_bfloat16* b, uint32_t* a_out,
-                                      uint32_t* b_out, uint32_t* bt_out, float* d_out) {
+__global__ void fragment_probe_kernel(const __nv_bfloat16* a, const __nv_bfloat16* b, uint32_t* a_out, uint32_t* b_out,
+                                      uint32_t* bt_out, float* d_out) {
   __shared__ __align__(16) __nv_bfloat16 sa[16][16];
   __shared__ __align__(16) __nv_bfloat16 sb[16][8];
   __shared__ __align__(16) __nv_bfloat16 sbt[8][16];

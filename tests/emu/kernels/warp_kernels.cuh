@@ -15,10 +15,18 @@ __global__ void shfl_kernel(const float* in, float* out, int mode, int b, int wi
   const float v = in[t];
   float r = 0.0f;
   switch (static_cast<Shfl>(mode)) {
-    case Shfl::idx: r = __shfl_sync(0xffffffffu, v, b, width); break;
-    case Shfl::up: r = __shfl_up_sync(0xffffffffu, v, static_cast<unsigned>(b), width); break;
-    case Shfl::down: r = __shfl_down_sync(0xffffffffu, v, static_cast<unsigned>(b), width); break;
-    case Shfl::bfly: r = __shfl_xor_sync(0xffffffffu, v, b, width); break;
+    case Shfl::idx:
+      r = __shfl_sync(0xffffffffu, v, b, width);
+      break;
+    case Shfl::up:
+      r = __shfl_up_sync(0xffffffffu, v, static_cast<unsigned>(b), width);
+      break;
+    case Shfl::down:
+      r = __shfl_down_sync(0xffffffffu, v, static_cast<unsigned>(b), width);
+      break;
+    case Shfl::bfly:
+      r = __shfl_xor_sync(0xffffffffu, v, b, width);
+      break;
   }
   out[t] = r;
 }
