@@ -2,7 +2,8 @@
 // test_attention_cases.cpp): linear, layernorm (plain and residual-fused), GELU, add, embedding
 // and cross-entropy, each with an fp64 naive reference and, where the op has a backward, gradient
 // checks by finite differences (op_harness.h). Shapes include T = 1, N = 1, C = 3 and sizes off
-// every SIMD/tile multiple; some cases run through row views, aliasing and accumulation.
+// every SIMD/tile multiple; some cases run through row views, aliasing and accumulation, and some
+// exceed kParallelMin so the multi-threaded paths are compared with the reference as well.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -263,6 +264,8 @@ std::vector<OpCase> make_cases() {
   cs.push_back(linear_case(37, 67, 45, true, true));
   cs.push_back(linear_case(64, 96, 80, true, false));
   cs.push_back(linear_case(5, 19, 33, true, true, 24));
+  // Cases above kParallelMin (32k elements) so the OpenMP paths are checked too.
+  cs.push_back(linear_case(260, 24, 129, true, false));
   // layernorm: C = 1 (zero variance), C = 3, odd C, 3-d input, GPT-2-like width.
   cs.push_back(layernorm_case({4, 1}));
   cs.push_back(layernorm_case({1, 3}));
@@ -271,11 +274,14 @@ std::vector<OpCase> make_cases() {
   cs.push_back(layernorm_case({33, 768}));
   cs.push_back(residual_layernorm_case(1, 3));
   cs.push_back(residual_layernorm_case(9, 130));
+  cs.push_back(layernorm_case({64, 771}));
+  cs.push_back(residual_layernorm_case(50, 700));
   // GELU: tails (spread 6 reaches saturation), tiny and odd sizes, in-place backward.
   cs.push_back(gelu_case({1}, 1.f, false));
   cs.push_back(gelu_case({3}, 2.f, true));
   cs.push_back(gelu_case({4, 33}, 2.f, false));
   cs.push_back(gelu_case({1001}, 6.f, true));
+  cs.push_back(gelu_case({40001}, 3.f, false));
   // add
   cs.push_back(add_case({1}, false));
   cs.push_back(add_case({5, 3}, true));
@@ -285,6 +291,7 @@ std::vector<OpCase> make_cases() {
   cs.push_back(embedding_case(2, 5, 7, 11, 9, 3));
   cs.push_back(embedding_case(3, 17, 65, 4, 17, 0));
   cs.push_back(embedding_case(4, 64, 96, 300, 80, 16));
+  cs.push_back(embedding_case(2, 130, 200, 97, 140, 7));
   // cross-entropy: V = 1 (loss 0), tiny, ignore-index rows, in place, a GPT-2-sized vocabulary.
   cs.push_back(cross_entropy_case(2, 1, 0, false));
   cs.push_back(cross_entropy_case(1, 3, 0, false));
