@@ -28,7 +28,18 @@
 // Adding cases: in your own file tests/ops/test_<area>_cases.cpp, write a function returning
 // std::vector<OpCase> and register it at namespace scope:
 //     static const bool registered = goat::test::register_op_cases("attention", &make_attention_cases);
-// Every registered case becomes the GoogleTest `OpCases/OpCaseTest.Run/<case name>`.
+// Every registered case becomes the GoogleTest `OpCases/OpCaseTest.Run/<case name>`. A case:
+//     OpCase c;
+//     c.name = "gelu/n17";
+//     c.inputs = {{"in", {17}, gen_normal(2.f), Grad::overwrite}};
+//     c.outputs = {{"out", {17}}};
+//     c.forward = [](const OpBuffers& b) { ops::gelu_forward(b.out(0), b.in(0)); };
+//     c.backward = [](const OpBuffers& b) { ops::gelu_backward(b.grad(0), b.d_out(0), b.in(0)); };
+//     c.reference = [](const Vecs& x, Vecs& y) { for (...) y[0][i] = gelu_fp64(x[0][i]); };
+//     c.reduction = 1;  // pointwise
+// Ops taking raw pointers use b.in(i).f32() / b.grad(i).f32(); integer inputs (ids) are
+// generated as exact floats (gen_ids) and read with b.ids(i). Strided views: build a Tensor over
+// b.in(i).data with custom strides. Constants (scale, flags) are captured by the lambdas.
 #pragma once
 
 #include <cstdint>
