@@ -21,15 +21,14 @@ namespace {
 
 struct BwdScratch {
   int64_t dp;
-  std::vector<float> ks, kt, vt, qs, dos, s, ds, dks, dvs, dkb;
-  std::vector<float> dq, dvec;  // dQ of the whole group (G × Tq × dp), D_i (G × Tq)
+  std::vector<float> ks, kt, vt, s, ds, dks, dvs, dkb;
+  std::vector<float> dq, dvec;     // dQ of the whole group (G × Tq × dp), D_i (G × Tq)
+  std::vector<float> qall, doall;  // Q and dO of the whole group, padded (G × Tq × dp)
   explicit BwdScratch(int64_t d)
       : dp(d),
         ks(kBk * d),
         kt(d * kBk),
         vt(d * kBk),
-        qs(kBq * d),
-        dos(kBq * d),
         s(kBq * kBk),
         ds(kBq * kBk),
         dks(kBk * d),
@@ -63,6 +62,13 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
       w.dvec[gi * p.Tq + i] = acc;
     }
   }
+  // Q and dO rows of every head in the group, padded once per item (re-read for every key block).
+  w.qall.resize(G * p.Tq * dp), w.doall.resize(G * p.Tq * dp);
+  for (int64_t gi = 0; gi < G; ++gi) {
+    const int64_t h = hk * G + gi;
+    copy_rows(p.q + b * p.q_s[0] + h * p.q_s[1], p.q_s[2], p.Tq, D, dp, w.qall.data() + gi * p.Tq * dp);
+    copy_rows(g.d_o + b * g.do_s[0] + h * g.do_s[1], g.do_s[2], p.Tq, D, dp, w.doall.data() + gi * p.Tq * dp);
+  }
   double d_slope = 0.0;
   for (int64_t j0 = 0; j0 < p.Tk; j0 += kBk) {
     const int64_t nk = std::min(kBk, p.Tk - j0), nkp = round_up(nk, kLanes);
@@ -95,10 +101,10 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
       const int64_t i_first = p.causal ? std::max<int64_t>(0, j0 - shift) : 0;
       for (int64_t i0 = i_first / kBq * kBq; i0 < p.Tq; i0 += kBq) {
         const int64_t mq = std::min(kBq, p.Tq - i0);
-        copy_rows(p.q + b * p.q_s[0] + h * p.q_s[1] + i0 * p.q_s[2], p.q_s[2], mq, D, dp, w.qs.data());
-        copy_rows(g.d_o + b * g.do_s[0] + h * g.do_s[1] + i0 * g.do_s[2], g.do_s[2], mq, D, dp, w.dos.data());
-        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
-        tile_gemm(mq, nkp, dp, w.dos.data(), dp, 1, w.vt.data(), kBk, w.ds.data(), kBk, false);
+        const float* qs = w.qall.data() + (gi * p.Tq + i0) * dp;
+        const float* dos = w.doall.data() + (gi * p.Tq + i0) * dp;
+        tile_gemm(mq, nkp, dp, qs, dp, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
+        tile_gemm(mq, nkp, dp, dos, dp, 1, w.vt.data(), kBk, w.ds.data(), kBk, false);
         const float* lse = p.lse + (b * p.H + h) * p.Tq + i0;
         const float* dv = w.dvec.data() + gi * p.Tq + i0;
         v16 col_sum[kBk / kLanes] = {};
@@ -123,8 +129,8 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
         for (int64_t c0 = 0; c0 < nkp; c0 += kLanes)
           store(w.dkb.data() + c0, load(w.dkb.data() + c0) + col_sum[c0 / kLanes]);
         // dV_j += Pᵀ dO, dK_j += dSᵀ Q (scaled at the end), dQ_i += dS K_j (scaled at the end).
-        tile_gemm(nkp, dp, mq, w.s.data(), 1, kBk, w.dos.data(), dp, w.dvs.data(), dp, true);
-        tile_gemm(nkp, dp, mq, w.ds.data(), 1, kBk, w.qs.data(), dp, w.dks.data(), dp, true);
+        tile_gemm(nkp, dp, mq, w.s.data(), 1, kBk, dos, dp, w.dvs.data(), dp, true);
+        tile_gemm(nkp, dp, mq, w.ds.data(), 1, kBk, qs, dp, w.dks.data(), dp, true);
         tile_gemm(mq, dp, nkp, w.ds.data(), kBk, 1, w.ks.data(), dp, w.dq.data() + (gi * p.Tq + i0) * dp, dp, true);
       }
     }
