@@ -2,6 +2,7 @@
 #include "data/bpe.h"
 
 #include <bit>
+#include <iterator>
 #include <limits>
 
 #include "core/check.h"
@@ -35,10 +36,6 @@ void MergeTable::insert(int32_t left, int32_t right, int32_t rank, int32_t merge
 
 // ---- encode -----------------------------------------------------------------------------------
 
-namespace {
-constexpr size_t kCacheMaxIds = size_t{1} << 22;  // ~16 MB of cached ids per tokenizer object
-}
-
 BpeTokenizer::BpeTokenizer(std::shared_ptr<const BpeTables> tables) : t_(std::move(tables)) {
   GOAT_CHECK(t_ != nullptr, "bpe", "null tables");
 }
@@ -46,9 +43,15 @@ BpeTokenizer::BpeTokenizer(std::shared_ptr<const BpeTables> tables) : t_(std::mo
 void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
   // encoder.py's bpe(): find the lowest-rank adjacent pair; merge every occurrence left to right;
   // repeat until no adjacent pair is a merge.
-  std::vector<int32_t> w(piece.size());
+  int32_t small[64];  // most pieces are short: no allocation for them
+  std::vector<int32_t> big;
+  int32_t* w = small;
+  if (piece.size() > std::size(small)) {
+    big.resize(piece.size());
+    w = big.data();
+  }
   for (size_t i = 0; i < piece.size(); ++i) w[i] = t_->byte_id[static_cast<unsigned char>(piece[i])];
-  size_t n = w.size();
+  size_t n = piece.size();
   while (n > 1) {
     int32_t best_rank = std::numeric_limits<int32_t>::max(), best_left = -1, best_right = -1, best_merged = -1;
     for (size_t i = 0; i + 1 < n; ++i) {
@@ -69,7 +72,7 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& ou
     }
     n = o;
   }
-  out.insert(out.end(), w.begin(), w.begin() + static_cast<std::ptrdiff_t>(n));
+  out.insert(out.end(), w, w + n);
 }
 
 void BpeTokenizer::encode_cached(std::string_view piece, std::vector<int32_t>& out) {
@@ -83,22 +86,16 @@ void BpeTokenizer::encode_cached(std::string_view piece, std::vector<int32_t>& o
       return;
     }
   }
-  if (auto it = cache_.find(piece); it != cache_.end()) {
-    const auto [off, len] = it->second;
-    out.insert(out.end(), cache_ids_.begin() + off, cache_ids_.begin() + off + len);
+  const uint64_t h = PieceCache::hash(piece);
+  if (const auto hit = cache_.find(piece, h); !hit.empty()) {
+    out.insert(out.end(), hit.begin(), hit.end());
     return;
   }
   const size_t base = out.size();
   encode_piece(piece, out);
-  const size_t len = out.size() - base;
-  if (piece.size() > 256) return;  // long pieces are rare; do not let them fill the cache
-  if (cache_ids_.size() + len > kCacheMaxIds) {
-    cache_.clear();
-    cache_ids_.clear();
+  if (piece.size() <= 256) {  // long pieces are rare; do not let them fill the cache
+    cache_.insert(piece, h, std::span<const int32_t>(out).subspan(base));
   }
-  cache_.emplace(std::string(piece),
-                 std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(cache_ids_.size()), static_cast<uint32_t>(len)));
-  cache_ids_.insert(cache_ids_.end(), out.begin() + static_cast<std::ptrdiff_t>(base), out.end());
 }
 
 void BpeTokenizer::encode(std::string_view text, std::vector<int32_t>& out) {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "data/bpe_cache.h"
 #include "data/tokenizer.h"
 
 namespace goat::data {
@@ -87,16 +88,10 @@ class BpeTokenizer final : public Tokenizer {
   const BpeTables& tables() const { return *t_; }
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   void encode_cached(std::string_view piece, std::vector<int32_t>& out);
 
   std::shared_ptr<const BpeTables> t_;
-  // piece -> [offset, offset + len) in cache_ids_; cleared when it grows past a bound.
-  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>, StringHash, std::equal_to<>> cache_;
-  std::vector<int32_t> cache_ids_;
+  PieceCache cache_;
 };
 
 }  // namespace goat::data
