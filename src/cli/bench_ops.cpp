@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "backend/cpu/gemm.h"
 #include "cli/commands.h"
 #include "core/cpu_info.h"
 #include "core/philox.h"
@@ -86,6 +87,8 @@ void register_bench_ops(CLI::App& bench) {
     const double ce = static_cast<double>(ce_rows * vocab);
     ops::AdamWParams hp;
     const std::vector<Row> table = {
+        {"sgemm alone (same shape)",
+         [&] { cpu::sgemm(false, true, n, h, c, 1.f, x.data(), c, w.data(), c, 0.f, hid.data(), h); }, 0, lin},
         {"linear fwd (C→4C)", [&] { ops::linear_forward(HID, X, W, B); }, 0, lin},
         {"linear bwd (C→4C)", [&] { ops::linear_backward(DX, DW, DB, DHID, X, W); }, 0, 2 * lin},
         {"layernorm fwd", [&] { ops::layernorm_forward(Y, MEAN, RSTD, X, LW, LB); }, 2 * f * nc, 0},
