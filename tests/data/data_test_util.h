@@ -28,6 +28,16 @@ inline std::filesystem::path source_dir() {
   return s != nullptr ? std::filesystem::path(s) : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
 }
 
+// The goatlm binary: $GOATLM_BINARY, else <build>/goatlm next to <build>/tests/<this test>.
+inline std::filesystem::path goatlm_binary() {
+  if (const char* b = std::getenv("GOATLM_BINARY"); b != nullptr && std::filesystem::exists(b)) return b;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const auto guess = self.parent_path().parent_path() / "goatlm";
+  return std::filesystem::exists(guess) ? guess : std::filesystem::path();
+}
+
 // Runs cmd with /bin/sh; returns its exit status and fills out with its stdout.
 inline int run_command(const std::string& cmd, std::string* out = nullptr) {
   FILE* p = ::popen(cmd.c_str(), "r");

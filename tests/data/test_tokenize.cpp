@@ -121,17 +121,18 @@ TEST(Tokenize, ValSplitAndThreadIndependenceAndChecksums) {
 }
 
 TEST(Tokenize, CliRunsAndNamesAMissingInput) {
-  const char* bin = std::getenv("GOATLM_BINARY");
-  if (bin == nullptr || !fs::exists(bin)) GTEST_SKIP() << "GOATLM_BINARY not set (run through ctest)";
+  const auto bin_path = test::goatlm_binary();
+  if (bin_path.empty()) GTEST_SKIP() << "goatlm binary not found ($GOATLM_BINARY or <build>/goatlm)";
+  const std::string bin = bin_path.string();
   const auto in = write_corpus("cli");
   const auto out = in.parent_path() / "out";
-  EXPECT_EQ(test::run_command(std::string(bin) + " tokenize --quiet --tokenizer byte --input " + in.string() +
+  EXPECT_EQ(test::run_command(bin + " tokenize --quiet --tokenizer byte --input " + in.string() +
                               " --out " + out.string() + " --val-fraction 0.1 >/dev/null 2>&1"),
             0);
   EXPECT_TRUE(fs::exists(out / "manifest.json"));
   EXPECT_TRUE(fs::exists(out / "val_000000.bin"));
   std::string err;
-  EXPECT_EQ(test::run_command(std::string(bin) + " tokenize --quiet --input /nonexistent/corpus --out " + out.string() +
+  EXPECT_EQ(test::run_command(bin + " tokenize --quiet --input /nonexistent/corpus --out " + out.string() +
                                   " 2>&1",
                               &err),
             1);
