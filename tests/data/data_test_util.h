@@ -9,17 +9,29 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 namespace goat::test {
 
+// Directories made by fresh_temp_dir, removed when the test process exits.
+struct TempDirs {
+  std::vector<std::filesystem::path> dirs;
+  ~TempDirs() {
+    std::error_code ec;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+};
+
 inline std::filesystem::path fresh_temp_dir(const std::string& name) {
+  static TempDirs made;
   const auto dir = std::filesystem::temp_directory_path() /
                    ("goatlm_data_" + name + "_" + std::to_string(static_cast<long>(::getpid())));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  made.dirs.push_back(dir);
   return dir;
 }
 
