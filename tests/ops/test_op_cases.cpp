@@ -109,16 +109,19 @@ OpCase layernorm_case(Shape shape) {
 
 // ---- residual = a + b; out = layernorm(residual). Backward composed as the trainer does:
 // d_residual (upstream) += layernorm_backward(d_out), then it flows to both a and b. ----
-OpCase residual_layernorm_case(int64_t n, int64_t c) {
+// in_place writes the residual over a copy of a (residual aliasing a).
+OpCase residual_layernorm_case(int64_t n, int64_t c, bool in_place = false) {
   OpCase k;
-  k.name = "residual_layernorm/" + dims({{"N", n}, {"C", c}});
+  k.name = "residual_layernorm/" + dims({{"N", n}, {"C", c}}) + (in_place ? "_inplace" : "");
   k.inputs = {{"a", {n, c}, gen_normal(), Grad::accumulate},
               {"b", {n, c}, gen_normal(0.5f, 0.3f), Grad::accumulate},
               {"weight", {c}, gen_uniform(0.5f, 1.5f), Grad::accumulate},
               {"bias", {c}, gen_normal(0.2f), Grad::accumulate}};
   k.outputs = {{"residual", {n, c}}, {"out", {n, c}}, {"mean", {n}, false}, {"rstd", {n}, false}};
-  k.forward = [](const OpBuffers& b) {
-    ops::residual_layernorm_forward(b.out(0), b.out(1), b.out(2), b.out(3), b.in(0), b.in(1), b.in(2), b.in(3));
+  k.forward = [=](const OpBuffers& b) {
+    if (in_place) std::copy_n(b.in(0).f32(), n * c, b.out(0).f32());
+    ops::residual_layernorm_forward(b.out(0), b.out(1), b.out(2), b.out(3), in_place ? b.out(0) : b.in(0), b.in(1),
+                                    b.in(2), b.in(3));
   };
   k.backward = [=](const OpBuffers& b) {
     std::vector<float> d_res(b.d_out(0).f32(), b.d_out(0).f32() + n * c);
@@ -274,6 +277,7 @@ std::vector<OpCase> make_cases() {
   cs.push_back(layernorm_case({33, 768}));
   cs.push_back(residual_layernorm_case(1, 3));
   cs.push_back(residual_layernorm_case(9, 130));
+  cs.push_back(residual_layernorm_case(4, 67, true));
   cs.push_back(layernorm_case({64, 771}));
   cs.push_back(residual_layernorm_case(50, 700));
   // GELU: tails (spread 6 reaches saturation), tiny and odd sizes, in-place backward.
