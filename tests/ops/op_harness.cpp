@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <map>
 #include <set>
-#include <sstream>
 
 namespace goat::test {
 
@@ -40,7 +40,8 @@ class Guarded {
   void fill_bits(uint32_t b) {
     for (int64_t i = 0; i < n_; ++i) set_bits(data()[i], b);
   }
-  // Index of the first overwritten canary (negative: before the buffer), or nullopt-like 0 flag.
+  // False (and where = the first overwritten canary's element index, negative before the
+  // buffer) if any canary changed.
   bool guards_intact(std::string* where) const {
     for (int g = 0; g < kGuard; ++g) {
       if (bits_of(store_[g]) != kGuardBits) return *where = "element " + std::to_string(g - kGuard), false;
