@@ -13,6 +13,9 @@
 
 #include "backend/cpu/attention_kernel.h"
 
+// See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace goat::cpu {
 
 using namespace attn;

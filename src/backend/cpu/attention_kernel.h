@@ -44,6 +44,11 @@ void attention_backward(const AttentionParams& p, const AttentionBackwardParams&
 
 namespace attn {
 
+// 64-byte vectors without AVX-512 (a non-native build) make GCC note an ABI change for functions
+// returning them; these helpers are inline and never cross a library boundary.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 constexpr int64_t kBq = 64;  // query rows per tile
 constexpr int64_t kBk = 64;  // keys per block
 constexpr int64_t kLanes = 16;
@@ -153,6 +158,8 @@ inline void micro_kernel(int64_t K, const float* a, int64_t a_rs, int64_t a_cs, 
 
 void tile_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
                float* c, int64_t ldc, bool accumulate);
+
+#pragma GCC diagnostic pop
 
 }  // namespace attn
 }  // namespace goat::cpu

@@ -3,6 +3,9 @@
 // oneDNN calls per tile cost more in call overhead than these tiles take to compute.
 #include "backend/cpu/attention_kernel.h"
 
+// See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace goat::cpu::attn {
 
 namespace {
