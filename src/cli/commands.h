@@ -16,6 +16,8 @@ void register_bench_allreduce(CLI::App& bench);
 void register_train(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_extrapolate(CLI::App& app);
+void register_study(CLI::App& app);
 void register_bench_train(CLI::App& bench);
 void register_tokenize(CLI::App& app);
 // `goatlm data ...` (data prepare NAME); `goatlm bench tokenize`.

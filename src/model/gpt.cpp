@@ -202,6 +202,10 @@ double Gpt::forward(Activations& a, bool with_targets) {
     args.scale = pos.score_scale();
     args.causal = true;
     args.prior = pos.prior(B, T, 0);
+    if (diag_hook_) {
+      args.diag = diag_hook_(l);
+      args.diag.content_dim = pos.content_dim();
+    }
     ops::attention_forward(args);
     ops::linear_forward(attproj, A("atty"), P("attn.out_proj.weight"), P("attn.out_proj.bias"));
     ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,

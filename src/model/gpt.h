@@ -12,6 +12,7 @@
 // Decoding with a KV cache is in gpt_decode.cpp.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,10 @@ class Gpt {
   int64_t num_params() const;       // every parameter
   int64_t num_non_embedding() const;  // excluding wte/wpe
   PositionScheme& position(int l) { return *pos_[static_cast<size_t>(l)]; }
+  // Evaluation hook (src/eval): when set, forward() takes layer l's attention diagnostics
+  // buffers ((B, H, T) each, ops/attention.h) from it; content_dim is filled in by the model.
+  using DiagnosticsHook = std::function<ops::AttentionDiagnostics(int layer)>;
+  void set_attention_diagnostics(DiagnosticsHook hook) { diag_hook_ = std::move(hook); }
 
   // Model FLOPs per trained token (forward + backward): 6·N + 6·n_layer·T·d.
   double flops_per_token(int64_t seq_len) const;
@@ -91,6 +96,7 @@ class Gpt {
   std::vector<std::unique_ptr<PositionScheme>> pos_;
   std::vector<float> sin_table_;  // (n, C) sinusoidal positions, grown on demand
   int64_t sin_rows_ = 0;
+  DiagnosticsHook diag_hook_;
 };
 
 // A strided (B, H, T, D) view of heads stored as (B, T, row_width) starting at column col0.
