@@ -9,6 +9,17 @@ bash scripts/build.sh
 cd build
 ctest --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 
+# EMU job for the CUDA backend (docs/cuda.md): the same CUDA sources compiled for the host SIMT
+# emulation (-DGOATLM_CUDA=EMU) so that every CUDA op runs here against the CPU backend.
+# Only test_cuda is built; GOATLM_SKIP_EMU=1 skips it.
+if [[ "${GOATLM_SKIP_EMU:-0}" != 1 ]]; then
+  cd ..
+  cmake -S . -B build-emu -G Ninja -DCMAKE_BUILD_TYPE=Release -DGOATLM_CUDA=EMU >/dev/null
+  cmake --build build-emu -j "$(nproc)" --target test_cuda
+  (cd build-emu && ctest --output-on-failure -j "$(nproc)" --timeout 300 -L cuda)
+  cd build
+fi
+
 # ASan job for the host SIMT emulation (docs/emulation.md): the emu tests again under
 # AddressSanitizer, including the death tests asserting that an emulated kernel writing out of
 # bounds (global or shared memory) aborts with a report. Only the emu test target is built.

@@ -1,18 +1,19 @@
-// adamw: checks the four spans (same shape, contiguous f32, CPU) and the hyper-parameters, then
-// runs backend/cpu/adamw.h with the bias corrections computed in fp64.
+// adamw: checks the four spans (same shape, contiguous f32, one device) and the hyper-parameters,
+// then runs backend/cpu/adamw.h or the CUDA kernel with the bias corrections computed in fp64.
 #include "ops/adamw.h"
 
 #include <cmath>
 
 #include "backend/cpu/adamw.h"
 #include "backend/cpu/reduce.h"
+#include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
 
 namespace goat::ops {
 
 void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp) {
   constexpr const char* kOp = "adamw";
-  require_cpu(kOp, {&param, &grad, &m, &v});
+  const bool cuda = on_cuda(kOp, {&param, &grad, &m, &v});
   require_contiguous_f32(kOp, "param", param);
   for (const auto& [t, name] : {std::pair{&grad, "grad"}, std::pair{&m, "m"}, std::pair{&v, "v"}}) {
     require_contiguous_f32(kOp, name, *t);
@@ -30,12 +31,17 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, cons
                          hp.grad_scale,
                          static_cast<float>(1.0 - std::pow(static_cast<double>(hp.beta1), t)),
                          static_cast<float>(1.0 - std::pow(static_cast<double>(hp.beta2), t))};
+  if (cuda)
+    return cuda::adamw_update(param.f32(), grad.f32(), m.f32(), v.f32(), nullptr, param.numel(),
+                              cuda::AdamWStep{s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.grad_scale, s.bias_c1,
+                                              s.bias_c2});
   cpu::adamw_update(param.f32(), grad.f32(), m.f32(), v.f32(), param.numel(), s);
 }
 
 double sum_squares(const Tensor& t) {
-  require_cpu("sum_squares", {&t});
+  const bool cuda = on_cuda("sum_squares", {&t});
   require_contiguous_f32("sum_squares", "t", t);
+  if (cuda) return cuda::sum_squares(t.f32(), t.numel());
   return cpu::sum_squares(t.f32(), t.numel());
 }
 

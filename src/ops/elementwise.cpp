@@ -1,8 +1,9 @@
-// Elementwise ops: check that all operands share one shape and are contiguous f32 on the CPU,
-// then call backend/cpu/elementwise.h over the flat span.
+// Elementwise ops: check that all operands share one shape and are contiguous (f32 on the CPU;
+// f32 or bf16 on CUDA), then call backend/cpu/elementwise.h or backend/cuda over the flat span.
 #include "ops/elementwise.h"
 
 #include "backend/cpu/elementwise.h"
+#include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
 
 namespace goat::ops {
@@ -10,10 +11,10 @@ namespace goat::ops {
 namespace {
 
 void check_same(const char* op, const Tensor& ref, const char* ref_name,
-                std::initializer_list<std::pair<const Tensor*, const char*>> others) {
-  require_contiguous_f32(op, ref_name, ref);
+                std::initializer_list<std::pair<const Tensor*, const char*>> others, DType act) {
+  require_contiguous(op, ref_name, ref, act);
   for (const auto& [t, name] : others) {
-    require_contiguous_f32(op, name, *t);
+    require_contiguous(op, name, *t, act);
     check_shape(op, name, *t, ref.shape);
   }
 }
@@ -21,20 +22,23 @@ void check_same(const char* op, const Tensor& ref, const char* ref_name,
 }  // namespace
 
 void gelu_forward(const Tensor& out, const Tensor& in) {
-  require_cpu("gelu", {&out, &in});
-  check_same("gelu", in, "in", {{&out, "out"}});
+  const bool cuda = on_cuda("gelu", {&out, &in});
+  check_same("gelu", in, "in", {{&out, "out"}}, act_dtype(in, cuda));
+  if (cuda) return cuda::gelu_forward(out.data, in.data, in.numel(), in.dtype);
   cpu::gelu_forward(out.f32(), in.f32(), in.numel());
 }
 
 void gelu_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in) {
-  require_cpu("gelu", {&d_in, &d_out, &in});
-  check_same("gelu", in, "in", {{&d_in, "d_in"}, {&d_out, "d_out"}});
+  const bool cuda = on_cuda("gelu", {&d_in, &d_out, &in});
+  check_same("gelu", in, "in", {{&d_in, "d_in"}, {&d_out, "d_out"}}, act_dtype(in, cuda));
+  if (cuda) return cuda::gelu_backward(d_in.data, d_out.data, in.data, in.numel(), in.dtype);
   cpu::gelu_backward(d_in.f32(), d_out.f32(), in.f32(), in.numel());
 }
 
 void add_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
-  require_cpu("add", {&out, &a, &b});
-  check_same("add", a, "a", {{&b, "b"}, {&out, "out"}});
+  const bool cuda = on_cuda("add", {&out, &a, &b});
+  check_same("add", a, "a", {{&b, "b"}, {&out, "out"}}, act_dtype(a, cuda));
+  if (cuda) return cuda::add_forward(out.data, a.data, b.data, a.numel(), a.dtype);
   cpu::add_forward(out.f32(), a.f32(), b.f32(), a.numel());
 }
 

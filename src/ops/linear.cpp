@@ -1,8 +1,10 @@
-// linear: checks shapes/dtypes/devices and dispatches to the CPU kernel (backend/cpu/linear.h).
+// linear: checks shapes/dtypes/devices and dispatches to the CPU kernel (backend/cpu/linear.h) or
+// the CUDA backend (in/out/weight/bias f32 or bf16, d_weight/d_bias f32).
 // in/out (and d_in/d_out) may be any (..., C) views whose leading dims collapse into rows.
 #include "ops/linear.h"
 
 #include "backend/cpu/linear.h"
+#include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
 
 namespace goat::ops {
@@ -13,14 +15,14 @@ constexpr const char* kOp = "linear";
 
 // in (..., Cin), out (..., Cout), weight (Cout, Cin), bias (Cout) or absent.
 cpu::LinearDims check_linear(const Tensor& in, const MatView& x, const Tensor& out, const char* out_name,
-                             const MatView& y, const Tensor& weight, const Tensor& bias) {
-  require_contiguous_f32(kOp, "weight", weight);
+                             const MatView& y, const Tensor& weight, const Tensor& bias, DType act) {
+  require_contiguous(kOp, "weight", weight, act);
   GOAT_CHECK(weight.ndim() == 2, kOp, "expected weight to be (Cout, Cin), got {}", weight.shape.str());
   const int64_t cout = weight.size(0), cin = weight.size(1);
   GOAT_CHECK(x.cols == cin, kOp, "expected in to be (..., {}), got {}", cin, in.shape.str());
   check_shape(kOp, out_name, out, with_last_dim(in.shape, cout));
   if (present(bias)) {
-    require_contiguous_f32(kOp, "bias", bias);
+    require_contiguous(kOp, "bias", bias, act);
     check_shape(kOp, "bias", bias, Shape{cout});
   }
   return {x.rows, cin, cout, x.ld, y.ld};
@@ -29,20 +31,27 @@ cpu::LinearDims check_linear(const Tensor& in, const MatView& x, const Tensor& o
 }  // namespace
 
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
-  require_cpu(kOp, {&out, &in, &weight, &bias});
-  const MatView x = as_matrix(kOp, "in", in), y = as_matrix(kOp, "out", out);
-  const cpu::LinearDims d = check_linear(in, x, out, "out", y, weight, bias);
+  const bool cuda = on_cuda(kOp, {&out, &in, &weight, &bias});
+  const DType act = act_dtype(in, cuda);
+  const MatView x = as_matrix(kOp, "in", in, act), y = as_matrix(kOp, "out", out, act);
+  const cpu::LinearDims d = check_linear(in, x, out, "out", y, weight, bias, act);
+  if (cuda)
+    return cuda::linear_forward(y.ptr, y.ld, x.ptr, x.ld, weight.data, present(bias) ? bias.data : nullptr, d.n, d.cin,
+                                d.cout, act);
   cpu::linear_forward(d, y.data, x.data, weight.f32(), present(bias) ? bias.f32() : nullptr);
 }
 
 void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                      const Tensor& in, const Tensor& weight, bool accumulate_d_in) {
-  require_cpu(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight});
-  const MatView x = as_matrix(kOp, "in", in), dy = as_matrix(kOp, "d_out", d_out);
-  const cpu::LinearDims d = check_linear(in, x, d_out, "d_out", dy, weight, Tensor());
+  const bool cuda = on_cuda(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight});
+  const DType act = act_dtype(in, cuda);
+  const MatView x = as_matrix(kOp, "in", in, act), dy = as_matrix(kOp, "d_out", d_out, act);
+  const cpu::LinearDims d = check_linear(in, x, d_out, "d_out", dy, weight, Tensor(), act);
   float* dx = nullptr;
+  void* dx_ptr = nullptr;
   if (present(d_in)) {
-    const MatView dxm = as_matrix(kOp, "d_in", d_in);
+    const MatView dxm = as_matrix(kOp, "d_in", d_in, act);
+    dx_ptr = dxm.ptr;
     check_shape(kOp, "d_in", d_in, in.shape);
     GOAT_CHECK(dxm.ld == x.ld, kOp, "expected d_in row stride {} to equal in's {}", dxm.ld, x.ld);
     dx = dxm.data;
@@ -59,6 +68,9 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
     check_shape(kOp, "d_bias", d_bias, Shape{d.cout});
     db = d_bias.f32();
   }
+  if (cuda)
+    return cuda::linear_backward(dx_ptr, x.ld, dw, db, dy.ptr, dy.ld, x.ptr, x.ld, weight.data, d.n, d.cin, d.cout,
+                                 accumulate_d_in, act);
   cpu::linear_backward(d, dx, dw, db, dy.data, x.data, weight.f32(), accumulate_d_in);
 }
 

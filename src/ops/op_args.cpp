@@ -9,6 +9,27 @@ void require_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
                "device cuda not supported: this build has no CUDA backend for {}", op);
 }
 
+bool on_cuda(const char* op, std::initializer_list<const Tensor*> ts) {
+  int cpu = 0, cuda = 0;
+  for (const Tensor* t : ts) {
+    if (!present(*t)) continue;
+    (t->device == Device::cuda ? cuda : cpu)++;
+  }
+  GOAT_CHECK(cpu == 0 || cuda == 0, op, "tensors on mixed devices ({} on cpu, {} on cuda)", cpu, cuda);
+  return cuda > 0;
+}
+
+DType act_dtype(const Tensor& ref, bool cuda) { return cuda ? ref.dtype : DType::f32; }
+
+void require_dtype(const char* op, const char* name, const Tensor& t, DType want) {
+  GOAT_CHECK(t.dtype == want, op, "expected {} to be {}, got {}", name, dtype_name(want), dtype_name(t.dtype));
+}
+
+void require_contiguous(const char* op, const char* name, const Tensor& t, DType want) {
+  require_dtype(op, name, t, want);
+  GOAT_CHECK(t.contiguous(), op, "expected {} {} to be contiguous", name, t.shape.str());
+}
+
 void require_f32(const char* op, const char* name, const Tensor& t) {
   GOAT_CHECK(t.dtype == DType::f32, op, "expected {} to be f32, got {}", name, dtype_name(t.dtype));
 }
@@ -18,12 +39,13 @@ void require_contiguous_f32(const char* op, const char* name, const Tensor& t) {
   GOAT_CHECK(t.contiguous(), op, "expected {} {} to be contiguous", name, t.shape.str());
 }
 
-MatView as_matrix(const char* op, const char* name, const Tensor& t) {
-  require_f32(op, name, t);
+MatView as_matrix(const char* op, const char* name, const Tensor& t, DType want) {
+  require_dtype(op, name, t, want);
   GOAT_CHECK(t.ndim() >= 1, op, "expected {} to have at least one dim, got {}", name, t.shape.str());
   const int nd = t.ndim();
   MatView m;
-  m.data = static_cast<float*>(t.data);
+  m.ptr = t.data;
+  if (want == DType::f32) m.data = static_cast<float*>(t.data);
   m.cols = t.shape[nd - 1];
   GOAT_CHECK(m.cols <= 1 || t.strides[nd - 1] == 1, op, "expected {} {} to have unit stride in its last dim, got {}",
              name, t.shape.str(), t.strides[nd - 1]);
