@@ -15,7 +15,8 @@ bool on_cuda(const char* op, std::initializer_list<const Tensor*> ts) {
     if (!present(*t)) continue;
     (t->device == Device::cuda ? cuda : cpu)++;
   }
-  GOAT_CHECK(cpu == 0 || cuda == 0, op, "tensors on mixed devices ({} on cpu, {} on cuda)", cpu, cuda);
+  GOAT_CHECK(cpu == 0 || cuda == 0, op,
+             "device cuda not supported together with cpu tensors (mixed devices: {} on cpu, {} on cuda)", cpu, cuda);
   return cuda > 0;
 }
 
