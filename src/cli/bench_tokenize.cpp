@@ -100,7 +100,11 @@ std::pair<double, int64_t> time_encode(const data::Tokenizer& proto, const std::
 #pragma omp for schedule(dynamic, 1)
     for (size_t i = 0; i < chunks.size(); ++i) {
       ids.clear();
-      tok.encode(chunks[i], ids);
+      if (i == 0) {
+        tok.encode(chunks[i], ids);
+      } else {
+        tok.encode_continued(chunks[i], ids);
+      }
       tokens += static_cast<int64_t>(ids.size());
     }
   }

@@ -106,6 +106,10 @@ void BpeTokenizer::encode(std::string_view text, std::vector<int32_t>& out) {
     for_each_gpt2_piece(spaced, [&](std::string_view p) { encode_cached(p, out); });
     return;
   }
+  encode_continued(text, out);
+}
+
+void BpeTokenizer::encode_continued(std::string_view text, std::vector<int32_t>& out) {
   for_each_gpt2_piece(text, [&](std::string_view p) { encode_cached(p, out); });
 }
 

@@ -79,6 +79,7 @@ class BpeTokenizer final : public Tokenizer {
   int32_t eot_id() const override { return t_->eot; }
   std::vector<std::pair<std::string, int32_t>> special_tokens() const override { return t_->specials; }
   void encode(std::string_view text, std::vector<int32_t>& out) override;
+  void encode_continued(std::string_view text, std::vector<int32_t>& out) override;
   using Tokenizer::encode;
   std::string decode(std::span<const int32_t> ids) const override;
   std::unique_ptr<Tokenizer> clone() const override { return std::make_unique<BpeTokenizer>(t_); }

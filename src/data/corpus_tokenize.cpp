@@ -243,8 +243,13 @@ TokenizeReport tokenize_corpus(const TokenizeOptions& opt) {
     for (size_t i = 0; i < n; ++i) {
       Chunk& c = batch[i];
       c.ids.clear();
-      if (c.doc_start) c.ids.push_back(eot);
-      toks[static_cast<size_t>(omp_get_thread_num())]->encode(c.text, c.ids);
+      auto& tok = *toks[static_cast<size_t>(omp_get_thread_num())];
+      if (c.doc_start) {
+        c.ids.push_back(eot);
+        tok.encode(c.text, c.ids);
+      } else {
+        tok.encode_continued(c.text, c.ids);
+      }
     }
     for (size_t i = 0; i < n; ++i, ++chunk_index) {
       const Chunk& c = batch[i];

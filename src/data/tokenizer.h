@@ -38,6 +38,10 @@ class Tokenizer {
 
   // Appends the ids of text to out.
   virtual void encode(std::string_view text, std::vector<int32_t>& out) = 0;
+  // Appends the ids of text that continues a document already partly encoded (cut where the
+  // pre-tokenizer starts a new piece): like encode() but without start-of-text behaviour such as
+  // tokenizer.json's add_prefix_space.
+  virtual void encode_continued(std::string_view text, std::vector<int32_t>& out) { encode(text, out); }
   // The bytes the ids stand for (special tokens decode to their names, except where the
   // implementation documents otherwise).
   virtual std::string decode(std::span<const int32_t> ids) const = 0;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "data_test_util.h"
 
 namespace goat::test {
@@ -26,6 +28,29 @@ inline std::filesystem::path gpt2_root() {
     return ready() ? r : std::filesystem::path();
   }();
   return root;
+}
+
+// GPT-2's encoder.json + vocab.bpe (in gpt2_dir) as a Hugging Face tokenizer.json document.
+inline nlohmann::json gpt2_tokenizer_json(const std::filesystem::path& gpt2_dir) {
+  nlohmann::json j;
+  j["version"] = "1.0";
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                        {"use_regex", true}};
+  j["decoder"] = {{"type", "ByteLevel"}};
+  j["added_tokens"] = nlohmann::json::array(
+      {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}, {"normalized", false}}});
+  j["model"] = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+                {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false}};
+  j["model"]["vocab"] = nlohmann::json::parse(read_file(gpt2_dir / "encoder.json"));
+  std::ifstream merges(gpt2_dir / "vocab.bpe");
+  auto arr = nlohmann::json::array();
+  std::string line;
+  std::getline(merges, line);  // #version
+  while (std::getline(merges, line))
+    if (!line.empty()) arr.push_back(line);
+  j["model"]["merges"] = arr;
+  return j;
 }
 
 inline std::vector<std::string> handpicked_texts() {

