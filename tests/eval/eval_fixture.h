@@ -3,6 +3,7 @@
 // that followed their most recent earlier occurrence) — the retrieval probes' known answer.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -14,20 +15,23 @@
 
 namespace goat::test {
 
-inline Config tiny_config(const std::string& position, int64_t steps) {
+inline Config tiny_config(const std::string& position, int64_t steps, std::vector<std::string> sets = {}) {
   const std::string json = R"({"model": {"vocab_size": 256, "n_layer": 1, "n_head": 2, "d_model": 16, "max_seq_len": 16},
     "train": {"steps": )" + std::to_string(steps) +
                            R"(, "batch_size": 4, "seq_len": 16, "lr": 3e-3, "warmup_steps": 2, "eval_every": 0,
               "eval_batches": 1, "log_every": 1000, "seed": 3},
     "data": {"source": "synthetic", "synthetic": {"task": "repeat", "train_tokens": 8192, "val_tokens": 8192}}})";
-  return parse_config(json, "test", {"model.position.type=" + position});
+  sets.push_back("model.position.type=" + position);
+  return parse_config(json, "test", sets);
 }
 
-// A GPT trained for `steps` steps (0: random init) with its config.
+// A GPT trained for `steps` steps (0: random init) with its config. GOAT's prior lanes need a
+// wider head: pass {"model.n_head=1"}.
 struct TinyRun {
   Config cfg;
   std::unique_ptr<Trainer> trainer;
-  TinyRun(const std::string& position, int64_t steps) : cfg(tiny_config(position, steps)) {
+  TinyRun(const std::string& position, int64_t steps, std::vector<std::string> sets = {})
+      : cfg(tiny_config(position, std::max<int64_t>(1, steps), std::move(sets))) {
     trainer = std::make_unique<Trainer>(cfg, "", false);
     for (int64_t s = 0; s < steps; ++s) trainer->step(s);
   }

@@ -126,7 +126,7 @@ TEST(Extrapolate, NoAtTrainLenEqualsEval) {
 }
 
 TEST(Extrapolate, SlidingWindowWithStrideLEqualsNo) {
-  test::TinyRun run("goat", 10);
+  test::TinyRun run("goat", 10, {"model.n_head=1"});
   const auto val = data::make_source(run.cfg, true);
   eval::GptEvalModel m(run.model());
   for (const int64_t L : {16, 32, 64}) {
