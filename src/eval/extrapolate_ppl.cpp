@@ -1,6 +1,7 @@
 // The perplexity modes: NO (non-overlapping blocks) with PP (per-position loss at Lmax) from the
 // same forwards, SW (sliding window, stride S) and FT (fixed final targets, growing context).
-// Every mode reads the validation stream from offset 0, so runs are comparable across models.
+// Every mode reads the validation stream from fixed offsets, so runs are comparable across models,
+// and NO, SW and FT each score the same target tokens at every length.
 #include <algorithm>
 #include <cmath>
 
@@ -114,12 +115,14 @@ OrderedJson mode_sw(ModeContext& c) {
     }
     const int64_t S = std::min(L, o.stride > 0 ? o.stride : std::max<int64_t>(1, o.train_len / 4));
     const int64_t budget = o.sw_tokens > 0 ? o.sw_tokens : 4 * c.lmax;
-    const int64_t K = std::min((budget + S - 1) / S, (c.val.size() - 1 - L) / S + 1);
+    // windows start at (Lmax − L) + k·S, so every L scores the same targets [Lmax − S, Lmax − S + K·S)
+    const int64_t shift = c.lmax - L;
+    const int64_t K = std::min((budget + S - 1) / S, (c.val.size() - 1 - c.lmax) / S + 1);
     GOAT_CHECK(K >= 1, "extrapolate", "sw: validation stream of {} tokens is shorter than L + 1 = {}", c.val.size(), L + 1);
     c.progress.set_label("sw L=" + std::to_string(L));
     double sum = 0;
     run_windows(
-        c.model, K, L, o.batch_tokens, [&](int64_t k, int32_t* in, int32_t* tg) { read_window(c.val, k * S, L, in, tg); },
+        c.model, K, L, o.batch_tokens, [&](int64_t k, int32_t* in, int32_t* tg) { read_window(c.val, shift + k * S, L, in, tg); },
         [&](int64_t, const float* losses, const float*) {
           for (int64_t p = L - S; p < L; ++p) sum += losses[p];
         },
