@@ -96,5 +96,26 @@ TEST(Study, BadConfigsAreErrors) {
   EXPECT_THROW(eval::load_study(dir + "/b.json"), Error);
 }
 
+// The shipped studies parse: every variant's resolved config validates, extrapolate keys are known.
+TEST(Study, ShippedConfigsParse) {
+  const char* src = std::getenv("GOATLM_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  for (const char* name : {"quick", "tiny-cpu", "gpt2-124m"}) {
+    try {
+      const eval::StudyConfig s = eval::load_study(std::string(src) + "/configs/studies/" + name + ".json");
+      EXPECT_EQ(s.variants.size(), 6u) << name;
+      EXPECT_EQ(s.name, name);
+    } catch (const Error& e) {  // the GPU study validates only in a CUDA build
+      EXPECT_EQ(std::string(name), "gpt2-124m") << e.what();
+      EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos) << e.what();
+    }
+  }
+  const eval::StudyConfig tiny = eval::load_study(std::string(src) + "/configs/studies/tiny-cpu.json");
+  EXPECT_GE(tiny.seeds.size(), 2u);
+  const Config c = eval::study_run_config(tiny, tiny.variants[0], tiny.seeds[0]);
+  EXPECT_EQ(c.train.seq_len, 64);
+  EXPECT_EQ(tiny.extrapolate["lengths"].back().get<int64_t>(), 16 * 64);
+}
+
 }  // namespace
 }  // namespace goat
