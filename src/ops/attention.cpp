@@ -1,8 +1,13 @@
 // attention op: checks shapes, dtypes and layouts (errors name the bad value), fills the plain
-// parameter struct and dispatches on device. CPU kernels: backend/cpu/attention_{forward,backward}.
+// parameter struct and dispatches on device. CPU kernels: backend/cpu/attention_{forward,backward};
+// CUDA (q/k/v/o and gradients f32 or bf16, lse and the prior fp32; no diagnostics): backend/cuda.
 #include "ops/attention.h"
 
+#include <vector>
+
 #include "backend/cpu/attention_kernel.h"
+#include "backend/cuda/cuda_ops.h"
+#include "ops/op_args.h"
 
 namespace goat::ops {
 
@@ -10,10 +15,9 @@ namespace {
 
 constexpr const char* kWhere = "attention";
 
-void check_view(const char* name, const Tensor& t, const Shape& want) {
+void check_view(const char* name, const Tensor& t, const Shape& want, DType act = DType::f32) {
   check_shape(kWhere, name, t, want);
-  GOAT_CHECK(t.dtype == DType::f32, kWhere, "{} must be f32 on the CPU, got {}", name, dtype_name(t.dtype));
-  GOAT_CHECK(t.device == Device::cpu, kWhere, "{} is on cuda: the CUDA attention is not built in this version", name);
+  GOAT_CHECK(t.dtype == act, kWhere, "{} must be {}, got {}", name, dtype_name(act), dtype_name(t.dtype));
   GOAT_CHECK(t.data != nullptr || t.numel() == 0, kWhere, "{} has no data", name);
   GOAT_CHECK(t.strides[3] == 1, kWhere, "{} must have a unit-stride last dim, got stride {}", name, t.strides[3]);
 }
@@ -24,7 +28,7 @@ void copy_strides(const Tensor& t, int64_t (&s)[3]) {
   s[2] = t.strides[2];
 }
 
-cpu::AttentionParams make_params(const AttentionArgs& a) {
+cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32) {
   GOAT_CHECK(a.q.ndim() == 4 && a.k.ndim() == 4, kWhere, "q and k must be 4-D (B, H, T, D), got q {} k {}",
              a.q.shape.str(), a.k.shape.str());
   const int64_t B = a.q.size(0), H = a.q.size(1), Tq = a.q.size(2), D = a.q.size(3);
@@ -34,16 +38,17 @@ cpu::AttentionParams make_params(const AttentionArgs& a) {
   GOAT_CHECK(Tk >= 1 || Tq == 0, kWhere, "need at least one key, got Tk = {}", Tk);
   GOAT_CHECK(!a.causal || Tk >= Tq, kWhere, "causal attention needs Tk >= Tq (queries at the end), got Tq = {} Tk = {}",
              Tq, Tk);
-  check_view("q", a.q, {B, H, Tq, D});
-  check_view("k", a.k, {B, Hkv, Tk, D});
-  check_view("v", a.v, {B, Hkv, Tk, D});
-  check_view("o", a.o, {B, H, Tq, D});
+  check_view("q", a.q, {B, H, Tq, D}, act);
+  check_view("k", a.k, {B, Hkv, Tk, D}, act);
+  check_view("v", a.v, {B, Hkv, Tk, D}, act);
+  check_view("o", a.o, {B, H, Tq, D}, act);
   check_shape(kWhere, "lse", a.lse, {B, H, Tq});
   GOAT_CHECK(a.lse.contiguous() && a.lse.dtype == DType::f32, kWhere, "lse must be contiguous f32");
   GOAT_CHECK(a.diag.content_dim >= 0 && a.diag.content_dim <= D, kWhere, "diag.content_dim = {} outside [0, {}]",
              a.diag.content_dim, D);
   cpu::AttentionParams p;
-  p.q = a.q.f32(), p.k = a.k.f32(), p.v = a.v.f32(), p.o = a.o.f32(), p.lse = a.lse.f32();
+  if (act == DType::f32) p.q = a.q.f32(), p.k = a.k.f32(), p.v = a.v.f32(), p.o = a.o.f32();
+  p.lse = a.lse.f32();
   p.B = B, p.H = H, p.Hkv = Hkv, p.Tq = Tq, p.Tk = Tk, p.D = D;
   copy_strides(a.q, p.q_s), copy_strides(a.k, p.k_s), copy_strides(a.v, p.v_s), copy_strides(a.o, p.o_s);
   p.scale = a.scale, p.causal = a.causal;
@@ -55,18 +60,55 @@ cpu::AttentionParams make_params(const AttentionArgs& a) {
   return p;
 }
 
+
+// The CUDA descriptor of checked arguments (pointers and (b, h, t) strides).
+cuda::AttentionDesc cuda_desc(const AttentionArgs& a, const cpu::AttentionParams& p) {
+  cuda::AttentionDesc d;
+  d.q = a.q.data, d.k = a.k.data, d.v = a.v.data, d.o = a.o.data, d.lse = p.lse;
+  d.slope = p.slope, d.key_bias = p.key_bias;
+  copy_strides(a.q, d.q_s), copy_strides(a.k, d.k_s), copy_strides(a.v, d.v_s), copy_strides(a.o, d.o_s);
+  d.B = p.B, d.H = p.H, d.Hkv = p.Hkv, d.Tq = p.Tq, d.Tk = p.Tk, d.D = p.D, d.scale = p.scale, d.causal = p.causal;
+  return d;
+}
+
+bool attention_on_cuda(const AttentionArgs& a, std::initializer_list<const Tensor*> more) {
+  std::vector<const Tensor*> ts = {&a.q, &a.k, &a.v, &a.o, &a.lse};
+  ts.insert(ts.end(), more.begin(), more.end());
+  bool cuda = false;
+  for (const Tensor* t : ts) cuda |= present(*t) && t->device == Device::cuda;
+  for (const Tensor* t : ts)
+    GOAT_CHECK(!present(*t) || (t->device == Device::cuda) == cuda, kWhere,
+               "device cuda not supported together with cpu tensors (mixed devices)");
+  GOAT_CHECK(!cuda || !a.diag.any(), kWhere, "diagnostics are not implemented on cuda (run them on the cpu)");
+  return cuda;
+}
+
 }  // namespace
 
-void attention_forward(const AttentionArgs& a) { cpu::attention_forward(make_params(a)); }
+void attention_forward(const AttentionArgs& a) {
+  const bool cuda = attention_on_cuda(a, {});
+  if (!cuda) return cpu::attention_forward(make_params(a));
+  const cpu::AttentionParams p = make_params(a, a.q.dtype);
+  cuda::attention_forward(cuda_desc(a, p), a.q.dtype);
+}
 
 void attention_backward(const AttentionArgs& a, const Tensor& d_o, const AttentionGrads& g) {
-  cpu::AttentionParams p = make_params(a);
-  check_view("d_o", d_o, a.o.shape);
-  check_view("dq", g.dq, a.q.shape);
-  check_view("dk", g.dk, a.k.shape);
-  check_view("dv", g.dv, a.v.shape);
+  const bool cuda = attention_on_cuda(a, {&d_o, &g.dq, &g.dk, &g.dv});
+  const DType act = cuda ? a.q.dtype : DType::f32;
+  cpu::AttentionParams p = make_params(a, act);
+  check_view("d_o", d_o, a.o.shape, act);
+  check_view("dq", g.dq, a.q.shape, act);
+  check_view("dk", g.dk, a.k.shape, act);
+  check_view("dv", g.dv, a.v.shape, act);
   GOAT_CHECK(!g.d_key_bias || a.prior.key_bias, kWhere, "d_key_bias given without a key_bias");
   GOAT_CHECK(!g.d_slope || a.prior.slope, kWhere, "d_slope given without a slope");
+  if (cuda) {
+    cuda::AttentionDesc d = cuda_desc(a, p);
+    d.d_o = d_o.data, d.dq = g.dq.data, d.dk = g.dk.data, d.dv = g.dv.data;
+    copy_strides(d_o, d.do_s), copy_strides(g.dq, d.dq_s), copy_strides(g.dk, d.dk_s), copy_strides(g.dv, d.dv_s);
+    d.d_key_bias = g.d_key_bias, d.d_slope = g.d_slope;
+    return cuda::attention_backward(d, act);
+  }
   p.d_entropy = p.d_sink = p.d_pmax = p.d_kl = p.d_omega = nullptr;
   cpu::AttentionBackwardParams b;
   b.d_o = d_o.f32(), b.dq = g.dq.f32(), b.dk = g.dk.f32(), b.dv = g.dv.f32();

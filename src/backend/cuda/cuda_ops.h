@@ -67,6 +67,27 @@ double cross_entropy(float* losses, void* d_logits, const void* logits, const in
 // #rows whose target is not ignore_index (targets on the device).
 int64_t count_targets(const int32_t* targets, int64_t n, int32_t ignore_index);
 
+// Attention with the prior hook (ops/attention.h): q, k, v, o, d_o, dq, dk, dv of dtype dt with
+// (b, h, t) strides and a unit-stride last dim; lse, slope, key_bias and their gradients fp32.
+struct AttentionDesc {
+  const void *q = nullptr, *k = nullptr, *v = nullptr;
+  void* o = nullptr;
+  float* lse = nullptr;
+  const float* slope = nullptr;     // (Hkv) or null
+  const float* key_bias = nullptr;  // (B, Hkv, Tk) or null
+  int64_t q_s[3]{}, k_s[3]{}, v_s[3]{}, o_s[3]{};
+  int64_t B = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0, D = 0;
+  float scale = 1.f;
+  bool causal = true;
+  const void* d_o = nullptr;  // backward
+  void *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  int64_t do_s[3]{}, dq_s[3]{}, dk_s[3]{}, dv_s[3]{};
+  float* d_key_bias = nullptr;  // (B, Hkv, Tk) overwritten, or null
+  float* d_slope = nullptr;     // (Hkv) overwritten, or null
+};
+void attention_forward(const AttentionDesc& a, DType dt);
+void attention_backward(const AttentionDesc& a, DType dt);
+
 struct AdamWStep {
   float lr, beta1, beta2, eps, weight_decay, grad_scale, bias_c1, bias_c2;
 };
