@@ -107,12 +107,16 @@ TEST(Gpt, ParameterNamesAndDecayGroups) {
     EXPECT_EQ(decay[i], want) << es[i].name;
   }
   Gpt goat(test::tiny_config("goat"), 8);
+  int prior_params = 0;
   for (size_t i = 0; i < goat.params().entries().size(); ++i) {
     const auto& n = goat.params().entries()[i].name;
     if (n.find("lambda") != std::string::npos || n.find("key_bias") != std::string::npos ||
-        n.find("sink") != std::string::npos || n.find("recency") != std::string::npos)
+        n.find("sink") != std::string::npos || n.find("recency") != std::string::npos) {
       EXPECT_FALSE(goat.decay_mask()[i]) << n;
+      ++prior_params;
+    }
   }
+  EXPECT_GT(prior_params, 0);
 }
 
 }  // namespace
