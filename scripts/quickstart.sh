@@ -10,6 +10,6 @@ bash scripts/build.sh
 ./build/goatlm train --config configs/tiny.json --run-dir runs/quickstart
 ./build/goatlm eval --run runs/quickstart
 ./build/goatlm sample --run runs/quickstart --prompt "the " --tokens 200 --temperature 0.8 --seed 1
-# Length extrapolation, short study (≈5 min on 2 idle cores): six position variants trained at
+# Length extrapolation, short study (≈2 min on 2 idle cores): six position variants trained at
 # T = 64, evaluated to 8T; prints the NO perplexity table (full report: runs/study-quick/report.md).
 ./build/goatlm study --config configs/studies/quick.json --out runs/study-quick --quiet
