@@ -44,7 +44,7 @@ std::string last_line(const std::string& s) {
 class Cli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // ctest sets GOATLM_BINARY; without it, the binary sits one level above this test's.
+    // $GOATLM_BINARY if a user sets it; otherwise the binary sits one level above this test's.
     bin_ = env("GOATLM_BINARY");
     if (bin_.empty()) bin_ = (std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "goatlm").string();
     src_ = env("GOATLM_SOURCE_DIR");
