@@ -8,6 +8,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev googletest libbenchmark-dev
   libdnnl-dev libssl-dev libboost-context-dev
+  libopenblas0-pthread
   libopenmpi-dev openmpi-bin
   python3-numpy python3-torch python3-matplotlib
   nodejs npm
