@@ -32,6 +32,28 @@ Tensor head_view(float* base, int64_t B, int64_t H, int64_t T, int64_t D, int64_
   return t;
 }
 
+namespace {
+
+// Layer l's attention operands as views into its activations: q (B, H, T, D), k and v
+// (B, Hkv, T, D) inside the fused qkv rows, o (B, H, T, D) inside atty, and lse; the scale comes
+// from the position scheme. Forward and backward both start from this.
+ops::AttentionArgs attention_views(const Activations& a, int l, const ModelConfig& cfg, const PositionScheme& pos) {
+  const int64_t B = a.batch(), T = a.seq_len(), C = cfg.d_model, H = cfg.n_head, Hkv = cfg.kv_heads(),
+                D = cfg.head_dim(), W = C + 2 * Hkv * D;
+  float* qkv = a.layer(l, "qkv").f32();
+  ops::AttentionArgs args;
+  args.q = head_view(qkv, B, H, T, D, W, 0);
+  args.k = head_view(qkv, B, Hkv, T, D, W, C);
+  args.v = head_view(qkv, B, Hkv, T, D, W, C + Hkv * D);
+  args.o = head_view(a.layer(l, "atty").f32(), B, H, T, D, C, 0);
+  args.lse = a.layer(l, "lse");
+  args.scale = pos.score_scale();
+  args.causal = true;
+  return args;
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // Activations
 
@@ -175,8 +197,7 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
 // Forward / backward
 
 double Gpt::forward(Activations& a, bool with_targets) {
-  const int64_t B = a.batch(), T = a.seq_len(), C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(),
-                D = cfg_.head_dim(), W = width_qkv();
+  const int64_t B = a.batch(), T = a.seq_len();
   const Tensor none;
   ops::embedding_forward(a.layer(0, "x"), a.inputs.data(), params_.view("wte.weight"), position_table(0, T), 0);
   const Tensor attproj = a.get("attproj"), fcproj = a.get("fcproj");
@@ -190,17 +211,9 @@ double Gpt::forward(Activations& a, bool with_targets) {
                                       P("ln_1.weight"), P("ln_1.bias"));
     // (B, T, C) → qkv (B, T, C + 2·Hkv·D)
     ops::linear_forward(A("qkv"), A("ln1"), P("attn.in_proj.weight"), P("attn.in_proj.bias"));
-    float* qkv = A("qkv").f32();
     PositionScheme& pos = *pos_[static_cast<size_t>(l)];
-    ops::AttentionArgs args;
-    args.q = head_view(qkv, B, H, T, D, W, 0);
-    args.k = head_view(qkv, B, Hkv, T, D, W, C);
-    args.v = head_view(qkv, B, Hkv, T, D, W, C + Hkv * D);
-    args.o = head_view(A("atty").f32(), B, H, T, D, C, 0);
-    args.lse = A("lse");
+    ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
     pos.forward_qk(args.q, args.k, 0, 0);
-    args.scale = pos.score_scale();
-    args.causal = true;
     args.prior = pos.prior(B, T, 0);
     if (diag_hook_) {
       args.diag = diag_hook_(l);
@@ -250,17 +263,9 @@ void Gpt::backward(Activations& a, float loss_scale) {
     // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
     ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres, A("atty"),
                          P("attn.out_proj.weight"));
-    float* qkv = A("qkv").f32();
     float* dqkv = d_qkv.f32();
     PositionScheme& pos = *pos_[static_cast<size_t>(l)];
-    ops::AttentionArgs args;
-    args.q = head_view(qkv, B, H, T, D, W, 0);
-    args.k = head_view(qkv, B, Hkv, T, D, W, C);
-    args.v = head_view(qkv, B, Hkv, T, D, W, C + Hkv * D);
-    args.o = head_view(A("atty").f32(), B, H, T, D, C, 0);
-    args.lse = A("lse");
-    args.scale = pos.score_scale();
-    args.causal = true;
+    ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
     args.prior = pos.prior(B, T, 0);
     ops::AttentionGrads g = pos.prior_grad_buffers();
     g.dq = head_view(dqkv, B, H, T, D, W, 0);
