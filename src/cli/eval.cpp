@@ -24,10 +24,7 @@ void register_eval(CLI::App& app) {
   cmd->callback([] {
     LoadedRun r = load_run(o.run);
     Config cfg = r.cfg;
-    if (!o.data.empty()) {
-      cfg.data.source = "shards";
-      cfg.data.train_shards = cfg.data.val_shards = o.data;
-    }
+    use_eval_shards(cfg, o.data);
     const int64_t batches = o.batches > 0 ? o.batches : cfg.train.eval_batches;
     const auto& t = cfg.train;
     data::Loader loader(data::make_source(cfg, true), t.batch_size, t.seq_len, static_cast<uint64_t>(t.seed),

@@ -40,10 +40,7 @@ void register_extrapolate(CLI::App& app) {
   cmd->callback([] {
     LoadedRun r = load_run(o.run);
     Config cfg = r.cfg;
-    if (!o.data.empty()) {
-      cfg.data.source = "shards";
-      cfg.data.train_shards = cfg.data.val_shards = o.data;
-    }
+    use_eval_shards(cfg, o.data);
     eval::ExtrapolateOptions e = o.e;
     e.lengths = o.lengths;
     if (!o.modes.empty()) e.modes = o.modes;

@@ -18,4 +18,10 @@ LoadedRun load_run(const std::string& run_dir) {
   return r;
 }
 
+void use_eval_shards(Config& cfg, const std::string& shard_glob) {
+  if (shard_glob.empty()) return;
+  cfg.data.source = "shards";
+  cfg.data.train_shards = cfg.data.val_shards = shard_glob;
+}
+
 }  // namespace goat

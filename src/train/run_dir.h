@@ -18,4 +18,8 @@ struct LoadedRun {
 
 LoadedRun load_run(const std::string& run_dir);
 
+// Points cfg's data at token shards (a glob) for evaluation, replacing the run's own data source;
+// an empty glob leaves cfg unchanged (`--data` of eval and extrapolate).
+void use_eval_shards(Config& cfg, const std::string& shard_glob);
+
 }  // namespace goat
