@@ -1,6 +1,7 @@
 // Scalar formulas shared by the CUDA kernels (device and emulated host builds) and usable from
-// plain C++: one definition of GELU-tanh and of the AdamW element update, so the CUDA math is not
-// a second copy of the CPU math (style.md). GOAT_HD marks them __host__ __device__ under nvcc.
+// plain C++: one definition of GELU-tanh, the AdamW element update and the position-lane
+// formulas (RoPE, GOAT), so the CUDA math is not a second copy of the CPU math (style.md).
+// GOAT_HD marks them __host__ __device__ under nvcc.
 #pragma once
 
 #include <cmath>
@@ -37,6 +38,27 @@ GOAT_HD void adamw_element(float& p, float grad, float& m, float& v, float lr, f
   m = beta1 * m + (1.f - beta1) * g;
   v = beta2 * v + (1.f - beta2) * g * g;
   p -= lr * ((m * inv_c1) / (sqrtf(v * inv_c2) + eps) + wd * p);
+}
+
+// RoPE: the pair (x1, x2) rotated by the angle with cosine c and sine s (s carries the sign of
+// the rotation: backward rotates by −angle).
+GOAT_HD void rope_rotate_pair(float& x1, float& x2, float c, float s) {
+  const float a = x1, b = x2;
+  x1 = a * c - b * s;
+  x2 = a * s + b * c;
+}
+
+// GOAT's query prior lanes for one frequency (goat.md §3): with c = cos(w t_i), s = sin(w t_i),
+// lane_cos = a·c + b·s and lane_sin = a·s − b·c, so <q~, k~> gains a cos(wΔ) + b sin(wΔ).
+GOAT_HD void goat_q_lanes(float a, float b, float c, float s, float& lane_cos, float& lane_sin) {
+  lane_cos = a * c + b * s;
+  lane_sin = a * s - b * c;
+}
+
+// Their transpose: the contribution of one query row's lane gradients (gc, gs) to ∂L/∂a, ∂L/∂b.
+GOAT_HD void goat_lane_grads(double gc, double gs, double c, double s, double& da, double& db) {
+  da += gc * c + gs * s;
+  db += gc * s - gs * c;
 }
 
 }  // namespace goat::kmath

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "backend/cuda/cuda_ops.h"
 #include "core/check.h"
 
 namespace goat {
@@ -148,6 +149,7 @@ OrderedJson to_json(const Config& c) {
                {"train_shards", c.data.train_shards},
                {"val_shards", c.data.val_shards}};
   j["device"] = c.device;
+  j["dtype"] = c.dtype;
   return j;
 }
 
@@ -208,6 +210,7 @@ Config from_tree(const OrderedJson& j) {
   c.data.train_shards = jd.at("train_shards").get<std::string>();
   c.data.val_shards = jd.at("val_shards").get<std::string>();
   c.device = j.at("device").get<std::string>();
+  c.dtype = j.at("dtype").get<std::string>();
   return c;
 }
 
@@ -281,7 +284,12 @@ void validate(const Config& c) {
   if (d.source == "synthetic" && m.vocab_size < 128)
     config_fail("model.vocab_size: the synthetic corpus emits byte tokens below 128, got vocab_size {}", m.vocab_size);
   check_one_of("device", c.device, {"cpu", "cuda"});
-  if (c.device == "cuda") config_fail("device: \"cuda\" is not available: built without CUDA");
+  if (c.device == "cuda" && !cuda::built())
+    config_fail("device: \"cuda\" is not available: built without CUDA (configure with nvcc present or "
+                "-DGOATLM_CUDA=EMU)");
+  check_one_of("dtype", c.dtype, {"fp32", "bf16"});
+  if (c.dtype == "bf16" && c.device != "cuda")
+    config_fail("dtype: \"bf16\" needs device \"cuda\" (the CPU model trains in fp32), got device \"{}\"", c.device);
 }
 
 Config parse_config(const std::string& json_text, const std::string& origin, const std::vector<std::string>& sets) {

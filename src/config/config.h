@@ -84,7 +84,8 @@ struct Config {
   ModelConfig model;
   TrainConfig train;
   DataConfig data;
-  std::string device = "cpu";  // cpu | cuda
+  std::string device = "cpu";  // cpu | cuda (needs a build with the CUDA backend: real or EMU)
+  std::string dtype = "fp32";  // fp32 | bf16 (bf16: activations and a working copy of the weights; cuda)
 };
 
 OrderedJson to_json(const Config& c);

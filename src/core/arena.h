@@ -2,6 +2,8 @@
 // Parameters, gradients and AdamW moments each live in an arena with the same layout, so the
 // optimizer step, the all-reduce and a checkpoint are one call over one span each.
 // Usage: declare every view with add(), then allocate(); views are stable afterwards.
+// An arena lives on one device: on cuda its storage comes from the CUDA backend's caching
+// allocator (backend/cuda/cuda_ops.h) and its views carry Device::cuda.
 #pragma once
 
 #include <cstdint>
@@ -21,13 +23,18 @@ class Arena {
     int64_t offset = 0;  // in elements
   };
 
-  explicit Arena(DType dtype = DType::f32) : dtype_(dtype) {}
+  explicit Arena(DType dtype = DType::f32, Device device = Device::cpu) : dtype_(dtype), device_(device) {}
 
   // Declares a view; returns its index. Only before allocate().
   int add(const std::string& name, Shape shape);
   void allocate();
   // An arena with the same layout (names, shapes, offsets), freshly zeroed.
   Arena clone_layout() const;
+  // The same layout (element offsets) with another dtype and/or device, freshly zeroed.
+  Arena clone_layout(DType dtype, Device device) const;
+  // Copies every element of `src` (same numel and dtype; any devices).
+  void copy_from(const Arena& src) const;
+  void zero() const;  // every element to 0 (the storage, not the layout, changes)
 
   Tensor view(int index) const;
   Tensor view(const std::string& name) const;  // throws naming the missing view
@@ -38,16 +45,20 @@ class Arena {
   int64_t numel() const { return numel_; }
   void* data() const { return data_.get(); }
   DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
   bool allocated() const { return data_ != nullptr; }
 
  private:
   struct Free {
+    Device device = Device::cpu;
     void operator()(void* p) const;
   };
+  size_t bytes() const;
   DType dtype_;
+  Device device_;
   std::vector<Entry> entries_;
   int64_t numel_ = 0;
-  std::unique_ptr<void, Free> data_;
+  std::unique_ptr<void, Free> data_{nullptr, Free{}};
 };
 
 }  // namespace goat

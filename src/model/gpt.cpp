@@ -32,20 +32,37 @@ Tensor head_view(float* base, int64_t B, int64_t H, int64_t T, int64_t D, int64_
   return t;
 }
 
+Tensor head_view(const Tensor& rows, int64_t H, int64_t D, int64_t col0) {
+  GOAT_CHECK(rows.ndim() == 3 && rows.contiguous(), "gpt", "head_view: expected contiguous (B, T, W), got {}",
+             rows.shape.str());
+  const int64_t B = rows.size(0), T = rows.size(1), W = rows.size(2);
+  Tensor t(static_cast<char*>(rows.data) + col0 * static_cast<int64_t>(dtype_size(rows.dtype)), Shape{B, H, T, D},
+           rows.dtype, rows.device);
+  t.strides = {T * W, D, W, 1, 0, 0};
+  return t;
+}
+
+Tensor row_slice(const Tensor& t, int64_t r0, int64_t n) {
+  GOAT_CHECK(t.ndim() == 2 && t.contiguous() && r0 >= 0 && r0 + n <= t.size(0), "gpt",
+             "row_slice: rows [{}, {}) of {}", r0, r0 + n, t.shape.str());
+  const int64_t C = t.size(1);
+  return Tensor(static_cast<char*>(t.data) + r0 * C * static_cast<int64_t>(dtype_size(t.dtype)), Shape{n, C}, t.dtype,
+                t.device);
+}
+
 namespace {
 
 // Layer l's attention operands as views into its activations: q (B, H, T, D), k and v
 // (B, Hkv, T, D) inside the fused qkv rows, o (B, H, T, D) inside atty, and lse; the scale comes
 // from the position scheme. Forward and backward both start from this.
 ops::AttentionArgs attention_views(const Activations& a, int l, const ModelConfig& cfg, const PositionScheme& pos) {
-  const int64_t B = a.batch(), T = a.seq_len(), C = cfg.d_model, H = cfg.n_head, Hkv = cfg.kv_heads(),
-                D = cfg.head_dim(), W = C + 2 * Hkv * D;
-  float* qkv = a.layer(l, "qkv").f32();
+  const int64_t C = cfg.d_model, H = cfg.n_head, Hkv = cfg.kv_heads(), D = cfg.head_dim();
+  const Tensor qkv = a.layer(l, "qkv");  // (B, T, W)
   ops::AttentionArgs args;
-  args.q = head_view(qkv, B, H, T, D, W, 0);
-  args.k = head_view(qkv, B, Hkv, T, D, W, C);
-  args.v = head_view(qkv, B, Hkv, T, D, W, C + Hkv * D);
-  args.o = head_view(a.layer(l, "atty").f32(), B, H, T, D, C, 0);
+  args.q = head_view(qkv, H, D, 0);
+  args.k = head_view(qkv, Hkv, D, C);
+  args.v = head_view(qkv, Hkv, D, C + Hkv * D);
+  args.o = head_view(a.layer(l, "atty"), H, D, 0);
   args.lse = a.layer(l, "lse");
   args.scale = pos.score_scale();
   args.causal = true;
@@ -57,40 +74,52 @@ ops::AttentionArgs attention_views(const Activations& a, int l, const ModelConfi
 // ---------------------------------------------------------------------------------------------
 // Activations
 
-Activations::Activations(const ModelConfig& cfg, int64_t B, int64_t T) : batch_(B), seq_len_(T) {
+Activations::Activations(const ModelConfig& cfg, int64_t B, int64_t T, Placement place)
+    : batch_(B), seq_len_(T), place_(place), arena_(place.dtype, place.device), stats_(DType::f32, place.device) {
   const int64_t C = cfg.d_model, H = cfg.n_head, V = cfg.vocab_size;
   const int64_t W = C + 2 * cfg.kv_heads() * cfg.head_dim();
   for (int l = 0; l < cfg.n_layer; ++l) {
     arena_.add(hname(l, "x"), Shape{B, T, C});
     arena_.add(hname(l, "ln1"), Shape{B, T, C});
-    arena_.add(hname(l, "ln1_mean"), Shape{B, T});
-    arena_.add(hname(l, "ln1_rstd"), Shape{B, T});
+    stats_.add(hname(l, "ln1_mean"), Shape{B, T});
+    stats_.add(hname(l, "ln1_rstd"), Shape{B, T});
     arena_.add(hname(l, "qkv"), Shape{B, T, W});
     arena_.add(hname(l, "atty"), Shape{B, T, C});
-    arena_.add(hname(l, "lse"), Shape{B, H, T});
+    stats_.add(hname(l, "lse"), Shape{B, H, T});
     arena_.add(hname(l, "res2"), Shape{B, T, C});
     arena_.add(hname(l, "ln2"), Shape{B, T, C});
-    arena_.add(hname(l, "ln2_mean"), Shape{B, T});
-    arena_.add(hname(l, "ln2_rstd"), Shape{B, T});
+    stats_.add(hname(l, "ln2_mean"), Shape{B, T});
+    stats_.add(hname(l, "ln2_rstd"), Shape{B, T});
     arena_.add(hname(l, "fch"), Shape{B, T, 4 * C});
     arena_.add(hname(l, "fch_gelu"), Shape{B, T, 4 * C});
   }
   for (const char* n : {"x_final", "lnf", "attproj", "fcproj", "dres", "d_ln", "d_atty"}) arena_.add(n, Shape{B, T, C});
-  for (const char* n : {"lnf_mean", "lnf_rstd", "losses"}) arena_.add(n, Shape{B, T});
+  for (const char* n : {"lnf_mean", "lnf_rstd", "losses"}) stats_.add(n, Shape{B, T});
   arena_.add("d_qkv", Shape{B, T, W});
   arena_.add("d_fch", Shape{B, T, 4 * C});
   arena_.add("logits", Shape{B, T, V});
   arena_.allocate();
+  stats_.allocate();
   inputs.assign(static_cast<size_t>(B * T), 0);
   targets.assign(static_cast<size_t>(B * T), 0);
 }
 
-Tensor Activations::layer(int l, const char* name) const { return arena_.view(hname(l, name)); }
+Tensor Activations::layer(int l, const char* name) const {
+  const std::string n = hname(l, name);
+  return arena_.index_of(n) >= 0 ? arena_.view(n) : stats_.view(n);
+}
+
+Tensor Activations::get(const char* name) const {
+  return arena_.index_of(name) >= 0 ? arena_.view(name) : stats_.view(name);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
-Gpt::Gpt(const ModelConfig& cfg, int64_t train_len) : cfg_(cfg), train_len_(train_len) {
+Gpt::Gpt(const ModelConfig& cfg, int64_t train_len, Placement place)
+    : cfg_(cfg), train_len_(train_len), place_(place), params_(DType::f32, place.device) {
+  GOAT_CHECK(place.dtype == DType::f32 || place.device == Device::cuda, "gpt",
+             "dtype bf16 needs device cuda (the CPU model runs in fp32)");
   GOAT_CHECK(cfg.d_model % cfg.n_head == 0, "gpt", "n_head {} does not divide d_model {}", cfg.n_head, cfg.d_model);
   declare();
 }
@@ -114,6 +143,7 @@ void Gpt::declare() {
     add(hname(l, "attn.out_proj.weight"), Shape{C, C}, true);
     add(hname(l, "attn.out_proj.bias"), Shape{C}, false);
     pos_.push_back(make_position(cfg_, ashape, train_len_));
+    pos_.back()->set_device(place_.device);
     const size_t before = params_.entries().size();
     pos_.back()->declare(params_, "h." + std::to_string(l) + ".attn.");
     decay_.resize(params_.entries().size(), false);  // position/prior parameters: no decay
@@ -129,14 +159,23 @@ void Gpt::declare() {
   add("ln_f.bias", Shape{C}, false);
   params_.allocate();
   grads_ = params_.clone_layout();
+  if (place_.dtype == DType::bf16) work_ = params_.clone_layout(DType::bf16, place_.device);
 }
 
 void Gpt::init(uint64_t seed) {
+  if (place_.device == Device::cpu) return init_values(params_, seed);
+  const Arena host = params_.clone_layout(DType::f32, Device::cpu);  // init on the host, then copy up
+  init_values(host, seed);
+  params_.copy_from(host);
+  refresh_working_copy();
+}
+
+void Gpt::init_values(const Arena& dst, uint64_t seed) {
   const double resid_std = 0.02 / std::sqrt(2.0 * static_cast<double>(cfg_.n_layer));
   const auto& es = params_.entries();
   for (size_t i = 0; i < es.size(); ++i) {
     const std::string& n = es[i].name;
-    const Tensor t = params_.view(static_cast<int>(i));
+    const Tensor t = dst.view(static_cast<int>(i));
     const bool is_bias = n.ends_with(".bias");
     const bool is_ln = n.find("ln_") != std::string::npos;
     if (is_ln && !is_bias) {
@@ -151,7 +190,7 @@ void Gpt::init(uint64_t seed) {
       for (int64_t j = 0; j < t.numel(); ++j) p[j] = std * rng.normal(static_cast<uint64_t>(j));
     }
   }
-  for (int l = 0; l < cfg_.n_layer; ++l) pos_[static_cast<size_t>(l)]->init(params_, Rng(seed, RngPurpose::init, 1000000 + static_cast<uint64_t>(l)));
+  for (int l = 0; l < cfg_.n_layer; ++l) pos_[static_cast<size_t>(l)]->init(dst, Rng(seed, RngPurpose::init, 1000000 + static_cast<uint64_t>(l)));
 }
 
 int64_t Gpt::num_params() const {
@@ -179,8 +218,7 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
                "learned positions: positions [{}, {}) need a table of {} rows, but model.max_seq_len = {}; learned "
                "position embeddings are undefined past their table (use rope, alibi, goat or none to extrapolate)",
                pos0, pos0 + T, pos0 + T, cfg_.max_seq_len);
-    const Tensor w = params_.view("wpe.weight");
-    return Tensor(w.f32() + pos0 * C, Shape{T, C});
+    return row_slice(weights().view("wpe.weight"), pos0, T);
   }
   if (cfg_.position.type == "sinusoidal") {
     if (pos0 + T > sin_rows_) {
@@ -188,7 +226,8 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
       sin_table_.resize(static_cast<size_t>(sin_rows_ * C));
       sinusoidal_table(sin_table_.data(), sin_rows_, C);
     }
-    return Tensor(sin_table_.data() + pos0 * C, Shape{T, C});
+    const Tensor rows(sin_table_.data() + pos0 * C, Shape{T, C});
+    return place_.device == Device::cpu ? rows : device_rows(rows, place_.dtype, sin_dev_);
   }
   return Tensor();
 }
@@ -199,10 +238,12 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
 double Gpt::forward(Activations& a, bool with_targets) {
   const int64_t B = a.batch(), T = a.seq_len();
   const Tensor none;
-  ops::embedding_forward(a.layer(0, "x"), a.inputs.data(), params_.view("wte.weight"), position_table(0, T), 0);
+  const Arena& wts = weights();
+  a.upload_ids();
+  ops::embedding_forward(a.layer(0, "x"), a.input_ids(), wts.view("wte.weight"), position_table(0, T), 0);
   const Tensor attproj = a.get("attproj"), fcproj = a.get("fcproj");
   for (int l = 0; l < cfg_.n_layer; ++l) {
-    const auto P = [&](const char* s) { return params_.view(hname(l, s)); };
+    const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto A = [&](const char* s) { return a.layer(l, s); };
     if (l == 0)
       ops::layernorm_forward(A("ln1"), A("ln1_mean"), A("ln1_rstd"), A("x"), P("ln_1.weight"), P("ln_1.bias"));
@@ -229,28 +270,29 @@ double Gpt::forward(Activations& a, bool with_targets) {
   }
   ops::residual_layernorm_forward(a.get("x_final"), a.get("lnf"), a.get("lnf_mean"), a.get("lnf_rstd"),
                                   a.layer(static_cast<int>(cfg_.n_layer) - 1, "res2"), fcproj,
-                                  params_.view("ln_f.weight"), params_.view("ln_f.bias"));
+                                  wts.view("ln_f.weight"), wts.view("ln_f.bias"));
   // (B, T, C) → logits (B, T, V), tied to wte
-  ops::linear_forward(a.get("logits"), a.get("lnf"), params_.view("wte.weight"), none);
+  ops::linear_forward(a.get("logits"), a.get("lnf"), wts.view("wte.weight"), none);
   if (!with_targets) return 0.0;
   const Tensor logits = a.get("logits");
-  return ops::cross_entropy_forward(a.get("losses"), logits.reshape(Shape{B * T, cfg_.vocab_size}), a.targets.data());
+  return ops::cross_entropy_forward(a.get("losses"), logits.reshape(Shape{B * T, cfg_.vocab_size}), a.target_ids());
 }
 
 void Gpt::backward(Activations& a, float loss_scale) {
   const int64_t B = a.batch(), T = a.seq_len(), C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(),
-                D = cfg_.head_dim(), W = width_qkv();
+                D = cfg_.head_dim();
   const Tensor none;
+  const Arena& wts = weights();
   const Tensor logits = a.get("logits").reshape(Shape{B * T, cfg_.vocab_size});
-  ops::cross_entropy_backward(logits, logits, a.targets.data(), loss_scale);
+  ops::cross_entropy_backward(logits, logits, a.target_ids(), loss_scale);
   const Tensor dres = a.get("dres"), d_ln = a.get("d_ln"), d_atty = a.get("d_atty"), d_qkv = a.get("d_qkv"),
                d_fch = a.get("d_fch");
-  ops::linear_backward(d_ln, grads_.view("wte.weight"), none, a.get("logits"), a.get("lnf"), params_.view("wte.weight"));
-  std::memset(dres.data, 0, dres.nbytes());
+  ops::linear_backward(d_ln, grads_.view("wte.weight"), none, a.get("logits"), a.get("lnf"), wts.view("wte.weight"));
+  ops::fill_zero(dres);
   ops::layernorm_backward(dres, grads_.view("ln_f.weight"), grads_.view("ln_f.bias"), d_ln, a.get("x_final"),
-                          params_.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
+                          wts.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
   for (int l = static_cast<int>(cfg_.n_layer) - 1; l >= 0; --l) {
-    const auto P = [&](const char* s) { return params_.view(hname(l, s)); };
+    const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto G = [&](const char* s) { return grads_.view(hname(l, s)); };
     const auto A = [&](const char* s) { return a.layer(l, s); };
     // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
@@ -263,15 +305,14 @@ void Gpt::backward(Activations& a, float loss_scale) {
     // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
     ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres, A("atty"),
                          P("attn.out_proj.weight"));
-    float* dqkv = d_qkv.f32();
     PositionScheme& pos = *pos_[static_cast<size_t>(l)];
     ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
     args.prior = pos.prior(B, T, 0);
     ops::AttentionGrads g = pos.prior_grad_buffers();
-    g.dq = head_view(dqkv, B, H, T, D, W, 0);
-    g.dk = head_view(dqkv, B, Hkv, T, D, W, C);
-    g.dv = head_view(dqkv, B, Hkv, T, D, W, C + Hkv * D);
-    ops::attention_backward(args, head_view(d_atty.f32(), B, H, T, D, C, 0), g);
+    g.dq = head_view(d_qkv, H, D, 0);
+    g.dk = head_view(d_qkv, Hkv, D, C);
+    g.dv = head_view(d_qkv, Hkv, D, C + Hkv * D);
+    ops::attention_backward(args, head_view(d_atty, H, D, 0), g);
     pos.backward_prior(params_, grads_, B, T, 0);
     pos.backward_qk(g.dq, g.dk, 0, 0, grads_);
     ops::linear_backward(d_ln, G("attn.in_proj.weight"), G("attn.in_proj.bias"), d_qkv, A("ln1"),
@@ -280,8 +321,8 @@ void Gpt::backward(Activations& a, float loss_scale) {
                             A("ln1_rstd"));
   }
   Tensor d_wpe;
-  if (cfg_.position.type == "learned") d_wpe = Tensor(grads_.view("wpe.weight").f32(), Shape{T, C});
-  ops::embedding_backward(grads_.view("wte.weight"), d_wpe, dres, a.inputs.data(), 0);
+  if (cfg_.position.type == "learned") d_wpe = row_slice(grads_.view("wpe.weight"), 0, T);
+  ops::embedding_backward(grads_.view("wte.weight"), d_wpe, dres, a.input_ids(), 0);
 }
 
 }  // namespace goat

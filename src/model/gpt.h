@@ -10,6 +10,12 @@
 // ln_f.*), so the optimizer, an all-reduce and a checkpoint are one call each. Activations live
 // in an Activations object sized for a (B, T) that forward/backward reuse every step.
 // Decoding with a KV cache is in gpt_decode.cpp.
+//
+// Placement (gpt_device.cpp, docs/cuda.md): on CUDA the arenas (fp32 master weights, fp32
+// gradients) and the activations live in device memory; with dtype bf16 the forward/backward
+// read a bf16 working copy of the weights (refreshed by the fused AdamW kernel) and store the
+// activations in bf16 (LayerNorm statistics, lse and losses stay fp32). Token ids are copied up
+// per micro-batch; the loss comes back as the op's return value.
 #pragma once
 
 #include <functional>
@@ -19,29 +25,46 @@
 
 #include "config/config.h"
 #include "core/arena.h"
+#include "core/device_buffer.h"
 #include "model/position.h"
 
 namespace goat {
 
+// Where a model runs: the device of its arenas and activations, and the activation/working-weight
+// dtype (bf16 only on CUDA).
+struct Placement {
+  Device device = Device::cpu;
+  DType dtype = DType::f32;
+};
+
 // Saved activations and backward scratch for one (B, T).
 class Activations {
  public:
-  Activations(const ModelConfig& cfg, int64_t batch, int64_t seq_len);
+  Activations(const ModelConfig& cfg, int64_t batch, int64_t seq_len, Placement place = {});
   int64_t batch() const { return batch_; }
   int64_t seq_len() const { return seq_len_; }
   Tensor layer(int l, const char* name) const;  // e.g. layer(3, "qkv")
-  Tensor get(const char* name) const { return arena_.view(name); }
-  std::vector<int32_t> inputs, targets;  // (B, T) each
+  Tensor get(const char* name) const;
+  std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
+
+  // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by
+  // upload_ids() (the model calls it at the start of forward).
+  void upload_ids();
+  const int32_t* input_ids() const;
+  const int32_t* target_ids() const;
 
  private:
   int64_t batch_, seq_len_;
-  Arena arena_;
+  Placement place_;
+  Arena arena_;   // activations (place_.dtype)
+  Arena stats_;   // fp32 side values: LayerNorm mean/rstd, lse, losses
+  DeviceBuffer ids_dev_;  // (2, B, T) inputs then targets
 };
 
 class Gpt {
  public:
   // train_len: the training sequence length (GOAT's absolute-feature scale D).
-  Gpt(const ModelConfig& cfg, int64_t train_len);
+  Gpt(const ModelConfig& cfg, int64_t train_len, Placement place = {});
 
   // GPT-2 init from Philox(seed, init): N(0, 0.02), residual projections N(0, 0.02/sqrt(2·L)),
   // biases 0, LayerNorm weight 1; position schemes initialise their own parameters.
@@ -57,6 +80,12 @@ class Gpt {
   const ModelConfig& config() const { return cfg_; }
   const Arena& params() const { return params_; }
   const Arena& grads() const { return grads_; }
+  const Placement& placement() const { return place_; }
+  // The bf16 working copy of the weights (CUDA, dtype bf16): the optimizer refreshes it in the
+  // AdamW pass; nullptr in fp32.
+  const Arena* bf16_weights() const { return work_.allocated() ? &work_ : nullptr; }
+  // Recomputes the working copy from the master weights (after loading weights into params()).
+  void refresh_working_copy();
   // True for the arena entries that get weight decay (matrices and embeddings, not biases,
   // LayerNorm or position/prior parameters).
   const std::vector<bool>& decay_mask() const { return decay_; }
@@ -88,18 +117,30 @@ class Gpt {
  private:
   void declare();
   int64_t width_qkv() const;
+  const Arena& weights() const { return work_.allocated() ? work_ : params_; }  // what the ops read
+  void init_values(const Arena& dst, uint64_t seed);  // the init into a host arena
+
 
   ModelConfig cfg_;
   int64_t train_len_;
+  Placement place_;
   Arena params_, grads_;
+  Arena work_;  // bf16 working copy (CUDA bf16), else unallocated
   std::vector<bool> decay_;
   std::vector<std::unique_ptr<PositionScheme>> pos_;
   std::vector<float> sin_table_;  // (n, C) sinusoidal positions, grown on demand
   int64_t sin_rows_ = 0;
+  DeviceBuffer sin_dev_;  // the rows of the last position_table() on the device (act dtype)
   DiagnosticsHook diag_hook_;
 };
 
 // A strided (B, H, T, D) view of heads stored as (B, T, row_width) starting at column col0.
 Tensor head_view(float* base, int64_t B, int64_t H, int64_t T, int64_t D, int64_t row_width, int64_t col0);
+// The same over rows (B, T, row_width) of any dtype and device.
+Tensor head_view(const Tensor& rows, int64_t H, int64_t D, int64_t col0);
+// Rows [r0, r0 + n) of a contiguous (R, C) tensor, on its device.
+Tensor row_slice(const Tensor& t, int64_t r0, int64_t n);
+// A host f32 (R, C) table as a CUDA tensor of dtype dt held in buf (gpt_device.cpp).
+Tensor device_rows(const Tensor& host_rows, DType dt, DeviceBuffer& buf);
 
 }  // namespace goat

@@ -30,6 +30,7 @@ void Gpt::forward_cached(KvCache& cache, const int32_t* tokens, int64_t n, float
   const int64_t C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim(), W = width_qkv(),
                 V = cfg_.vocab_size;
   const int64_t p0 = cache.len, Tk = p0 + n;
+  GOAT_CHECK(place_.device == Device::cpu, "decode", "KV-cached decoding runs on a CPU model (this one is on cuda)");
   GOAT_CHECK(n >= 1 && Tk <= cache.max_len, "decode", "{} new tokens at position {} overflow the KV cache of {}", n, p0,
              cache.max_len);
   const auto buf = [](int64_t size) { return std::vector<float>(static_cast<size_t>(size)); };

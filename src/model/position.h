@@ -10,6 +10,10 @@
 // place. Positions are absolute: row i of q sits at q_pos0 + i, key j at k_pos0 + j (KV cache).
 // Embedding-side variants (learned, sinusoidal) live in the model's embedding; their attention
 // scheme is the plain one. Schemes: none/learned/sinusoidal (plain), rope, alibi, goat.
+//
+// Device: a model on CUDA calls set_device(cuda) once; q/k and the parameter arenas are then
+// device memory, prior() and prior_grad_buffers() return device pointers, and the small prior
+// vectors (GOAT's key bias MLP, slopes) are computed on the host and copied (position_goat.cpp).
 #pragma once
 
 #include <memory>
@@ -30,6 +34,9 @@ struct AttentionShape {
 class PositionScheme {
  public:
   virtual ~PositionScheme() = default;
+
+  void set_device(Device d) { device_ = d; }
+  Device device() const { return device_; }
 
   // Declares this layer's parameters in `params` under `prefix` (e.g. "h.3.attn."), using the
   // export names of docs/export.md. Parameters declared here get no weight decay.
@@ -65,6 +72,9 @@ class PositionScheme {
   virtual void backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) {
     (void)dq, (void)dk, (void)q_pos0, (void)k_pos0, (void)grads;
   }
+
+ protected:
+  Device device_ = Device::cpu;
 };
 
 }  // namespace goat

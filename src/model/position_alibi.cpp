@@ -30,6 +30,8 @@ AlibiPosition::AlibiPosition(int64_t head_dim, int64_t n_kv_head)
 ops::AttentionPrior AlibiPosition::prior(int64_t, int64_t, int64_t k_pos0) {
   ops::AttentionPrior p;
   p.slope = slopes_.data();
+  if (device_ == Device::cuda)
+    p.slope = static_cast<const float*>(slopes_dev_.upload(slopes_.data(), slopes_.size() * sizeof(float)));
   p.pos_offset = k_pos0;
   return p;
 }

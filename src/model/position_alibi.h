@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "core/device_buffer.h"
 #include "model/position.h"
 
 namespace goat {
@@ -24,6 +25,7 @@ class AlibiPosition final : public PositionScheme {
  private:
   float scale_;
   std::vector<float> slopes_;
+  DeviceBuffer slopes_dev_;  // their copy for a model on CUDA
 };
 
 // none / learned / sinusoidal: plain softmax attention with 1/sqrt(d_h).

@@ -5,7 +5,9 @@
 
 #include <cmath>
 
+#include "backend/cuda/cuda_ops.h"
 #include "model/position_alibi.h"
+#include "ops/position.h"
 
 namespace goat {
 
@@ -72,6 +74,7 @@ GoatPosition::GoatPosition(const GoatConfig& cfg, const AttentionShape& shape)
 void GoatPosition::declare(Arena& params, const std::string& prefix) {
   prefix_ = prefix;
   params_ = &params;
+  first_ = static_cast<int>(params.entries().size());
   if (R_ > 0) {
     params.add(prefix + "lambda_sym", Shape{Hkv_, R_});
     params.add(prefix + "lambda_asym", Shape{Hkv_, R_});
@@ -85,6 +88,7 @@ void GoatPosition::declare(Arena& params, const std::string& prefix) {
     params.add(prefix + "key_bias.fc2.weight", Shape{1, kHidden});
     params.add(prefix + "key_bias.fc2.bias", Shape{1});
   }
+  end_ = static_cast<int>(params.entries().size());
 }
 
 GoatPosition::Views GoatPosition::bind(const Arena& a) const {
@@ -102,8 +106,29 @@ GoatPosition::Views GoatPosition::bind(const Arena& a) const {
   return v;
 }
 
+GoatPosition::Views GoatPosition::host_views(const Arena& a, std::vector<float>& mirror) const {
+  if (a.device() == Device::cpu || first_ == end_) return bind(a);
+  const auto& es = a.entries();
+  const int64_t off0 = es[first_].offset, n = es[end_ - 1].offset + es[end_ - 1].shape.numel() - off0;
+  mirror.resize(static_cast<size_t>(n));
+  cuda::copy_to_host(mirror.data(), a.view(first_).f32(), static_cast<size_t>(n) * sizeof(float));
+  const auto at = [&](const char* name) { return mirror.data() + (es[a.index_of(prefix_ + name)].offset - off0); };
+  Views v;
+  if (R_ > 0) v.a = at("lambda_sym"), v.b = at("lambda_asym");
+  if (cfg_.key_bias) {
+    v.gain = at("sink_gain"), v.bump = at("sink_bump"), v.rho = at("recency_slope_raw");
+    v.w1 = at("key_bias.fc1.weight"), v.b1 = at("key_bias.fc1.bias");
+    v.w2 = at("key_bias.fc2.weight"), v.b2 = at("key_bias.fc2.bias");
+  }
+  return v;
+}
+
+void GoatPosition::push_mirror(const Arena& a, const std::vector<float>& mirror) const {
+  if (a.device() == Device::cpu || first_ == end_) return;
+  cuda::copy_to_device(a.view(first_).f32(), mirror.data(), mirror.size() * sizeof(float));
+}
+
 void GoatPosition::init(const Arena& params, const Rng& rng) {
-  params_ = &params;
   const Views v = bind(params);
   const bool seeded = cfg_.init == "seeded";
   for (int64_t i = 0; i < Hkv_ * R_; ++i) {
@@ -125,54 +150,39 @@ void GoatPosition::init(const Arena& params, const Rng& rng) {
   v.b2[0] = 0.f;
 }
 
+void GoatPosition::lane_tables(int64_t pos0, int64_t n, std::vector<float>& c, std::vector<float>& s) const {
+  c.resize(static_cast<size_t>(n * R_));
+  s.resize(c.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < R_; ++r) {
+      const double a = w_rel_[r] * static_cast<double>(pos0 + i);
+      c[i * R_ + r] = static_cast<float>(std::cos(a)), s[i * R_ + r] = static_cast<float>(std::sin(a));
+    }
+}
+
+Tensor GoatPosition::table(const std::vector<float>& host, int64_t rows, DeviceBuffer& buf) const {
+  return device_view(host, Shape{rows, R_}, device_, buf);
+}
+
+Tensor GoatPosition::param(const Arena& a, const char* name) const {
+  if (R_ == 0) return Tensor(nullptr, Shape{Hkv_, 0}, DType::f32, a.device());
+  return a.view(prefix_ + name);
+}
+
 void GoatPosition::forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, int64_t k_pos0) {
-  const int64_t B = q.size(0), Tq = q.size(2), Tk = k.size(2), G = H_ / Hkv_;
+  const int64_t B = q.size(0), Tq = q.size(2), Tk = k.size(2);
   check_shape("goat", "q", q, {B, H_, Tq, D_});
   check_shape("goat", "k", k, {B, Hkv_, Tk, D_});
-  const Views v = bind(*params_);
   const float qscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc_)));
-  std::vector<float> cq(static_cast<size_t>(Tq * R_)), sq(cq.size()), ck(static_cast<size_t>(Tk * R_)), sk(ck.size());
-  for (int64_t i = 0; i < Tq; ++i)
-    for (int64_t r = 0; r < R_; ++r) {
-      const double a = w_rel_[r] * static_cast<double>(q_pos0 + i);
-      cq[i * R_ + r] = static_cast<float>(std::cos(a)), sq[i * R_ + r] = static_cast<float>(std::sin(a));
-    }
-  for (int64_t j = 0; j < Tk; ++j)
-    for (int64_t r = 0; r < R_; ++r) {
-      const double a = w_rel_[r] * static_cast<double>(k_pos0 + j);
-      ck[j * R_ + r] = static_cast<float>(std::cos(a)), sk[j * R_ + r] = static_cast<float>(std::sin(a));
-    }
-  float* qp = q.f32();
-  float* kp = k.f32();
-  const bool parallel = B * H_ * (Tq + Tk) * D_ > (1 << 16);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t bh = 0; bh < B * H_; ++bh) {
-    const int64_t b = bh / H_, h = bh % H_, hk = h / G;
-    for (int64_t i = 0; i < Tq; ++i) {
-      float* row = qp + b * q.strides[0] + h * q.strides[1] + i * q.strides[2];
-      for (int64_t c = 0; c < dc_; ++c) row[c] *= qscale;
-      for (int64_t r = 0; r < R_; ++r) {
-        const float a = v.a[hk * R_ + r], bb = v.b[hk * R_ + r], c = cq[i * R_ + r], s = sq[i * R_ + r];
-        row[dc_ + r] = a * c + bb * s;
-        row[dc_ + R_ + r] = a * s - bb * c;
-      }
-      if (cfg_.key_bias) row[D_ - 1] = 0.f;
-    }
-  }
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t bh = 0; bh < B * Hkv_; ++bh) {
-    const int64_t b = bh / Hkv_, h = bh % Hkv_;
-    for (int64_t j = 0; j < Tk; ++j) {
-      float* row = kp + b * k.strides[0] + h * k.strides[1] + j * k.strides[2];
-      for (int64_t r = 0; r < R_; ++r) row[dc_ + r] = ck[j * R_ + r], row[dc_ + R_ + r] = sk[j * R_ + r];
-      if (cfg_.key_bias) row[D_ - 1] = 0.f;
-    }
-  }
+  lane_tables(q_pos0, Tq, cq_, sq_);
+  lane_tables(k_pos0, Tk, ck_, sk_);
+  ops::goat_lanes_forward(q, k, param(*params_, "lambda_sym"), param(*params_, "lambda_asym"),
+                          table(cq_, Tq, tab_dev_[0]), table(sq_, Tq, tab_dev_[1]), table(ck_, Tk, tab_dev_[2]),
+                          table(sk_, Tk, tab_dev_[3]), dc_, qscale);
 }
 
 // feat_ (tk, 2M+2), h1_ (tk, 4) pre-activations, mlp_out_ (tk), for keys at k_pos0 + j.
-void GoatPosition::mlp_forward(int64_t tk, int64_t k_pos0) {
-  const Views v = bind(*params_);
+void GoatPosition::mlp_forward(const Views& v, int64_t tk, int64_t k_pos0) {
   const int64_t nx = 2 * M_ + 2;
   feat_.resize(static_cast<size_t>(tk * nx));
   h1_.resize(static_cast<size_t>(tk * kHidden));
@@ -195,8 +205,8 @@ ops::AttentionPrior GoatPosition::prior(int64_t batch, int64_t tk, int64_t k_pos
   ops::AttentionPrior p;
   p.pos_offset = k_pos0;
   if (!cfg_.key_bias) return p;
-  const Views v = bind(*params_);
-  mlp_forward(tk, k_pos0);
+  const Views v = host_views(*params_, pmirror_);
+  mlp_forward(v, tk, k_pos0);
   u_.resize(static_cast<size_t>(Hkv_ * tk));
   for (int64_t h = 0; h < Hkv_; ++h)
     for (int64_t j = 0; j < tk; ++j) u_[h * tk + j] = v.gain[h] * mlp_out_[j] + (k_pos0 + j == 0 ? v.bump[h] : 0.f);
@@ -208,6 +218,10 @@ ops::AttentionPrior GoatPosition::prior(int64_t batch, int64_t tk, int64_t k_pos
   for (int64_t h = 0; h < Hkv_; ++h) slope_[h] = static_cast<float>(softplus(v.rho[h]));
   p.key_bias = kb_.data();
   if (cfg_.causal) p.slope = slope_.data();
+  if (device_ == Device::cuda) {
+    p.key_bias = static_cast<float*>(kb_dev_.upload(kb_.data(), kb_.size() * sizeof(float)));
+    if (cfg_.causal) p.slope = static_cast<float*>(slope_dev_.upload(slope_.data(), slope_.size() * sizeof(float)));
+  }
   return p;
 }
 
@@ -216,6 +230,10 @@ ops::AttentionGrads GoatPosition::prior_grad_buffers() {
   if (!cfg_.key_bias) return g;
   g.d_key_bias = d_kb_.data();
   if (cfg_.causal) g.d_slope = d_slope_.data();
+  if (device_ == Device::cuda) {
+    g.d_key_bias = static_cast<float*>(d_kb_dev_.reserve(d_kb_.size() * sizeof(float)));
+    if (cfg_.causal) g.d_slope = static_cast<float*>(d_slope_dev_.reserve(d_slope_.size() * sizeof(float)));
+  }
   return g;
 }
 
@@ -224,8 +242,12 @@ void GoatPosition::backward_prior(const Arena& params, const Arena& grads, int64
   GOAT_CHECK(static_cast<int64_t>(d_kb_.size()) == batch * Hkv_ * tk, "goat",
              "backward_prior for (B, Tk) = ({}, {}) but prior() was last called for {} key-bias values", batch, tk,
              d_kb_.size());
-  const Views P = bind(params), G = bind(grads);
-  mlp_forward(tk, k_pos0);
+  if (device_ == Device::cuda) {  // the kernel's outputs, down to the host vectors
+    d_kb_dev_.download(d_kb_.data(), d_kb_.size() * sizeof(float));
+    if (cfg_.causal) d_slope_dev_.download(d_slope_.data(), d_slope_.size() * sizeof(float));
+  }
+  const Views P = host_views(params, pmirror_), G = host_views(grads, gmirror_);
+  mlp_forward(P, tk, k_pos0);
   const int64_t nx = 2 * M_ + 2;
   std::vector<double> g_out(static_cast<size_t>(tk), 0.0);  // ∂L/∂MLP(x_j)
   for (int64_t h = 0; h < Hkv_; ++h) {
@@ -258,56 +280,19 @@ void GoatPosition::backward_prior(const Arena& params, const Arena& grads, int64
     G.b1[kk] += static_cast<float>(d_b1[kk]);
     for (int64_t m = 0; m < nx; ++m) G.w1[kk * nx + m] += static_cast<float>(d_w1[kk * nx + m]);
   }
+  push_mirror(grads, gmirror_);
 }
 
 void GoatPosition::backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) {
   (void)k_pos0;
-  const int64_t B = dq.size(0), Tq = dq.size(2), Tk = dk.size(2), G = H_ / Hkv_;
+  const int64_t B = dq.size(0), Tq = dq.size(2), Tk = dk.size(2);
   check_shape("goat", "dq", dq, {B, H_, Tq, D_});
   check_shape("goat", "dk", dk, {B, Hkv_, Tk, D_});
   const float qscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc_)));
-  std::vector<double> cq(static_cast<size_t>(Tq * R_)), sq(cq.size());
-  for (int64_t i = 0; i < Tq; ++i)
-    for (int64_t r = 0; r < R_; ++r) {
-      const double a = w_rel_[r] * static_cast<double>(q_pos0 + i);
-      cq[i * R_ + r] = std::cos(a), sq[i * R_ + r] = std::sin(a);
-    }
   // ∂L/∂a_r = Σ dq~_cos,r cos(w_r t_i) + dq~_sin,r sin(w_r t_i); ∂L/∂b_r = Σ dq~_cos,r sin − dq~_sin,r cos.
-  std::vector<double> da(static_cast<size_t>(B * H_ * R_), 0.0), db(da.size(), 0.0);
-  float* dqp = dq.f32();
-  float* dkp = dk.f32();
-  const bool parallel = B * H_ * (Tq + Tk) * D_ > (1 << 16);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t bh = 0; bh < B * H_; ++bh) {
-    const int64_t b = bh / H_, h = bh % H_;
-    for (int64_t i = 0; i < Tq; ++i) {
-      float* row = dqp + b * dq.strides[0] + h * dq.strides[1] + i * dq.strides[2];
-      for (int64_t r = 0; r < R_; ++r) {
-        const double gc = row[dc_ + r], gs = row[dc_ + R_ + r], c = cq[i * R_ + r], s = sq[i * R_ + r];
-        da[bh * R_ + r] += gc * c + gs * s;
-        db[bh * R_ + r] += gc * s - gs * c;
-      }
-      for (int64_t c = 0; c < dc_; ++c) row[c] *= qscale;
-      for (int64_t c = dc_; c < D_; ++c) row[c] = 0.f;
-    }
-  }
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t bh = 0; bh < B * Hkv_; ++bh) {
-    const int64_t b = bh / Hkv_, h = bh % Hkv_;
-    for (int64_t j = 0; j < Tk; ++j) {
-      float* row = dkp + b * dk.strides[0] + h * dk.strides[1] + j * dk.strides[2];
-      for (int64_t c = dc_; c < D_; ++c) row[c] = 0.f;
-    }
-  }
-  if (R_ == 0) return;
-  const Views Gv = bind(grads);
-  for (int64_t bh = 0; bh < B * H_; ++bh) {
-    const int64_t hk = bh % H_ / G;
-    for (int64_t r = 0; r < R_; ++r) {
-      Gv.a[hk * R_ + r] += static_cast<float>(da[bh * R_ + r]);
-      Gv.b[hk * R_ + r] += static_cast<float>(db[bh * R_ + r]);
-    }
-  }
+  lane_tables(q_pos0, Tq, cq_, sq_);
+  ops::goat_lanes_backward(dq, dk, param(grads, "lambda_sym"), param(grads, "lambda_asym"),
+                           table(cq_, Tq, tab_dev_[0]), table(sq_, Tq, tab_dev_[1]), dc_, qscale);
 }
 
 }  // namespace goat

@@ -9,6 +9,11 @@
 // module): lambda_sym = a (Hkv, R), lambda_asym = b (Hkv, R), sink_gain, sink_bump,
 // recency_slope_raw = rho (Hkv), key_bias.fc1.{weight (4, 2M+2), bias (4)}, key_bias.fc2.{weight
 // (1, 4), bias (1)}. See docs/goat.md.
+//
+// On CUDA (set_device) the lanes are kernels (ops/position.h); the prior — the MLP over Tk keys
+// and Hkv slopes, O(Tk·M) — stays a host computation: this layer's few prior parameters
+// (one contiguous arena span) are copied down, u and the slopes copied up, and in backward
+// d_key_bias/d_slope copied down and the parameter gradients added to the device span.
 #pragma once
 
 #include <memory>
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/device_buffer.h"
 #include "model/position.h"
 
 namespace goat {
@@ -63,19 +69,31 @@ class GoatPosition final : public PositionScheme {
 
  private:
   struct Views;
-  Views bind(const Arena& a) const;
-  void mlp_forward(int64_t tk, int64_t k_pos0);
+  Views bind(const Arena& a) const;  // host arenas
+  // Views of this layer's parameters on the host: bind(a) on the CPU; on CUDA a downloaded copy
+  // of the layer's span in `mirror` (push_mirror uploads it back).
+  Views host_views(const Arena& a, std::vector<float>& mirror) const;
+  void push_mirror(const Arena& a, const std::vector<float>& mirror) const;
+  void mlp_forward(const Views& v, int64_t tk, int64_t k_pos0);
+  // cos/sin(w_r t) for rows at pos0 + i, i < n: (n, R) each, fp32 from fp64 angles.
+  void lane_tables(int64_t pos0, int64_t n, std::vector<float>& c, std::vector<float>& s) const;
+  Tensor table(const std::vector<float>& host, int64_t rows, DeviceBuffer& buf) const;
+  Tensor param(const Arena& a, const char* name) const;  // (Hkv, R) lambda view, or an empty (Hkv, 0)
 
   GoatConfig cfg_;
   int64_t H_, Hkv_, D_, R_, M_, dp_, dc_;
   std::string prefix_;
   const Arena* params_ = nullptr;  // bound at declare()
+  int first_ = 0, end_ = 0;         // this layer's entries in the arena: [first_, end_)
   std::vector<double> w_rel_;
   std::vector<float> slope_;                // softplus(rho) (Hkv)
   std::vector<float> u_;                    // (Hkv, tk)
   std::vector<float> kb_;                   // (B, Hkv, tk): u replicated over the batch for the kernel
   std::vector<float> feat_, h1_, mlp_out_;  // MLP activations per key: (tk, 2M+2), (tk, 4), (tk)
   std::vector<float> d_kb_, d_slope_;       // kernel gradient outputs (B, Hkv, tk), (Hkv)
+  std::vector<float> cq_, sq_, ck_, sk_;    // lane tables of the last forward_qk/backward_qk
+  std::vector<float> pmirror_, gmirror_;    // host copies of the layer's params / grads (CUDA)
+  DeviceBuffer kb_dev_, slope_dev_, d_kb_dev_, d_slope_dev_, tab_dev_[4];
 };
 
 }  // namespace goat

@@ -1,7 +1,10 @@
-// RoPE rotation over strided (B, H, T, D) views; the table is computed in fp64 then rounded.
+// RoPE rotation over strided (B, H, T, D) views (ops/position.h); the table is computed in fp64
+// then rounded, and mirrored on the device for a model on CUDA.
 #include "model/position_rope.h"
 
 #include <cmath>
+
+#include "ops/position.h"
 
 namespace goat {
 
@@ -31,25 +34,17 @@ void RopePosition::ensure_table(int64_t n_pos) {
 void RopePosition::rotate(const Tensor& x, int64_t pos0, float sign) {
   GOAT_CHECK(x.ndim() == 4 && x.size(3) == head_dim_ && x.strides[3] == 1, "rope",
              "expected x to be (B, H, T, {}) with a contiguous last dim, got {}", head_dim_, x.shape.str());
-  const int64_t B = x.size(0), H = x.size(1), T = x.size(2), half = head_dim_ / 2;
-  ensure_table(pos0 + T);
-  float* base = x.f32();
-  const int64_t pair_stride = interleaved_ ? 2 : 1, partner = interleaved_ ? 1 : half;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t t = 0; t < T; ++t) {
-        float* row = base + b * x.strides[0] + h * x.strides[1] + t * x.strides[2];
-        const float* c = &cos_[static_cast<size_t>((pos0 + t) * half)];
-        const float* s = &sin_[static_cast<size_t>((pos0 + t) * half)];
-        for (int64_t i = 0; i < half; ++i) {
-          float& x1 = row[i * pair_stride];
-          float& x2 = row[i * pair_stride + partner];
-          const float sn = sign * s[i], a = x1, b2 = x2;
-          x1 = a * c[i] - b2 * sn;
-          x2 = a * sn + b2 * c[i];
-        }
-      }
+  ensure_table(pos0 + x.size(2));
+  const Shape table{n_pos_, head_dim_ / 2};
+  if (x.device == Device::cpu)
+    return ops::rope_rotate(x, Tensor(cos_.data(), table), Tensor(sin_.data(), table), pos0, sign, interleaved_);
+  if (dev_pos_ != n_pos_) {
+    cos_dev_.upload(cos_.data(), cos_.size() * sizeof(float));
+    sin_dev_.upload(sin_.data(), sin_.size() * sizeof(float));
+    dev_pos_ = n_pos_;
+  }
+  ops::rope_rotate(x, Tensor(cos_dev_.data(), table, DType::f32, Device::cuda),
+                   Tensor(sin_dev_.data(), table, DType::f32, Device::cuda), pos0, sign, interleaved_);
 }
 
 void RopePosition::forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, int64_t k_pos0) {

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "core/device_buffer.h"
 #include "model/position.h"
 
 namespace goat {
@@ -31,6 +32,8 @@ class RopePosition final : public PositionScheme {
   bool interleaved_;
   int64_t n_pos_ = 0;
   std::vector<float> cos_, sin_;  // (n_pos, head_dim / 2)
+  DeviceBuffer cos_dev_, sin_dev_;  // their device copies (a model on CUDA), uploaded when grown
+  int64_t dev_pos_ = 0;             // rows uploaded
 };
 
 }  // namespace goat

@@ -11,9 +11,15 @@
 
 namespace goat::ops {
 
-void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp) {
+void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp,
+                  const Tensor& param_bf16) {
   constexpr const char* kOp = "adamw";
-  const bool cuda = on_cuda(kOp, {&param, &grad, &m, &v});
+  const bool cuda = on_cuda(kOp, {&param, &grad, &m, &v, &param_bf16});
+  if (present(param_bf16)) {
+    GOAT_CHECK(cuda, kOp, "a bf16 working copy is a CUDA feature (the CPU model runs in fp32)");
+    require_contiguous(kOp, "param_bf16", param_bf16, DType::bf16);
+    check_shape(kOp, "param_bf16", param_bf16, param.shape);
+  }
   require_contiguous_f32(kOp, "param", param);
   for (const auto& [t, name] : {std::pair{&grad, "grad"}, std::pair{&m, "m"}, std::pair{&v, "v"}}) {
     require_contiguous_f32(kOp, name, *t);
@@ -32,7 +38,8 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, cons
                          static_cast<float>(1.0 - std::pow(static_cast<double>(hp.beta1), t)),
                          static_cast<float>(1.0 - std::pow(static_cast<double>(hp.beta2), t))};
   if (cuda)
-    return cuda::adamw_update(param.f32(), grad.f32(), m.f32(), v.f32(), nullptr, param.numel(),
+    return cuda::adamw_update(param.f32(), grad.f32(), m.f32(), v.f32(),
+                              present(param_bf16) ? param_bf16.bf() : nullptr, param.numel(),
                               cuda::AdamWStep{s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.grad_scale, s.bias_c1,
                                               s.bias_c2});
   cpu::adamw_update(param.f32(), grad.f32(), m.f32(), v.f32(), param.numel(), s);

@@ -15,8 +15,10 @@ struct AdamWParams {
 };
 
 // p -= lr · ( m̂ / (sqrt(v̂) + eps) + weight_decay · p ), with m, v updated from g·grad_scale.
-// All four tensors: same shape, f32, contiguous.
-void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp);
+// All four tensors: same shape, f32, contiguous. param_bf16 (CUDA only, optional): a bf16 working
+// copy of the same shape that receives the updated weights in the same pass.
+void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp,
+                  const Tensor& param_bf16 = Tensor());
 
 // Σ g² over a span (fp64 accumulation in fixed chunks: same value for any thread count), for
 // global-norm clipping.

@@ -2,6 +2,8 @@
 // f32 or bf16 on CUDA), then call backend/cpu/elementwise.h or backend/cuda over the flat span.
 #include "ops/elementwise.h"
 
+#include <cstring>
+
 #include "backend/cpu/elementwise.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
@@ -40,6 +42,13 @@ void add_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
   check_same("add", a, "a", {{&b, "b"}, {&out, "out"}}, act_dtype(a, cuda));
   if (cuda) return cuda::add_forward(out.data, a.data, b.data, a.numel(), a.dtype);
   cpu::add_forward(out.f32(), a.f32(), b.f32(), a.numel());
+}
+
+void fill_zero(const Tensor& t) {
+  GOAT_CHECK(t.contiguous(), "fill_zero", "expected a contiguous tensor, got {}", t.shape.str());
+  if (!present(t)) return;
+  if (on_cuda("fill_zero", {&t})) return cuda::memset_zero(t.data, t.nbytes());
+  std::memset(t.data, 0, t.nbytes());
 }
 
 }  // namespace goat::ops

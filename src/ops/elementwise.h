@@ -1,4 +1,4 @@
-// Elementwise ops: GELU (tanh form, as GPT-2) and the residual add.
+// Elementwise ops: GELU (tanh form, as GPT-2), the residual add and zero fill.
 #pragma once
 
 #include "core/tensor.h"
@@ -12,5 +12,8 @@ void gelu_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in);
 
 // out = a + b (out may alias a or b).
 void add_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+
+// t = 0 (contiguous, any dtype, either device).
+void fill_zero(const Tensor& t);
 
 }  // namespace goat::ops

@@ -24,7 +24,8 @@ AdamW::AdamW(const Arena& params, std::vector<bool> decay_mask, const TrainConfi
 
 double AdamW::grad_norm(const Arena& grads) { return std::sqrt(ops::sum_squares(grads.flat())); }
 
-void AdamW::step(const Arena& params, const Arena& grads, int64_t step, double lr, double norm) {
+void AdamW::step(const Arena& params, const Arena& grads, int64_t step, double lr, double norm,
+                 const Arena* bf16_weights) {
   ops::AdamWParams hp;
   hp.lr = static_cast<float>(lr);
   hp.beta1 = static_cast<float>(t_.beta1);
@@ -35,7 +36,8 @@ void AdamW::step(const Arena& params, const Arena& grads, int64_t step, double l
   for (size_t i = 0; i < decay_.size(); ++i) {
     const int idx = static_cast<int>(i);
     hp.weight_decay = decay_[i] ? static_cast<float>(t_.weight_decay) : 0.f;
-    ops::adamw_update(params.view(idx), grads.view(idx), m_.view(idx), v_.view(idx), hp);
+    ops::adamw_update(params.view(idx), grads.view(idx), m_.view(idx), v_.view(idx), hp,
+                      bf16_weights ? bf16_weights->view(idx) : Tensor());
   }
 }
 

@@ -24,7 +24,9 @@ class AdamW {
   // Global L2 norm of the gradients (fp64 accumulation).
   static double grad_norm(const Arena& grads);
   // One update at 0-based step `step`: clips to t.grad_clip (if > 0) using `norm`, then AdamW.
-  void step(const Arena& params, const Arena& grads, int64_t step, double lr, double norm);
+  // bf16_weights (CUDA bf16 models, Gpt::bf16_weights()): the working copy refreshed in the same pass.
+  void step(const Arena& params, const Arena& grads, int64_t step, double lr, double norm,
+            const Arena* bf16_weights = nullptr);
 
   const Arena& m() const { return m_; }
   const Arena& v() const { return v_; }

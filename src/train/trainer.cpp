@@ -5,11 +5,11 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 
 #include "backend/cpu/gemm.h"
 #include "data/safetensors.h"
+#include "train/device_placement.h"
 
 namespace goat {
 
@@ -22,15 +22,16 @@ void save_config(const Config& cfg, const std::string& path) {
 Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cfg_(cfg), run_dir_(std::move(run_dir)) {
   validate(cfg_);
   const auto& t = cfg_.train;
-  model_ = std::make_unique<Gpt>(cfg_.model, t.seq_len);
+  const Placement place = placement_of(cfg_);
+  model_ = std::make_unique<Gpt>(cfg_.model, t.seq_len, place);
   model_->init(static_cast<uint64_t>(t.seed));
-  acts_ = std::make_unique<Activations>(cfg_.model, t.batch_size, t.seq_len);
+  acts_ = std::make_unique<Activations>(cfg_.model, t.batch_size, t.seq_len, place);
   opt_ = std::make_unique<AdamW>(model_->params(), model_->decay_mask(), t);
   train_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, false), t.batch_size, t.seq_len,
                                                  static_cast<uint64_t>(t.seed), RngPurpose::data);
   val_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, true), t.batch_size, t.seq_len,
                                                static_cast<uint64_t>(t.seed), RngPurpose::eval);
-  if (measure_peak) peak_gflops_ = cpu::measure_sgemm_gflops(1024, 5);
+  if (measure_peak) peak_gflops_ = measure_peak_gflops(place);
   if (!run_dir_.empty()) {
     std::filesystem::create_directories(run_dir_);
     save_config(cfg_, run_dir_ + "/config.json");
@@ -45,7 +46,7 @@ StepStats Trainer::step(int64_t step) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto& t = cfg_.train;
   const Arena& grads = model_->grads();
-  std::memset(grads.data(), 0, static_cast<size_t>(grads.numel()) * sizeof(float));
+  grads.zero();
   const float scale = 1.f / static_cast<float>(t.batch_size * t.seq_len * t.grad_accum);
   double loss = 0;
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
@@ -57,7 +58,7 @@ StepStats Trainer::step(int64_t step) {
   s.loss = loss / static_cast<double>(t.grad_accum);
   s.grad_norm = AdamW::grad_norm(grads);
   s.lr = lr_at(t, step);
-  opt_->step(model_->params(), grads, step, s.lr, s.grad_norm);
+  opt_->step(model_->params(), grads, step, s.lr, s.grad_norm, model_->bf16_weights());
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }
@@ -78,7 +79,8 @@ double Trainer::evaluate() { return mean_loss(*model_, *acts_, *val_loader_, cfg
 
 void Trainer::save_weights(int64_t step) const {
   if (run_dir_.empty()) return;
-  data::save_safetensors(run_dir_ + "/model.safetensors", model_->params(),
+  Arena host;
+  data::save_safetensors(run_dir_ + "/model.safetensors", on_host(model_->params(), host),
                          {{"format", "goatlm"}, {"step", std::to_string(step)}, {"config", to_json(cfg_).dump()}});
 }
 
@@ -102,7 +104,8 @@ StepStats Trainer::run() {
                model_->num_non_embedding(), cfg_.model.n_layer, cfg_.model.d_model, cfg_.model.n_head,
                cfg_.model.position.type);
   spdlog::info("data: {}", train_loader_->source().describe());
-  if (peak_gflops_ > 0) spdlog::info("measured sgemm peak {:.0f} GFLOP/s (MFU reference)", peak_gflops_);
+  spdlog::info("device: {}", describe_placement(cfg_));
+  if (peak_gflops_ > 0) spdlog::info("measured {} peak {:.0f} GFLOP/s (MFU reference)", peak_name(cfg_), peak_gflops_);
   StepStats last;
   for (int64_t s = 0; s < t.steps; ++s) {
     last = step(s);

@@ -199,6 +199,7 @@ std::vector<CudaCase> make_cuda_cases() {
   for (auto* f : {&elementwise_cases, &layernorm_cases, &linear_cases, &embedding_cases, &loss_cases, &optim_cases})
     for (CudaCase& c : f()) all.push_back(std::move(c));
   for (CudaCase& c : make_attention_cases()) all.push_back(std::move(c));
+  for (CudaCase& c : make_position_cases()) all.push_back(std::move(c));
   return all;
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "backend/cuda/cuda_ops.h"
 #include "config/config.h"
 #include "core/check.h"
 
@@ -75,7 +76,13 @@ TEST(Config, ValuesAreValidated) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"train": {"batch_size": 0}})").find("train.batch_size: must be >= 1"), std::string::npos);
   EXPECT_NE(error_of(R"({"train": {"seq_len": 512}})").find("train.seq_len: 512 exceeds model.max_seq_len"), std::string::npos);
-  EXPECT_NE(error_of(R"({"device": "cuda"})").find("device: \"cuda\" is not available: built without CUDA"), std::string::npos);
+  if (cuda::built())  // the device itself is checked when the model is placed (train/device_placement.h)
+    EXPECT_EQ(error_of(R"({"device": "cuda", "dtype": "bf16"})"), "");
+  else
+    EXPECT_NE(error_of(R"({"device": "cuda"})").find("device: \"cuda\" is not available: built without CUDA"),
+              std::string::npos);
+  EXPECT_NE(error_of(R"({"dtype": "bf16"})").find("dtype: \"bf16\" needs device \"cuda\""), std::string::npos);
+  EXPECT_NE(error_of(R"({"dtype": "fp16"})").find("dtype: expected one of fp32|bf16"), std::string::npos);
   EXPECT_NE(error_of(R"({"device": "tpu"})").find("device: expected one of cpu|cuda"), std::string::npos);
   EXPECT_NE(error_of(R"({"data": {"source": "shards"}})").find("data.train_shards: required"), std::string::npos);
   EXPECT_NE(error_of(R"({"model": {"position": {"type": "goat", "pos_rank": 20}}})").find("model.position.pos_rank"),

@@ -88,6 +88,27 @@ struct AttentionDesc {
 void attention_forward(const AttentionDesc& a, DType dt);
 void attention_backward(const AttentionDesc& a, DType dt);
 
+// ---- position schemes (ops/position.h): in place on (b, h, t, d) head rows of dtype dt ----
+struct HeadRows {
+  void* x = nullptr;
+  int64_t b = 0, h = 0, t = 0, d = 0;
+  int64_t s[3]{};  // element strides of b, h, t; the last dim is contiguous
+};
+// cos/sin: (n_pos, d/2) fp32 on the device.
+void rope_rotate(const HeadRows& x, const float* cos, const float* sin, int64_t pos0, float sign, bool interleaved,
+                 DType dt);
+// Forward: q, k, a, b, cq, sq, ck, sk. Backward: q, k hold dq, dk; da, db (+=), cq, sq.
+struct GoatLanesDesc {
+  HeadRows q, k;
+  const float *a = nullptr, *b = nullptr;
+  float *da = nullptr, *db = nullptr;
+  const float *cq = nullptr, *sq = nullptr, *ck = nullptr, *sk = nullptr;
+  int64_t r = 0, dc = 0;
+  float qscale = 1.f;
+};
+void goat_lanes_forward(const GoatLanesDesc& d, DType dt);
+void goat_lanes_backward(const GoatLanesDesc& d, DType dt);
+
 struct AdamWStep {
   float lr, beta1, beta2, eps, weight_decay, grad_scale, bias_c1, bias_c2;
 };

@@ -68,5 +68,8 @@ void attention_backward(const AttentionDesc&, DType) { missing("attention"); }
 void adamw_update(float*, const float*, float*, float*, bf16*, int64_t, const AdamWStep&) { missing("adamw"); }
 double sum_squares(const float*, int64_t) { missing("sum_squares"); }
 
+void rope_rotate(const HeadRows&, const float*, const float*, int64_t, float, bool, DType) { missing("rope"); }
+void goat_lanes_forward(const GoatLanesDesc&, DType) { missing("goat_lanes"); }
+void goat_lanes_backward(const GoatLanesDesc&, DType) { missing("goat_lanes"); }
 }  // namespace cuda
 }  // namespace goat
