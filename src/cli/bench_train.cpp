@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/cpu_info.h"
+#include "train/device_placement.h"
 #include "train/trainer.h"
 
 namespace goat::cli {
@@ -35,12 +36,14 @@ void register_bench_train(CLI::App& bench) {
     const double med = sec[sec.size() / 2];
     const double tps = static_cast<double>(trainer.tokens_per_step()) / med;
     const double flops = trainer.model().flops_per_token(cfg.train.seq_len) * tps;
-    const double mfu = flops / (trainer.peak_gflops() * 1e9);
+    const double mfu = trainer.peak_gflops() > 0 ? flops / (trainer.peak_gflops() * 1e9) : 0.0;
     fmt::print("config {}: {} params, B {} T {} accum {}, {} threads\n", o.config, trainer.model().num_params(),
                cfg.train.batch_size, cfg.train.seq_len, cfg.train.grad_accum, cpu_info().threads);
+    fmt::print("device: {}\n", describe_placement(cfg));
     fmt::print("step ms: median {:.2f}, min {:.2f}, max {:.2f}; {:.0f} tokens/s; {:.1f} model GFLOP/s; MFU {:.1f}% of "
-               "{:.0f} GFLOP/s sgemm\n",
-               med * 1e3, sec.front() * 1e3, sec.back() * 1e3, tps, flops * 1e-9, mfu * 100, trainer.peak_gflops());
+               "{:.0f} GFLOP/s measured {}\n",
+               med * 1e3, sec.front() * 1e3, sec.back() * 1e3, tps, flops * 1e-9, mfu * 100, trainer.peak_gflops(),
+               peak_name(cfg));
     OrderedJson j{{"config", o.config},       {"params", trainer.model().num_params()},
                   {"tokens_per_step", trainer.tokens_per_step()}, {"step_ms", med * 1e3},
                   {"tokens_per_s", tps},      {"model_gflops", flops * 1e-9},

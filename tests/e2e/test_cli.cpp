@@ -119,7 +119,7 @@ TEST_F(Cli, ConfigErrorsNameThePath) {
             std::string::npos)
       << r.out;
   EXPECT_FALSE(std::filesystem::exists(run_ + "_bad"));
-  if (cuda::built() && cuda::device_count() > 0) return;  // device cuda trains (tests/cuda/test_cuda_cli.cpp)
+  if (goat::cuda::built() && goat::cuda::device_count() > 0) return;  // device cuda trains (tests/cuda/test_cuda_cli.cpp)
   const Result c = run(bin_ + " train --config " + src_ + "/configs/tiny.json --set device=cuda --run-dir " + run_ + "_bad");
   EXPECT_NE(c.code, 0);
   EXPECT_TRUE(c.out.find("built without CUDA") != std::string::npos ||
