@@ -45,8 +45,9 @@ DataParallel::DataParallel(const Config& cfg) {
     GOAT_CHECK(std::sscanf(f, "%d:%ld", &fault_rank_, &fault_step_) == 2, "dist",
                "GOATLM_DIST_FAULT='{}': expected RANK:STEP", f);
   }
-  spdlog::info("dist: backend {}, {} rank{}, zero {}, global batch {} = {} x {} rows", backend_name(comm_->backend()), n,
-               n == 1 ? "" : "s", d.zero, cfg.train.batch_size, n, cfg.train.batch_size / n);
+  if (n > 1)
+    spdlog::info("dist: backend {}, {} ranks, zero {}, global batch {} = {} x {} rows", backend_name(comm_->backend()), n,
+                 d.zero, cfg.train.batch_size, n, cfg.train.batch_size / n);
 }
 
 data::RowSlice DataParallel::rows(int64_t global_batch) const {
