@@ -91,15 +91,30 @@ double DataParallel::grad_norm(const Arena& grads) {
   return std::sqrt(sq);
 }
 
-void DataParallel::gather_params(const Arena& params) {
-  if (!zero_ || world() == 1) return;
-  const ZeroShard s = zero_shard(params.numel(), world(), rank());
+void DataParallel::all_gather_owned(const float* own, int64_t numel, float* full) {
+  const ZeroShard s = zero_shard(numel, world(), rank());
   padded_.assign(static_cast<size_t>(s.padded_numel), 0.f);
-  const auto p = float_span(params);
-  std::copy_n(p.begin() + s.begin, s.size(), padded_.begin() + s.padded_begin());
+  std::copy_n(own, s.size(), padded_.begin() + s.padded_begin());
   const std::span<float> all(padded_);
   comm_->all_gather(all.subspan(static_cast<size_t>(s.padded_begin()), static_cast<size_t>(s.shard_numel)), all);
-  std::copy_n(padded_.begin(), p.size(), p.begin());
+  std::copy_n(padded_.begin(), numel, full);
+}
+
+void DataParallel::gather_params(const Arena& params) {
+  if (!zero_ || world() == 1) return;
+  float* p = static_cast<float*>(params.data());
+  all_gather_owned(p + owned_begin(params.numel()), params.numel(), p);
+}
+
+void DataParallel::gather_shards(const Arena& shard, const Arena& full) {
+  const int64_t begin = owned_begin(full.numel()), end = owned_end(full.numel());
+  GOAT_CHECK(shard.numel() == end - begin, "dist", "shard of {} elements for the owned range [{}, {})", shard.numel(),
+             begin, end);
+  const float* own = static_cast<const float*>(shard.data());
+  if (!zero_ || world() == 1)
+    std::copy_n(own, end - begin, static_cast<float*>(full.data()) + begin);
+  else
+    all_gather_owned(own, full.numel(), static_cast<float*>(full.data()));
 }
 
 double DataParallel::mean(double local) {

@@ -62,6 +62,10 @@ class DataParallel {
   double grad_norm(const Arena& grads);
   // ZeRO-1: every rank's updated shard to every rank (after the optimizer step); no-op otherwise.
   void gather_params(const Arena& params);
+  // ZeRO-1: every rank's owned slice `shard` (elements [begin, end) of the flat arena, as
+  // owned_begin/owned_end give them) assembled into `full` (parameter layout) on every rank, for a
+  // checkpoint in the world-size-independent layout; without ZeRO, a copy. Collective.
+  void gather_shards(const Arena& shard, const Arena& full);
   // Mean over ranks of a per-rank value (the mean loss of equal-sized slices = the global mean).
   double mean(double local);
 
@@ -72,6 +76,9 @@ class DataParallel {
   void run_or_abort(const std::function<void()>& fn);
 
  private:
+  // ZeRO-1: own (the rank's shard_size elements) to every rank, full (numel) on every rank.
+  void all_gather_owned(const float* own, int64_t numel, float* full);
+
   std::unique_ptr<Communicator> comm_;
   bool zero_ = false;
   double bucket_mb_ = 25;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <tuple>
 
 #include "ops/adamw.h"
 
@@ -36,14 +37,22 @@ Arena flat_arena(int64_t n) {
 }  // namespace
 
 AdamW::AdamW(const Arena& params, std::vector<bool> decay_mask, const TrainConfig& t, int64_t begin, int64_t end)
-    : decay_(std::move(decay_mask)), t_(t), begin_(begin), end_(end < 0 ? params.numel() : end) {
+    : decay_(std::move(decay_mask)), t_(t), begin_(begin), end_(end < 0 ? params.numel() : end), numel_(params.numel()) {
   GOAT_CHECK(decay_.size() == params.entries().size(), "adamw", "decay mask has {} entries for {} parameters",
              decay_.size(), params.entries().size());
   GOAT_CHECK(begin_ >= 0 && begin_ <= end_ && end_ <= params.numel(), "adamw",
              "owned range [{}, {}) outside the {} parameters", begin_, end_, params.numel());
-  const bool whole = begin_ == 0 && end_ == params.numel();
-  m_ = whole ? params.clone_layout() : flat_arena(end_ - begin_);
-  v_ = whole ? params.clone_layout() : flat_arena(end_ - begin_);
+  m_ = owns_all() ? params.clone_layout() : flat_arena(end_ - begin_);
+  v_ = owns_all() ? params.clone_layout() : flat_arena(end_ - begin_);
+}
+
+void AdamW::load_moments(const Arena& m_full, const Arena& v_full) {
+  for (const auto& [full, own, name] : {std::tuple{&m_full, &m_, "m"}, std::tuple{&v_full, &v_, "v"}}) {
+    GOAT_CHECK(full->numel() == numel_, "adamw", "moment arena {} has {} elements, the parameters {}", name,
+               full->numel(), numel_);
+    const float* src = static_cast<const float*>(full->data()) + begin_;
+    std::copy(src, src + (end_ - begin_), static_cast<float*>(own->data()));
+  }
 }
 
 double AdamW::grad_norm(const Arena& grads) { return std::sqrt(ops::sum_squares(grads.flat())); }

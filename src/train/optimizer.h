@@ -36,12 +36,15 @@ class AdamW {
   const Arena& v() const { return v_; }
   int64_t begin() const { return begin_; }
   int64_t end() const { return end_; }
+  bool owns_all() const { return begin_ == 0 && end_ == numel_; }
+  // Sets the owned moments from full parameter-layout arenas (a checkpoint on any world size).
+  void load_moments(const Arena& m_full, const Arena& v_full);
 
  private:
   Arena m_, v_;
   std::vector<bool> decay_;
   TrainConfig t_;
-  int64_t begin_, end_;
+  int64_t begin_, end_, numel_;
 };
 
 // Elements [offset, offset + n) of an f32 arena as a 1-D view.

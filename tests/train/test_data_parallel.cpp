@@ -81,6 +81,20 @@ TEST(DataParallel, ShardedAdamWEqualsTheWholeUpdateBitwise) {
     for (int64_t s = 0; s < 3; ++s)
       for (auto& o : shards) o->step(g.params(), g.grads(), s, 1e-3, 2.0);
     EXPECT_EQ(copy_of(g.params()), want) << world << " shards";
+    // The shards' moments laid side by side are the whole optimizer's, and load_moments re-cuts
+    // full moments into any shard (a checkpoint resumed on another world size).
+    const Arena m_full = g.params().clone_layout(), v_full = g.params().clone_layout();
+    for (const auto& o : shards) {
+      std::copy_n(static_cast<const float*>(o->m().data()), o->end() - o->begin(), static_cast<float*>(m_full.data()) + o->begin());
+      std::copy_n(static_cast<const float*>(o->v().data()), o->end() - o->begin(), static_cast<float*>(v_full.data()) + o->begin());
+    }
+    EXPECT_EQ(copy_of(m_full), copy_of(whole.m())) << world << " shards";
+    EXPECT_EQ(copy_of(v_full), copy_of(whole.v())) << world << " shards";
+    const ZeroShard z = zero_shard(g.params().numel(), world, 1);
+    AdamW resumed(g.params(), g.decay_mask(), c.train, z.begin, z.end);
+    resumed.load_moments(whole.m(), whole.v());
+    EXPECT_EQ(copy_of(resumed.m()), copy_of(shards[1]->m()));
+    EXPECT_EQ(copy_of(resumed.v()), copy_of(shards[1]->v()));
   }
 }
 
