@@ -151,6 +151,7 @@ OrderedJson to_json(const Config& c) {
   j["dist"] = {{"backend", ds.backend},     {"zero", ds.zero},           {"timeout_s", ds.timeout_s},
                {"deterministic", ds.deterministic}, {"bucket_mb", ds.bucket_mb}};
   j["device"] = c.device;
+  j["dtype"] = c.dtype;
   return j;
 }
 
@@ -217,6 +218,7 @@ Config from_tree(const OrderedJson& j) {
   c.dist.deterministic = jdist.at("deterministic").get<bool>();
   c.dist.bucket_mb = jdist.at("bucket_mb").get<double>();
   c.device = j.at("device").get<std::string>();
+  c.dtype = j.at("dtype").get<std::string>();
   return c;
 }
 
@@ -294,6 +296,7 @@ void validate(const Config& c) {
   check_min("dist.timeout_s", c.dist.timeout_s, 0);
   if (!(c.dist.bucket_mb > 0)) config_fail("dist.bucket_mb: must be > 0, got {}{}", c.dist.bucket_mb, from("dist.bucket_mb"));
   check_one_of("device", c.device, {"cpu", "cuda"});
+  check_one_of("dtype", c.dtype, {"fp32", "bf16"});
   if (c.device == "cuda") config_fail("device: \"cuda\" is not available: built without CUDA");
 }
 

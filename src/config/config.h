@@ -95,6 +95,7 @@ struct Config {
   DataConfig data;
   DistConfig dist;
   std::string device = "cpu";  // cpu | cuda
+  std::string dtype = "fp32";   // fp32 | bf16 (on the CPU: bf16 GEMM operands, fp32 everything else)
 };
 
 OrderedJson to_json(const Config& c);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "config/config.h"
 #include "data/loader.h"
 #include "model/gpt.h"
@@ -39,6 +40,7 @@ class Trainer {
 
   Gpt& model() { return *model_; }
   DataParallel& data_parallel() { return *dp_; }
+  const Activations& activations() const { return *acts_; }
   int64_t tokens_per_step() const;
   double peak_gflops() const { return peak_gflops_; }
   void save_weights(int64_t step) const;
@@ -46,6 +48,7 @@ class Trainer {
  private:
   StepStats train_loop();
   void log_step(int64_t step, const StepStats& s);
+  cpu::GemmPrecision gemm_precision() const;  // from cfg.dtype and the CPU
 
   Config cfg_;
   std::string run_dir_;
@@ -57,6 +60,7 @@ class Trainer {
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::ofstream metrics_;
   double peak_gflops_ = 0;
+  bool bf16_gemm_ = false;  // dtype bf16 and the CPU has bf16 GEMM hardware
 };
 
 // Mean loss of `model` over `batches` batches of `loader` (batch i = loader.batch(i, 0)).
