@@ -40,8 +40,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
   bf16* const k_tile = smem;
   bf16* const v_tile = smem + BN * S;
   auto stage = [smem](int64_t s) { return smem + 2 * BN * S + (s & 1) * (2 * BM * S); };  // Q, then dO at + BM·S
-  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) & 31;
-  const int g = lane >> 2, t = lane & 3;
+  const auto [warp, lane, g, t] = warp_lane();
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN, hk = blockIdx.y, b = blockIdx.z;
   const int64_t group = p.H / p.Hkv;
   const PairScore ps = pair_score(p, b, hk);
@@ -52,37 +51,28 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
   auto do_of = [&](int64_t it) { return p.d_o + off3(p.do_s, b, hk * group + it / per_head, 0); };
   auto q0_of = [&](int64_t it) { return (qt0 + it % per_head) * BM; };
 
-  load_tile<D, BN>(k_tile, p.k + off3(p.k_s, b, hk, 0), p.k_s[2], n0, p.Tk);
-  load_tile<D, BN>(v_tile, p.v + off3(p.v_s, b, hk, 0), p.v_s[2], n0, p.Tk);
+  load_tile_pair<D, BN>(k_tile, p.k + off3(p.k_s, b, hk, 0), p.k_s[2], p.v + off3(p.v_s, b, hk, 0), p.v_s[2], n0, p.Tk);
   simt::cp_async_commit();
-  if (total > 0) {
-    load_tile<D, BM>(stage(0), q_of(0), p.q_s[2], q0_of(0), p.Tq);
-    load_tile<D, BM>(stage(0) + BM * S, do_of(0), p.do_s[2], q0_of(0), p.Tq);
-  }
+  if (total > 0) load_tile_pair<D, BM>(stage(0), q_of(0), p.q_s[2], do_of(0), p.do_s[2], q0_of(0), p.Tq);
   simt::cp_async_commit();
 
   const int64_t key[2] = {n0 + warp * 16 + g, n0 + warp * 16 + g + 8};  // this lane's key rows
   float dk[OT][4] = {}, dv[OT][4] = {};
   float kb_sum[2] = {0.f, 0.f}, sl_sum[2] = {0.f, 0.f};
   for (int64_t it = 0; it < total; ++it) {
-    if (it + 1 < total) {
-      bf16* next = stage(it + 1);
-      load_tile<D, BM>(next, q_of(it + 1), p.q_s[2], q0_of(it + 1), p.Tq);
-      load_tile<D, BM>(next + BM * S, do_of(it + 1), p.do_s[2], q0_of(it + 1), p.Tq);
-    }
-    simt::cp_async_commit();
-    simt::cp_async_wait<1>();
-    __syncthreads();
+    const bool more = it + 1 < total;
+    pipeline_step<D, BM>(more, stage(it + 1), q_of(more ? it + 1 : it), p.q_s[2], do_of(more ? it + 1 : it), p.do_s[2],
+                         q0_of(more ? it + 1 : it), p.Tq);
     const bf16* q_tile = stage(it);
     const bf16* do_tile = q_tile + BM * S;
     const int64_t h = hk * group + it / per_head, q0 = q0_of(it);
 
     float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ, dPᵀ: rows = keys, columns = queries
-    for (int ks = 0; ks < KS; ++ks) {
+    GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) {
       uint32_t ka[4], va[4];
       load_a<D>(ka, k_tile, warp * 16, ks * 16);
       load_a<D>(va, v_tile, warp * 16, ks * 16);
-      for (int nt = 0; nt < NT; nt += 2) {
+      GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
         uint32_t qb[4], dob[4];
         load_b_nk<D>(qb, q_tile, nt * 8, ks * 16);
         load_b_nk<D>(dob, do_tile, nt * 8, ks * 16);
@@ -90,13 +80,13 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
         mma2(dpt[nt], dpt[nt + 1], va, dob);
       }
     }
-    for (int nt = 0; nt < NT; ++nt)
-      for (int c = 0; c < 2; ++c) {
+    GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
+      GOAT_UNROLL for (int c = 0; c < 2; ++c) {
         const int64_t i = q0 + nt * 8 + 2 * t + c;
         const bool row_ok = i < p.Tq;
         const int64_t r = (b * p.H + h) * p.Tq + (row_ok ? i : 0);
         const float lse = p.lse[r], delta = p.delta[r];
-        for (int kr = 0; kr < 2; ++kr) {
+        GOAT_UNROLL for (int kr = 0; kr < 2; ++kr) {
           const int e = 2 * kr + c;
           const int64_t j = key[kr];
           const bool ok = row_ok && ps.admissible(i, j);
@@ -108,11 +98,11 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
           dpt[nt][e] = ds;
         }
       }
-    for (int kc = 0; kc < BM / 16; ++kc) {
+    GOAT_UNROLL for (int kc = 0; kc < BM / 16; ++kc) {
       uint32_t pa[4], dsa[4];
       acc_to_a(pa, st[2 * kc], st[2 * kc + 1]);
       acc_to_a(dsa, dpt[2 * kc], dpt[2 * kc + 1]);
-      for (int ot = 0; ot < OT; ot += 2) {
+      GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
         uint32_t dob[4], qb[4];
         load_b_kn<D>(dob, do_tile, kc * 16, ot * 8);
         mma2(dv[ot], dv[ot + 1], pa, dob);
@@ -124,13 +114,13 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
   }
   simt::cp_async_wait<0>();
 
-  for (int kr = 0; kr < 2; ++kr) {
+  GOAT_UNROLL for (int kr = 0; kr < 2; ++kr) {
     const float kb = group_sum(kb_sum[kr]), sl = group_sum(sl_sum[kr]);
     const int64_t j = key[kr];
     if (j >= p.Tk) continue;
     bf16* dkrow = p.dk + off3(p.dk_s, b, hk, j);
     bf16* dvrow = p.dv + off3(p.dv_s, b, hk, j);
-    for (int ot = 0; ot < OT; ++ot) {
+    GOAT_UNROLL for (int ot = 0; ot < OT; ++ot) {
       store_bf16x2(dkrow + ot * 8 + 2 * t, p.scale * dk[ot][2 * kr], p.scale * dk[ot][2 * kr + 1]);
       store_bf16x2(dvrow + ot * 8 + 2 * t, dv[ot][2 * kr], dv[ot][2 * kr + 1]);
     }
@@ -149,49 +139,37 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
   bf16* const q_tile = smem;
   bf16* const do_tile = smem + BM * S;
   auto stage = [smem](int64_t s) { return smem + 2 * BM * S + (s & 1) * (2 * BN * S); };  // K, then V at + BN·S
-  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) & 31;
-  const int g = lane >> 2, t = lane & 3;
+  const auto [warp, lane, g, t] = warp_lane();
   const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM, h = blockIdx.y, b = blockIdx.z;
   const int64_t hk = h / (p.H / p.Hkv);
   const bf16* k = p.k + off3(p.k_s, b, hk, 0);
   const bf16* v = p.v + off3(p.v_s, b, hk, 0);
   const PairScore ps = pair_score(p, b, hk);
-  const int64_t last_q = (m0 + BM < p.Tq ? m0 + BM : p.Tq) - 1;
-  const int64_t n_keys = p.causal && ps.shift + last_q + 1 < p.Tk ? ps.shift + last_q + 1 : p.Tk;
-  const int n_tiles = static_cast<int>((n_keys + BN - 1) / BN);
+  const int n_tiles = static_cast<int>((keys_needed(ps, p.Tq, m0, BM) + BN - 1) / BN);
 
-  load_tile<D, BM>(q_tile, p.q + off3(p.q_s, b, h, 0), p.q_s[2], m0, p.Tq);
-  load_tile<D, BM>(do_tile, p.d_o + off3(p.do_s, b, h, 0), p.do_s[2], m0, p.Tq);
-  load_tile<D, BN>(stage(0), k, p.k_s[2], 0, p.Tk);
-  load_tile<D, BN>(stage(0) + BN * S, v, p.v_s[2], 0, p.Tk);
+  load_tile_pair<D, BM>(q_tile, p.q + off3(p.q_s, b, h, 0), p.q_s[2], p.d_o + off3(p.do_s, b, h, 0), p.do_s[2], m0, p.Tq);
+  load_tile_pair<D, BN>(stage(0), k, p.k_s[2], v, p.v_s[2], 0, p.Tk);
   simt::cp_async_commit();
 
   const int64_t row[2] = {m0 + warp * 16 + g, m0 + warp * 16 + g + 8};
   float lse[2], delta[2];
-  for (int r = 0; r < 2; ++r) {
+  GOAT_UNROLL for (int r = 0; r < 2; ++r) {
     const int64_t idx = (b * p.H + h) * p.Tq + (row[r] < p.Tq ? row[r] : 0);
     lse[r] = p.lse[idx];
     delta[r] = p.delta[idx];
   }
   float dq[OT][4] = {};
   for (int n = 0; n < n_tiles; ++n) {
-    if (n + 1 < n_tiles) {
-      bf16* next = stage(n + 1);
-      load_tile<D, BN>(next, k, p.k_s[2], (n + 1) * int64_t{BN}, p.Tk);
-      load_tile<D, BN>(next + BN * S, v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
-    }
-    simt::cp_async_commit();
-    simt::cp_async_wait<1>();
-    __syncthreads();
+    pipeline_step<D, BN>(n + 1 < n_tiles, stage(n + 1), k, p.k_s[2], v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
     const bf16* k_tile = stage(n);
     const bf16* v_tile = k_tile + BN * S;
 
     float s[NT][4] = {}, dp[NT][4] = {};
-    for (int ks = 0; ks < KS; ++ks) {
+    GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) {
       uint32_t qa[4], doa[4];
       load_a<D>(qa, q_tile, warp * 16, ks * 16);
       load_a<D>(doa, do_tile, warp * 16, ks * 16);
-      for (int nt = 0; nt < NT; nt += 2) {
+      GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
         uint32_t kb[4], vb[4];
         load_b_nk<D>(kb, k_tile, nt * 8, ks * 16);
         load_b_nk<D>(vb, v_tile, nt * 8, ks * 16);
@@ -200,17 +178,17 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
       }
     }
     const int64_t j0 = static_cast<int64_t>(n) * BN;
-    for (int nt = 0; nt < NT; ++nt)
-      for (int e = 0; e < 4; ++e) {
+    GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
+      GOAT_UNROLL for (int e = 0; e < 4; ++e) {
         const int64_t i = row[e >> 1], j = j0 + nt * 8 + 2 * t + (e & 1);
         const bool ok = i < p.Tq && ps.admissible(i, j);
         const float pr = ok ? expf(ps.z(s[nt][e], i, j) - lse[e >> 1]) : 0.f;
         s[nt][e] = pr * (dp[nt][e] - delta[e >> 1]);  // dS
       }
-    for (int kc = 0; kc < BN / 16; ++kc) {
+    GOAT_UNROLL for (int kc = 0; kc < BN / 16; ++kc) {
       uint32_t dsa[4];
       acc_to_a(dsa, s[2 * kc], s[2 * kc + 1]);
-      for (int ot = 0; ot < OT; ot += 2) {
+      GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
         uint32_t kb[4];
         load_b_kn<D>(kb, k_tile, kc * 16, ot * 8);
         mma2(dq[ot], dq[ot + 1], dsa, kb);
@@ -220,10 +198,10 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
   }
   simt::cp_async_wait<0>();
 
-  for (int r = 0; r < 2; ++r) {
+  GOAT_UNROLL for (int r = 0; r < 2; ++r) {
     if (row[r] >= p.Tq) continue;
     bf16* dqrow = p.dq + off3(p.dq_s, b, h, row[r]);
-    for (int ot = 0; ot < OT; ++ot)
+    GOAT_UNROLL for (int ot = 0; ot < OT; ++ot)
       store_bf16x2(dqrow + ot * 8 + 2 * t, p.scale * dq[ot][2 * r], p.scale * dq[ot][2 * r + 1]);
   }
 }

@@ -9,6 +9,13 @@
 
 #include "attention.cuh"
 
+// Loops over register fragments must be unrolled, or their arrays go to local memory.
+#if defined(__CUDACC__)
+#define GOAT_UNROLL _Pragma("unroll")
+#else
+#define GOAT_UNROLL
+#endif
+
 namespace goat::kernels::flash {
 
 using bf16 = __nv_bfloat16;
@@ -28,6 +35,34 @@ __device__ __forceinline__ void load_tile(bf16* tile, const bf16* base, int64_t 
     const bool in = r0 + r < T;
     simt::cp_async<16>(tile + r * kStride<D> + col, in ? base + (r0 + r) * ld + col : base, in ? 16 : 0);
   }
+}
+
+// Two tiles of the same rows of two matrices (K and V, or Q and dO) into dst and dst + Rows rows.
+template <int D, int Rows>
+__device__ __forceinline__ void load_tile_pair(bf16* dst, const bf16* a, int64_t lda, const bf16* b, int64_t ldb,
+                                               int64_t r0, int64_t T) {
+  load_tile<D, Rows>(dst, a, lda, r0, T);
+  load_tile<D, Rows>(dst + Rows * kStride<D>, b, ldb, r0, T);
+}
+
+// One step of the two-stage pipeline: issues the next pair (when `more`) into the other stage,
+// then waits until the current stage's copies have landed for every thread.
+template <int D, int Rows>
+__device__ __forceinline__ void pipeline_step(bool more, bf16* next, const bf16* a, int64_t lda, const bf16* b,
+                                              int64_t ldb, int64_t r0, int64_t T) {
+  if (more) load_tile_pair<D, Rows>(next, a, lda, b, ldb, r0, T);
+  simt::cp_async_commit();
+  simt::cp_async_wait<1>();
+  __syncthreads();
+}
+
+// This thread's place in its warp and mma group (g = row within the 8-row half, t = column pair).
+struct WarpLane {
+  int warp, lane, g, t;
+};
+__device__ __forceinline__ WarpLane warp_lane() {
+  const int tid = static_cast<int>(threadIdx.x);
+  return {tid / 32, tid & 31, (tid & 31) >> 2, tid & 3};
 }
 
 // A fragment (16×16, row-major) of rows row0.. and columns col0.. of a tile.
@@ -99,6 +134,12 @@ struct PairScore {
     return v;
   }
 };
+
+// Keys a block of query rows [m0, m0 + rows) needs: all Tk, or up to its last row's position.
+__device__ __forceinline__ int64_t keys_needed(const PairScore& ps, int64_t Tq, int64_t m0, int64_t rows) {
+  const int64_t last_q = (m0 + rows < Tq ? m0 + rows : Tq) - 1;
+  return ps.causal && ps.shift + last_q + 1 < ps.Tk ? ps.shift + last_q + 1 : ps.Tk;
+}
 
 template <typename T>
 __device__ __forceinline__ PairScore pair_score(const AttentionArgs<T>& p, int64_t b, int64_t hk) {

@@ -24,47 +24,36 @@ __global__ void __launch_bounds__(kThreads, 2) flash_forward_kernel(AttentionArg
   constexpr int BM = 64, BN = 64, S = kStride<D>, KS = D / 16, NT = BN / 8, OT = D / 8;
   bf16* smem = simt::dynamic_smem<bf16>();
   auto stage = [smem](int64_t s) { return smem + (s & 1) * (2 * BN * S); };  // K, then V at + BN·S
-  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) & 31;
-  const int g = lane >> 2, t = lane & 3;
+  const auto [warp, lane, g, t] = warp_lane();
   const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM, h = blockIdx.y, b = blockIdx.z;
   const int64_t hk = h / (p.H / p.Hkv);
   const bf16* q = p.q + off3(p.q_s, b, h, 0);
   const bf16* k = p.k + off3(p.k_s, b, hk, 0);
   const bf16* v = p.v + off3(p.v_s, b, hk, 0);
   const PairScore ps = pair_score(p, b, hk);
-  const int64_t last_q = (m0 + BM < p.Tq ? m0 + BM : p.Tq) - 1;
-  const int64_t n_keys = p.causal && ps.shift + last_q + 1 < p.Tk ? ps.shift + last_q + 1 : p.Tk;
-  const int n_tiles = static_cast<int>((n_keys + BN - 1) / BN);
+  const int n_tiles = static_cast<int>((keys_needed(ps, p.Tq, m0, BM) + BN - 1) / BN);
 
   load_tile<D, BM>(stage(1), q, p.q_s[2], m0, p.Tq);
   simt::cp_async_commit();
-  load_tile<D, BN>(stage(0), k, p.k_s[2], 0, p.Tk);
-  load_tile<D, BN>(stage(0) + BN * S, v, p.v_s[2], 0, p.Tk);
+  load_tile_pair<D, BN>(stage(0), k, p.k_s[2], v, p.v_s[2], 0, p.Tk);
   simt::cp_async_commit();
   simt::cp_async_wait<1>();
   __syncthreads();
   uint32_t qf[KS][4];
-  for (int ks = 0; ks < KS; ++ks) load_a<D>(qf[ks], stage(1), warp * 16, ks * 16);
+  GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) load_a<D>(qf[ks], stage(1), warp * 16, ks * 16);
   __syncthreads();  // stage 1 is the first prefetch's target
 
   const int64_t row[2] = {m0 + warp * 16 + g, m0 + warp * 16 + g + 8};  // this lane's query rows
   float o[OT][4] = {};
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};  // l: this lane's partial sums
   for (int n = 0; n < n_tiles; ++n) {
-    if (n + 1 < n_tiles) {
-      bf16* next = stage(n + 1);
-      load_tile<D, BN>(next, k, p.k_s[2], (n + 1) * int64_t{BN}, p.Tk);
-      load_tile<D, BN>(next + BN * S, v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
-    }
-    simt::cp_async_commit();
-    simt::cp_async_wait<1>();
-    __syncthreads();
+    pipeline_step<D, BN>(n + 1 < n_tiles, stage(n + 1), k, p.k_s[2], v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
     const bf16* ks_tile = stage(n);
     const bf16* vs_tile = ks_tile + BN * S;
 
     float s[NT][4] = {};
-    for (int ks = 0; ks < KS; ++ks)
-      for (int nt = 0; nt < NT; nt += 2) {
+    GOAT_UNROLL for (int ks = 0; ks < KS; ++ks)
+      GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
         uint32_t kb[4];
         load_b_nk<D>(kb, ks_tile, nt * 8, ks * 16);
         mma2(s[nt], s[nt + 1], qf[ks], kb);
@@ -72,32 +61,32 @@ __global__ void __launch_bounds__(kThreads, 2) flash_forward_kernel(AttentionArg
 
     const int64_t j0 = static_cast<int64_t>(n) * BN;
     float mx[2] = {m_run[0], m_run[1]};
-    for (int nt = 0; nt < NT; ++nt)
-      for (int e = 0; e < 4; ++e) {
+    GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
+      GOAT_UNROLL for (int e = 0; e < 4; ++e) {
         const int64_t i = row[e >> 1], j = j0 + nt * 8 + 2 * t + (e & 1);
         const float z = ps.admissible(i, j) ? ps.z(s[nt][e], i, j) : -INFINITY;
         s[nt][e] = z;
         mx[e >> 1] = fmaxf(mx[e >> 1], z);
       }
     float base[2];
-    for (int r = 0; r < 2; ++r) {
+    GOAT_UNROLL for (int r = 0; r < 2; ++r) {
       mx[r] = group_max(mx[r]);
       base[r] = mx[r] == -INFINITY ? 0.f : mx[r];  // a row with nothing admissible yet stays 0
       const float corr = expf(m_run[r] - base[r]);
       m_run[r] = mx[r];
       l_run[r] *= corr;
-      for (int ot = 0; ot < OT; ++ot) o[ot][2 * r] *= corr, o[ot][2 * r + 1] *= corr;
+      GOAT_UNROLL for (int ot = 0; ot < OT; ++ot) o[ot][2 * r] *= corr, o[ot][2 * r + 1] *= corr;
     }
-    for (int nt = 0; nt < NT; ++nt)
-      for (int e = 0; e < 4; ++e) {
+    GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
+      GOAT_UNROLL for (int e = 0; e < 4; ++e) {
         s[nt][e] = expf(s[nt][e] - base[e >> 1]);
         l_run[e >> 1] += s[nt][e];
       }
 
-    for (int kc = 0; kc < BN / 16; ++kc) {
+    GOAT_UNROLL for (int kc = 0; kc < BN / 16; ++kc) {
       uint32_t pa[4];
       acc_to_a(pa, s[2 * kc], s[2 * kc + 1]);
-      for (int ot = 0; ot < OT; ot += 2) {
+      GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
         uint32_t vb[4];
         load_b_kn<D>(vb, vs_tile, kc * 16, ot * 8);
         mma2(o[ot], o[ot + 1], pa, vb);
@@ -107,12 +96,12 @@ __global__ void __launch_bounds__(kThreads, 2) flash_forward_kernel(AttentionArg
   }
   simt::cp_async_wait<0>();
 
-  for (int r = 0; r < 2; ++r) {
+  GOAT_UNROLL for (int r = 0; r < 2; ++r) {
     const float l = group_sum(l_run[r]);
     if (row[r] >= p.Tq) continue;
     const float inv = 1.f / l;
     bf16* orow = p.o + off3(p.o_s, b, h, row[r]);
-    for (int ot = 0; ot < OT; ++ot) store_bf16x2(orow + ot * 8 + 2 * t, o[ot][2 * r] * inv, o[ot][2 * r + 1] * inv);
+    GOAT_UNROLL for (int ot = 0; ot < OT; ++ot) store_bf16x2(orow + ot * 8 + 2 * t, o[ot][2 * r] * inv, o[ot][2 * r + 1] * inv);
     if (t == 0) p.lse[(b * p.H + h) * p.Tq + row[r]] = m_run[r] + logf(l);
   }
 }

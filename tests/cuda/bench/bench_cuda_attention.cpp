@@ -13,17 +13,11 @@
 #include "core/device_info.h"
 #include "ops/attention.h"
 
-namespace {
-
-using goat::DType;
-namespace cuda = goat::cuda;
-
-using goat::cuda_bench::Dev;
-using goat::cuda_bench::time_ms;
-
-}  // namespace
-
 int main(int argc, char** argv) {
+  using goat::DType;
+  using goat::cuda_bench::Dev;
+  using goat::cuda_bench::time_ms;
+  namespace cuda = goat::cuda;
   const int64_t max_t = argc > 1 ? std::atoll(argv[1]) : 16384;
   const int reps = argc > 2 ? std::atoi(argv[2]) : 5;
   const int64_t min_t = argc > 3 ? std::atoll(argv[3]) : 1024, b = argc > 4 ? std::atoll(argv[4]) : 8;
