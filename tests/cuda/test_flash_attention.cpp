@@ -38,6 +38,9 @@ struct FlashCase {
                         // d_o into (B, T, H·D): the model's layout (needs Tq = Tk)
 };
 
+// gtest prints a parameter through this (instead of its bytes).
+void PrintTo(const FlashCase& c, std::ostream* os) { *os << c.name; }
+
 // fp32 inputs of a case (what the model would hold before the bf16 cast).
 struct Inputs {
   std::vector<float> q, k, v, d_o, slope, key_bias;
