@@ -80,12 +80,24 @@ struct DataConfig {
   std::string val_shards;
 };
 
+// Data-parallel training over ranks (docs/distributed.md).
+struct DistConfig {
+  std::string backend = "auto";  // auto | local | mpi | nccl
+  int64_t zero = 0;              // 1 = ZeRO-1: AdamW state sharded over ranks
+  double timeout_s = 300.0;      // a collective waiting longer ends the job; 0 = never
+  bool deterministic = true;     // mpi: rank-ordered sums (bitwise reproducible)
+  double bucket_mb = 25.0;       // gradient all-reduce bucket size (MiB)
+};
+
 struct Config {
   ModelConfig model;
   TrainConfig train;
   DataConfig data;
+  DistConfig dist;
   std::string device = "cpu";  // cpu | cuda (needs a build with the CUDA backend: real or EMU)
-  std::string dtype = "fp32";  // fp32 | bf16 (bf16: activations and a working copy of the weights; cuda)
+  // fp32 | bf16. CPU: bf16 GEMM operands, fp32 everything else. CUDA: bf16 activations and a bf16
+  // working copy of the weights (fp32 master weights, gradients, moments, statistics).
+  std::string dtype = "fp32";
 };
 
 OrderedJson to_json(const Config& c);

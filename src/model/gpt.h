@@ -45,6 +45,8 @@ class Activations {
   int64_t seq_len() const { return seq_len_; }
   Tensor layer(int l, const char* name) const;  // e.g. layer(3, "qkv")
   Tensor get(const char* name) const;
+  // Elements of all activations and scratch (the activation arena in the run's dtype + fp32 stats).
+  int64_t numel() const { return arena_.numel() + stats_.numel(); }
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 
   // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by
