@@ -10,6 +10,9 @@
 
 #include "backend/cpu/gemm.h"
 #include "data/safetensors.h"
+#include "train/metrics_rewind.h"
+#include "train/nonfinite.h"
+#include "train/stop_signal.h"
 
 namespace goat {
 
@@ -34,9 +37,63 @@ Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cf
   if (!run_dir_.empty()) {
     std::filesystem::create_directories(run_dir_);
     save_config(cfg_, run_dir_ + "/config.json");
-    metrics_.open(run_dir_ + "/metrics.jsonl", std::ios::trunc);
-    GOAT_CHECK(metrics_.good(), "train", "cannot write '{}/metrics.jsonl'", run_dir_);
   }
+}
+
+void Trainer::resume(const ckpt::Checkpoint& c) {
+  ckpt::load(c, &model_->params(), &opt_->m(), &opt_->v());
+  start_step_ = last_ckpt_step_ = c.state.step;
+  bad_in_a_row_ = c.state.bad_steps_in_a_row;
+  bad_total_ = c.state.bad_steps_total;
+  spdlog::info("resuming from {} (step {}, {} tokens seen)", c.dir, c.state.step, c.state.tokens_seen);
+}
+
+void Trainer::open_metrics() {
+  if (run_dir_.empty()) return;
+  const std::string path = run_dir_ + "/metrics.jsonl";
+  if (start_step_ > 0) rewind_metrics(path, start_step_);
+  metrics_.open(path, start_step_ > 0 ? std::ios::app : std::ios::trunc);
+  GOAT_CHECK(metrics_.good(), "train", "cannot write '{}'", path);
+}
+
+ckpt::TrainState Trainer::train_state(int64_t step) const {
+  ckpt::TrainState s;
+  s.cfg = &cfg_;
+  s.params = &model_->params();
+  s.adam_m = &opt_->m();
+  s.adam_v = &opt_->v();
+  s.step = step;
+  s.tokens_seen = step * tokens_per_step();
+  s.bad_steps_in_a_row = bad_in_a_row_;
+  s.bad_steps_total = bad_total_;
+  return s;
+}
+
+void Trainer::save_checkpoint(int64_t step) {
+  if (run_dir_.empty() || last_ckpt_step_ == step) return;
+  const std::string dir = ckpt::save(run_dir_, train_state(step), cfg_.train.keep_last);
+  last_ckpt_step_ = step;
+  spdlog::debug("checkpoint {}", dir);
+}
+
+void Trainer::count_bad_step(int64_t step, const StepStats& s) {
+  if (!s.skipped) {
+    bad_in_a_row_ = 0;
+    return;
+  }
+  if (bad_in_a_row_ == 0) {
+    first_bad_step_ = step;
+    first_bad_tensor_ = s.bad_tensor;
+  }
+  ++bad_in_a_row_;
+  ++bad_total_;
+  spdlog::warn("step {}: non-finite {} (loss {}, grad norm {}); update skipped ({} in a row, limit train.max_bad_steps = {})",
+               step, s.bad_tensor, s.loss, s.grad_norm, bad_in_a_row_, cfg_.train.max_bad_steps);
+  GOAT_CHECK(bad_in_a_row_ < cfg_.train.max_bad_steps, "train",
+             "stopping at step {}: {} steps in a row had a non-finite loss or gradient (train.max_bad_steps = {}); the "
+             "first, step {}, had non-finite {}. Last good checkpoint: {}",
+             step, bad_in_a_row_, cfg_.train.max_bad_steps, first_bad_step_, first_bad_tensor_,
+             last_ckpt_step_ >= 0 ? ckpt::step_dir(run_dir_, last_ckpt_step_) : "none");
 }
 
 int64_t Trainer::tokens_per_step() const { return cfg_.train.batch_size * cfg_.train.seq_len * cfg_.train.grad_accum; }
@@ -57,7 +114,13 @@ StepStats Trainer::step(int64_t step) {
   s.loss = loss / static_cast<double>(t.grad_accum);
   s.grad_norm = AdamW::grad_norm(grads);
   s.lr = lr_at(t, step);
-  opt_->step(model_->params(), grads, step, s.lr, s.grad_norm);
+  if (std::isfinite(s.loss) && std::isfinite(s.grad_norm)) {
+    opt_->step(model_->params(), grads, step, s.lr, s.grad_norm);
+  } else {
+    s.skipped = true;
+    const std::string g = first_non_finite(grads);
+    s.bad_tensor = !g.empty() ? "grad of " + g : "loss";
+  }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }
@@ -88,6 +151,7 @@ void Trainer::log_step(int64_t step, const StepStats& s) {
   if (metrics_.is_open()) {
     OrderedJson j{{"step", step},           {"loss", s.loss},   {"lr", s.lr},  {"grad_norm", s.grad_norm},
                   {"tokens_per_s", tps}, {"step_ms", s.seconds * 1e3}, {"mfu", mfu}};
+    if (s.skipped) j["skipped"] = s.bad_tensor;
     metrics_ << j.dump() << "\n";
     metrics_.flush();
   }
@@ -103,12 +167,13 @@ StepStats Trainer::run() {
                cfg_.model.position.type);
   spdlog::info("data: {}", train_loader_->source().describe());
   if (peak_gflops_ > 0) spdlog::info("measured sgemm peak {:.0f} GFLOP/s (MFU reference)", peak_gflops_);
+  open_metrics();
   StepStats last;
-  for (int64_t s = 0; s < t.steps; ++s) {
+  for (int64_t s = start_step_; s < t.steps; ++s) {
     last = step(s);
-    GOAT_CHECK(std::isfinite(last.loss), "train", "non-finite loss {} at step {}", last.loss, s + 1);
     const int64_t done = s + 1;
     log_step(done, last);
+    count_bad_step(done, last);
     if ((t.eval_every > 0 && done % t.eval_every == 0) || done == t.steps) {
       const double val = evaluate();
       spdlog::info("step {:>6}/{} | val_loss {:.4f}", done, t.steps, val);
@@ -117,8 +182,15 @@ StepStats Trainer::run() {
         metrics_.flush();
       }
     }
-    if (t.ckpt_every > 0 && done % t.ckpt_every == 0 && done != t.steps) save_weights(done);
+    if (t.ckpt_every > 0 && done % t.ckpt_every == 0) save_checkpoint(done);
+    if (const int sig = stop_requested(); sig != 0 && done < t.steps) {
+      save_checkpoint(done);
+      spdlog::info("received signal {} ({}): stopped after step {}/{} with checkpoint {}; run the same command to resume",
+                   sig, strsignal(sig), done, t.steps, run_dir_.empty() ? "(no run dir)" : ckpt::step_dir(run_dir_, done));
+      return last;
+    }
   }
+  save_checkpoint(t.steps);
   save_weights(t.steps);
   if (!run_dir_.empty()) spdlog::info("wrote {}/model.safetensors", run_dir_);
   return last;
