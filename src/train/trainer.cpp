@@ -56,6 +56,11 @@ void Trainer::open_metrics() {
   GOAT_CHECK(metrics_.good(), "train", "cannot write '{}'", path);
 }
 
+void Trainer::flush_metrics() {
+  metrics_.flush();
+  GOAT_CHECK(metrics_.good(), "train", "write to '{}/metrics.jsonl' failed (disk full?)", run_dir_);
+}
+
 ckpt::TrainState Trainer::train_state(int64_t step) const {
   ckpt::TrainState s;
   s.cfg = &cfg_;
@@ -153,7 +158,7 @@ void Trainer::log_step(int64_t step, const StepStats& s) {
                   {"tokens_per_s", tps}, {"step_ms", s.seconds * 1e3}, {"mfu", mfu}};
     if (s.skipped) j["skipped"] = s.bad_tensor;
     metrics_ << j.dump() << "\n";
-    metrics_.flush();
+    flush_metrics();
   }
   if (step % cfg_.train.log_every == 0 || step == cfg_.train.steps || step == 1)
     spdlog::info("step {:>6}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.1f}k tok/s | MFU {:.1f}%", step,
@@ -179,7 +184,7 @@ StepStats Trainer::run() {
       spdlog::info("step {:>6}/{} | val_loss {:.4f}", done, t.steps, val);
       if (metrics_.is_open()) {
         metrics_ << OrderedJson{{"step", done}, {"val_loss", val}}.dump() << "\n";
-        metrics_.flush();
+        flush_metrics();
       }
     }
     if (t.ckpt_every > 0 && done % t.ckpt_every == 0) save_checkpoint(done);

@@ -55,6 +55,7 @@ class Trainer {
  private:
   void log_step(int64_t step, const StepStats& s);
   void open_metrics();
+  void flush_metrics();
   void save_checkpoint(int64_t step);
   void count_bad_step(int64_t step, const StepStats& s);
 

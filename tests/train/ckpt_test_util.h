@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,9 +14,20 @@
 
 #include "../data/data_test_util.h"
 #include "config/config.h"
+#include "core/check.h"
 #include "train/checkpoint.h"
 
 namespace goat::test {
+
+// The message of the goat::Error f throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 // tiny.json shrunk: 2 layers, d_model 32, batch 2 × 32 tokens, 2 micro-batches per step.
 inline std::vector<std::string> ckpt_sets(int64_t steps, const std::vector<std::string>& extra = {}) {

@@ -27,15 +27,6 @@ namespace {
 // One OpenMP thread: these runs are tiny, and ctest -j oversubscribes the cores.
 const bool kOneThread = (omp_set_num_threads(1), true);
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 // Trains `steps` steps into dir with a checkpoint every `every` steps.
 void train(const fs::path& dir, int64_t steps, int64_t every, int64_t keep = 10) {
   Trainer(ckpt_config(steps, {"train.ckpt_every=" + std::to_string(every), "train.keep_last=" + std::to_string(keep)}),
