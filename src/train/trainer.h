@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "config/config.h"
 #include "data/loader.h"
 #include "model/gpt.h"
@@ -45,6 +46,7 @@ class Trainer {
   double evaluate();
 
   Gpt& model() { return *model_; }
+  const Activations& activations() const { return *acts_; }
   int64_t tokens_per_step() const;
   double peak_gflops() const { return peak_gflops_; }
   void save_weights(int64_t step) const;
@@ -58,6 +60,7 @@ class Trainer {
   void flush_metrics();
   void save_checkpoint(int64_t step);
   void count_bad_step(int64_t step, const StepStats& s);
+  cpu::GemmPrecision gemm_precision() const;  // from cfg.dtype and the CPU
 
   Config cfg_;
   std::string run_dir_;
@@ -70,6 +73,7 @@ class Trainer {
   int64_t start_step_ = 0, last_ckpt_step_ = -1;
   int64_t bad_in_a_row_ = 0, bad_total_ = 0, first_bad_step_ = 0;
   std::string first_bad_tensor_;
+  bool bf16_gemm_ = false;  // dtype bf16 and the CPU has bf16 GEMM hardware
 };
 
 // Mean loss of `model` over `batches` batches of `loader` (batch i = loader.batch(i, 0)).
