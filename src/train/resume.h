@@ -3,7 +3,8 @@
 // Default: the newest checkpoint that verifies (corrupt ones are reported and skipped).
 // `--from STEP` picks one (it must verify); `--no-resume` refuses to start when the run
 // directory already has checkpoints. On resume every config key must equal the checkpoint's,
-// except the keys in kSafeToChange, which only steer cadence, length and bookkeeping.
+// except the keys in kSafeToChange, which only steer cadence, length, bookkeeping and how the
+// work is spread over ranks (a checkpoint's layout does not depend on the world size or ZeRO).
 #pragma once
 
 #include <cstdint>
@@ -15,9 +16,10 @@
 
 namespace goat {
 
-inline constexpr const char* kSafeToChange[] = {"train.steps",     "train.eval_every", "train.eval_batches",
-                                                "train.log_every", "train.ckpt_every", "train.keep_last",
-                                                "train.max_bad_steps"};
+inline constexpr const char* kSafeToChange[] = {
+    "train.steps",    "train.eval_every",  "train.eval_batches", "train.log_every",   "train.ckpt_every",
+    "train.keep_last", "train.max_bad_steps", "dist.backend",     "dist.zero",         "dist.timeout_s",
+    "dist.deterministic", "dist.bucket_mb"};
 
 struct ResumeOptions {
   bool resume = true;      // false: --no-resume
