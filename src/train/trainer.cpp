@@ -11,8 +11,8 @@
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "core/cpu_info.h"
+#include "core/op_profile.h"
 #include "data/safetensors.h"
-#include "ops/op_profile.h"
 
 namespace goat {
 
@@ -79,17 +79,17 @@ StepStats Trainer::step(int64_t step) {
   double loss = 0;
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     {
-      const ops::OpTimer timer("step.data");
+      const OpTimer timer("step.data");
       train_loader_->batch(step, micro, acts_->inputs.data(), acts_->targets.data());
     }
     {
-      const ops::OpTimer timer("step.forward");
+      const OpTimer timer("step.forward");
       loss += model_->forward(*acts_, true);
     }
-    const ops::OpTimer timer("step.backward");
+    const OpTimer timer("step.backward");
     model_->backward(*acts_, scale);
   }
-  const ops::OpTimer timer("step.optimizer");
+  const OpTimer timer("step.optimizer");
   StepStats s;
   s.loss = loss / static_cast<double>(t.grad_accum);
   s.grad_norm = AdamW::grad_norm(grads);

@@ -13,6 +13,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "core/check.h"
+#include "core/op_profile.h"
 
 namespace goat::cpu {
 
@@ -81,6 +82,7 @@ thread_local GemmPrecision g_precision = GemmPrecision::fp32;
 
 const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld) {
   GOAT_CHECK(slot >= 0 && slot < kBf16Slots, "to_bf16", "slot {} outside [0, {})", slot, kBf16Slots);
+  const OpTimer timer("bf16.convert");
   Engine& e = engine();
   std::vector<uint16_t>& buf = e.slots[slot];
   if (static_cast<int64_t>(buf.size()) < rows * cols) buf.resize(static_cast<size_t>(rows * cols));
