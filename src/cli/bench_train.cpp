@@ -1,7 +1,7 @@
 // `goatlm bench train --config F [--set k=v ...] [--steps N --warmup W] [--breakdown]`: times full
 // training steps (forward, backward, AdamW) after a warm-up and reports the median. The last
 // output line is one JSON object with tokens_per_s (scripts/bench/compare_pytorch.sh reads it).
-// --breakdown adds per-op times (ops/op_profile.h: mean ms per step over the timed steps, by
+// --breakdown adds per-op times (core/op_profile.h: mean ms per step over the timed steps, by
 // phase and by op), the arena sizes and the process's peak RSS.
 #include <fmt/format.h>
 #include <sys/resource.h>
