@@ -7,13 +7,15 @@
 # before and after, since the figures only compare within one run.
 # Usage: scripts/bench/compare_pytorch.sh [configs...]
 #        (default: configs/bench/cpu-d128.json cpu-d256.json cpu-d512.json)
-# Env: GOATLM (binary, default build/goatlm), THREADS (default 2), STEPS (default 10), WARMUP (default 3).
+# Env: GOATLM (binary, default build/goatlm), THREADS (default 2), STEPS (default 10), WARMUP (default 3),
+#      AS_DETECTED (default 1; 0 runs PyTorch only with SKYLAKEX). OMP_WAIT_POLICY, when set, applies to both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GOATLM=${GOATLM:-build/goatlm}
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-10}
 WARMUP=${WARMUP:-3}
+AS_DETECTED=${AS_DETECTED:-1}  # 0: skip PyTorch with OpenBLAS as detected (always the slower one here)
 configs=("$@")
 [[ ${#configs[@]} -gt 0 ]] || configs=(configs/bench/cpu-d128.json configs/bench/cpu-d256.json configs/bench/cpu-d512.json)
 export OMP_NUM_THREADS=$THREADS
@@ -24,9 +26,11 @@ rows=()
 for c in "${configs[@]}"; do
   g32=$("$GOATLM" bench train --config "$c" --steps "$STEPS" --warmup "$WARMUP" | tail -n 1)
   g16=$("$GOATLM" bench train --config "$c" --set dtype=bf16 --steps "$STEPS" --warmup "$WARMUP" | tail -n 1)
-  p1=$(/usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" | tail -n 1)
   p2=$(OPENBLAS_CORETYPE=SKYLAKEX /usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" --warmup "$WARMUP" \
        --threads "$THREADS" | tail -n 1)
+  p1=$p2
+  [[ $AS_DETECTED == 0 ]] ||
+    p1=$(/usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" | tail -n 1)
   rows+=("$c|$g32|$g16|$p1|$p2")
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
