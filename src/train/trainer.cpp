@@ -12,8 +12,8 @@
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "core/cpu_info.h"
+#include "core/op_profile.h"
 #include "data/safetensors.h"
-#include "ops/op_profile.h"
 #include "train/metrics_rewind.h"
 #include "train/nonfinite.h"
 #include "train/stop_signal.h"
@@ -169,24 +169,24 @@ StepStats Trainer::step(int64_t step) {
   double loss = 0;
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     {
-      const ops::OpTimer timer("step.data");
+      const OpTimer timer("step.data");
       train_loader_->batch(step, micro, acts_->inputs.data(), acts_->targets.data());
     }
     {
-      const ops::OpTimer timer("step.forward");
+      const OpTimer timer("step.forward");
       loss += model_->forward(*acts_, true);
     }
     accum_.before_backward(grads, micro);
-    const ops::OpTimer timer("step.backward");
+    const OpTimer timer("step.backward");
     model_->backward(*acts_, scale);
     accum_.after_backward(grads, micro);
   }
   dp_->maybe_inject_fault(step + 1);
   {
-    const ops::OpTimer timer("step.allreduce");
+    const OpTimer timer("step.allreduce");
     dp_->reduce_gradients(grads);  // rank mean of the per-rank mean gradients = the global mean
   }
-  const ops::OpTimer timer("step.optimizer");
+  const OpTimer timer("step.optimizer");
   StepStats s;
   s.loss = dp_->mean(loss / static_cast<double>(t.grad_accum));
   s.grad_norm = dp_->grad_norm(grads);
