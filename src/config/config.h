@@ -59,6 +59,7 @@ struct TrainConfig {
   int64_t eval_batches = 8;
   int64_t ckpt_every = 0;  // write model.safetensors every N steps; 0 = only at the end
   int64_t log_every = 10;  // console line cadence (metrics.jsonl gets every step)
+  int64_t diag_every = 0;  // attention diagnostics to metrics.jsonl every N steps and at each eval; 0 = off
 };
 
 struct SyntheticConfig {

@@ -19,7 +19,10 @@ void save_config(const Config& cfg, const std::string& path) {
   f << to_json(cfg).dump(2) << "\n";
 }
 
-Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cfg_(cfg), run_dir_(std::move(run_dir)) {
+Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak)
+    : cfg_(cfg),
+      run_dir_(std::move(run_dir)),
+      diag_(cfg.model, cfg.train.diag_every, cfg.train.batch_size, cfg.train.seq_len) {
   validate(cfg_);
   const auto& t = cfg_.train;
   model_ = std::make_unique<Gpt>(cfg_.model, t.seq_len);
@@ -48,11 +51,14 @@ StepStats Trainer::step(int64_t step) {
   std::memset(grads.data(), 0, static_cast<size_t>(grads.numel()) * sizeof(float));
   const float scale = 1.f / static_cast<float>(t.batch_size * t.seq_len * t.grad_accum);
   double loss = 0;
+  const bool diag = diag_.due(step + 1);
+  if (diag) diag_.begin(*model_);
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     train_loader_->batch(step, micro, acts_->inputs.data(), acts_->targets.data());
     loss += model_->forward(*acts_, true);
     model_->backward(*acts_, scale);
   }
+  if (diag) diag_.end(*model_, metrics_, step + 1, "diag");
   StepStats s;
   s.loss = loss / static_cast<double>(t.grad_accum);
   s.grad_norm = AdamW::grad_norm(grads);
@@ -110,7 +116,9 @@ StepStats Trainer::run() {
     const int64_t done = s + 1;
     log_step(done, last);
     if ((t.eval_every > 0 && done % t.eval_every == 0) || done == t.steps) {
+      if (diag_.enabled()) diag_.begin(*model_);
       const double val = evaluate();
+      if (diag_.enabled()) diag_.end(*model_, metrics_, done, "val_diag");
       spdlog::info("step {:>6}/{} | val_loss {:.4f}", done, t.steps, val);
       if (metrics_.is_open()) {
         metrics_ << OrderedJson{{"step", done}, {"val_loss", val}}.dump() << "\n";

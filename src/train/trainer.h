@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "data/loader.h"
 #include "model/gpt.h"
+#include "train/diagnostics_log.h"
 #include "train/optimizer.h"
 
 namespace goat {
@@ -49,6 +50,7 @@ class Trainer {
   std::unique_ptr<AdamW> opt_;
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::ofstream metrics_;
+  DiagnosticsLog diag_;  // train.diag_every
   double peak_gflops_ = 0;
 };
 
