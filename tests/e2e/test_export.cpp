@@ -113,6 +113,15 @@ TEST_P(Export, TorchModelReproducesLogits) {
                 j["max_abs_dlogit"].get<double>(), lg, lt);
   }
   EXPECT_EQ(seen, dumps.size()) << py;
+  // `eval --diag`: the attention diagnostics of the evaluated batches, n_layer × n_head each.
+  const std::string ev = must(bin_ + " eval --run " + runs + " --batches 2 --batch-size 2 --diag");
+  const auto e = nlohmann::json::parse(last_line(ev));
+  ASSERT_TRUE(e.contains("diag")) << ev;
+  EXPECT_EQ(e["diag"]["rows"].get<int64_t>(), 2 * 2 * kTrainLen);
+  for (const char* s : {"entropy", "sink_mass", "p_max", "kl", "omega"}) {
+    ASSERT_EQ(e["diag"][s].size(), 2u) << s;  // configs/tiny.json: 2 layers of 4 heads
+    EXPECT_EQ(e["diag"][s][0].size(), 4u) << s;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Positions, Export, ::testing::ValuesIn(kCases),
