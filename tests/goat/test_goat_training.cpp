@@ -3,11 +3,11 @@
 // dims (goat.md §2) with fewer content dims (d_c = 7 of 16 here) and extra prior parameters, so
 // its loss must fall like ALiBi's: both end well below the data's unigram entropy (they learn
 // the bigram chain and the copies, not just token frequencies), and GOAT ends within kMargin of
-// ALiBi. kMargin: over seeds 1337, 7 and 42 at this step count the GOAT − ALiBi validation-loss
-// difference was measured in [kObservedLo, kObservedHi] nats (docs/goat.md "Training"); the margin
-// is the largest observed gap plus the seed-to-seed spread of ALiBi itself, so a GOAT layer that
-// learns clearly slower (a broken prior gradient, a wrong content scale) fails while seed noise
-// does not.
+// ALiBi. kMargin: after 100 steps with seeds 1337, 7 and 42 the validation losses were
+// goat / alibi 2.2224 / 2.2231, 2.2121 / 2.2060, 2.2040 / 2.2069 (goat − alibi −0.0007, +0.0061,
+// −0.0029), and ALiBi alone varied by 0.017 over the seeds; 0.05 is the largest gap plus ~2.5×
+// that seed spread, so seed noise passes and a GOAT layer that learns clearly slower (a broken
+// prior gradient, a wrong content scale) fails.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
