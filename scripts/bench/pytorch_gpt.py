@@ -13,6 +13,7 @@ Last output line: one JSON object with tokens_per_s (median step time).
 """
 import argparse
 import json
+import resource
 import math
 import statistics
 import time
@@ -111,8 +112,9 @@ def main():
     n_params = sum(p.numel() for p in model.parameters() if p is not model.mask)
     print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads, {n_params} params, B {B} T {T}: "
           f"median step {med * 1e3:.1f} ms, {B * T / med:.0f} tokens/s")
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     print(json.dumps({"config": args.config, "params": n_params, "step_ms": med * 1e3, "tokens_per_s": B * T / med,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+                      "peak_rss_mib": peak_rss_mib, "threads": torch.get_num_threads(), "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

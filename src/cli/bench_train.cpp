@@ -1,22 +1,66 @@
-// `goatlm bench train --config F [--set k=v ...] [--steps N --warmup W]`: times full training
-// steps (forward, backward, AdamW) after a warm-up and reports the median. The last output line
-// is one JSON object with tokens_per_s (scripts/bench/compare_pytorch.sh reads it).
+// `goatlm bench train --config F [--set k=v ...] [--steps N --warmup W] [--breakdown]`: times full
+// training steps (forward, backward, AdamW) after a warm-up and reports the median. The last
+// output line is one JSON object with tokens_per_s (scripts/bench/compare_pytorch.sh reads it).
+// --breakdown adds per-op times (ops/op_profile.h: mean ms per step over the timed steps, by
+// phase and by op), the arena sizes and the process's peak RSS.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "backend/cpu/gemm.h"
 #include "cli/commands.h"
 #include "core/cpu_info.h"
+#include "ops/op_profile.h"
 #include "train/trainer.h"
 
 namespace goat::cli {
+
+namespace {
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+double mib(int64_t f32_elements) { return static_cast<double>(f32_elements) * 4.0 / (1024.0 * 1024.0); }
+
+// Per-phase ("step.*") and per-op rows, mean ms per step, with their share of the mean step.
+void print_breakdown(const std::vector<ops::OpTime>& times, int steps, double mean_step_s) {
+  const auto row = [&](const std::string& name, double s, int64_t calls) {
+    fmt::print("  {:<32} {:>9.3f} ms {:>6.1f}% {:>7} calls/step\n", name, s * 1e3 / steps,
+               100.0 * s / steps / mean_step_s, calls / steps);
+  };
+  fmt::print("breakdown (mean per step over {} steps; step {:.3f} ms):\n", steps, mean_step_s * 1e3);
+  double phases = 0, op_sum = 0;
+  for (const auto& t : times)
+    if (t.name.starts_with("step.")) {
+      row(t.name, t.seconds, t.calls);
+      phases += t.seconds;
+    }
+  row("step.other (zeroing grads, timers)", std::max(0.0, mean_step_s * steps - phases), steps);
+  std::vector<ops::OpTime> op_rows;
+  for (const auto& t : times)
+    if (!t.name.starts_with("step.")) op_rows.push_back(t);
+  std::sort(op_rows.begin(), op_rows.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+  fmt::print(" by op:\n");
+  for (const auto& t : op_rows) {
+    row(t.name, t.seconds, t.calls);
+    op_sum += t.seconds;
+  }
+  row("(not in an op: position schemes, glue)", std::max(0.0, mean_step_s * steps - op_sum), steps);
+}
+
+}  // namespace
 
 void register_bench_train(CLI::App& bench) {
   struct Opts {
     std::string config;
     std::vector<std::string> sets;
     int steps = 10, warmup = 3;
+    bool breakdown = false;
   };
   static Opts o;
   auto* cmd = bench.add_subcommand("train", "Training-step throughput (median step time) of a config");
@@ -24,27 +68,51 @@ void register_bench_train(CLI::App& bench) {
   cmd->add_option("--set", o.sets, "override a config key (repeatable)");
   cmd->add_option("--steps", o.steps, "timed steps (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", o.warmup, "untimed warm-up steps")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--breakdown", o.breakdown, "per-op times, arena sizes and peak RSS");
   cmd->callback([] {
     Config cfg = load_config(o.config, o.sets);
     cfg.train.steps = std::max<int64_t>(cfg.train.steps, o.warmup + o.steps);
     Trainer trainer(cfg, "", true);
     for (int i = 0; i < o.warmup; ++i) trainer.step(i);
+    ops::reset_profile();
+    ops::set_profiling(o.breakdown);
     std::vector<double> sec;
     for (int i = 0; i < o.steps; ++i) sec.push_back(trainer.step(o.warmup + i).seconds);
+    ops::set_profiling(false);
+    double total = 0;
+    for (double s : sec) total += s;
     std::sort(sec.begin(), sec.end());
     const double med = sec[sec.size() / 2];
     const double tps = static_cast<double>(trainer.tokens_per_step()) / med;
     const double flops = trainer.model().flops_per_token(cfg.train.seq_len) * tps;
     const double mfu = flops / (trainer.peak_gflops() * 1e9);
-    fmt::print("config {}: {} params, B {} T {} accum {}, {} threads\n", o.config, trainer.model().num_params(),
-               cfg.train.batch_size, cfg.train.seq_len, cfg.train.grad_accum, cpu_info().threads);
+    fmt::print("config {}: {} params, B {} T {} accum {}, dtype {}, {} threads, GEMM ISA {}\n", o.config,
+               trainer.model().num_params(), cfg.train.batch_size, cfg.train.seq_len, cfg.train.grad_accum, cfg.dtype,
+               cpu_info().threads, cpu::gemm_kernel_isa());
     fmt::print("step ms: median {:.2f}, min {:.2f}, max {:.2f}; {:.0f} tokens/s; {:.1f} model GFLOP/s; MFU {:.1f}% of "
                "{:.0f} GFLOP/s sgemm\n",
                med * 1e3, sec.front() * 1e3, sec.back() * 1e3, tps, flops * 1e-9, mfu * 100, trainer.peak_gflops());
-    OrderedJson j{{"config", o.config},       {"params", trainer.model().num_params()},
-                  {"tokens_per_step", trainer.tokens_per_step()}, {"step_ms", med * 1e3},
-                  {"tokens_per_s", tps},      {"model_gflops", flops * 1e-9},
-                  {"mfu", mfu},               {"threads", cpu_info().threads}};
+    const int64_t n_params = trainer.model().params().numel();
+    const double params_mib = mib(n_params), acts_mib = mib(trainer.activations().numel());
+    const double rss = peak_rss_mib();
+    if (o.breakdown) {
+      print_breakdown(ops::profile_snapshot(), o.steps, total / o.steps);
+      fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, AdamW m+v {:.1f} MiB, activations {:.1f} MiB; peak RSS "
+                 "{:.1f} MiB\n",
+                 params_mib, params_mib, 2 * params_mib, acts_mib, rss);
+    }
+    OrderedJson j{{"config", o.config},
+                  {"dtype", cfg.dtype},
+                  {"params", trainer.model().num_params()},
+                  {"tokens_per_step", trainer.tokens_per_step()},
+                  {"step_ms", med * 1e3},
+                  {"tokens_per_s", tps},
+                  {"model_gflops", flops * 1e-9},
+                  {"mfu", mfu},
+                  {"sgemm_gflops", trainer.peak_gflops()},
+                  {"activations_mib", acts_mib},
+                  {"peak_rss_mib", rss},
+                  {"threads", cpu_info().threads}};
     fmt::print("{}\n", j.dump());
   });
 }

@@ -148,6 +148,7 @@ OrderedJson to_json(const Config& c) {
                {"train_shards", c.data.train_shards},
                {"val_shards", c.data.val_shards}};
   j["device"] = c.device;
+  j["dtype"] = c.dtype;
   return j;
 }
 
@@ -209,6 +210,7 @@ Config from_tree(const OrderedJson& j) {
   c.data.train_shards = jd.at("train_shards").get<std::string>();
   c.data.val_shards = jd.at("val_shards").get<std::string>();
   c.device = j.at("device").get<std::string>();
+  c.dtype = j.at("dtype").get<std::string>();
   return c;
 }
 
@@ -283,6 +285,7 @@ void validate(const Config& c) {
   if (d.source == "synthetic" && m.vocab_size < 128)
     config_fail("model.vocab_size: the synthetic corpus emits byte tokens below 128, got vocab_size {}", m.vocab_size);
   check_one_of("device", c.device, {"cpu", "cuda"});
+  check_one_of("dtype", c.dtype, {"fp32", "bf16"});
   if (c.device == "cuda") config_fail("device: \"cuda\" is not available: built without CUDA");
 }
 

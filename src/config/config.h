@@ -86,6 +86,7 @@ struct Config {
   TrainConfig train;
   DataConfig data;
   std::string device = "cpu";  // cpu | cuda
+  std::string dtype = "fp32";   // fp32 | bf16 (on the CPU: bf16 GEMM operands, fp32 everything else)
 };
 
 OrderedJson to_json(const Config& c);

@@ -31,6 +31,7 @@ class Activations {
   int64_t seq_len() const { return seq_len_; }
   Tensor layer(int l, const char* name) const;  // e.g. layer(3, "qkv")
   Tensor get(const char* name) const { return arena_.view(name); }
+  int64_t numel() const { return arena_.numel(); }  // f32 elements of all activations and scratch
   std::vector<int32_t> inputs, targets;  // (B, T) each
 
  private:

@@ -8,10 +8,12 @@
 #include "backend/cpu/reduce.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
+#include "ops/op_profile.h"
 
 namespace goat::ops {
 
 void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp) {
+  const OpTimer timer("adamw");
   constexpr const char* kOp = "adamw";
   const bool cuda = on_cuda(kOp, {&param, &grad, &m, &v});
   require_contiguous_f32(kOp, "param", param);
@@ -39,6 +41,7 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, cons
 }
 
 double sum_squares(const Tensor& t) {
+  const OpTimer timer("sum_squares");
   const bool cuda = on_cuda("sum_squares", {&t});
   require_contiguous_f32("sum_squares", "t", t);
   if (cuda) return cuda::sum_squares(t.f32(), t.numel());

@@ -8,6 +8,7 @@
 #include "backend/cpu/attention_kernel.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
+#include "ops/op_profile.h"
 
 namespace goat::ops {
 
@@ -86,6 +87,7 @@ bool attention_on_cuda(const AttentionArgs& a, std::initializer_list<const Tenso
 }  // namespace
 
 void attention_forward(const AttentionArgs& a) {
+  const OpTimer timer("attention.forward");
   const bool cuda = attention_on_cuda(a, {});
   if (!cuda) return cpu::attention_forward(make_params(a));
   const cpu::AttentionParams p = make_params(a, a.q.dtype);
@@ -93,6 +95,7 @@ void attention_forward(const AttentionArgs& a) {
 }
 
 void attention_backward(const AttentionArgs& a, const Tensor& d_o, const AttentionGrads& g) {
+  const OpTimer timer("attention.backward");
   const bool cuda = attention_on_cuda(a, {&d_o, &g.dq, &g.dk, &g.dv});
   const DType act = cuda ? a.q.dtype : DType::f32;
   cpu::AttentionParams p = make_params(a, act);

@@ -6,6 +6,7 @@
 #include "backend/cpu/cross_entropy.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
+#include "ops/op_profile.h"
 
 namespace goat::ops {
 
@@ -33,6 +34,7 @@ Rows check_ce(const Tensor& logits, const int32_t* targets, int32_t ignore_index
 }  // namespace
 
 double cross_entropy_forward(const Tensor& losses, const Tensor& logits, const int32_t* targets, int32_t ignore_index) {
+  const OpTimer timer("cross_entropy.forward");
   const bool cuda = on_cuda(kOp, {&losses, &logits});
   const Rows r = check_ce(logits, targets, ignore_index, cuda);
   require_contiguous_f32(kOp, "losses", losses);
@@ -47,6 +49,7 @@ double cross_entropy_forward(const Tensor& losses, const Tensor& logits, const i
 
 void cross_entropy_backward(const Tensor& d_logits, const Tensor& logits, const int32_t* targets, float scale,
                             int32_t ignore_index) {
+  const OpTimer timer("cross_entropy.backward");
   const bool cuda = on_cuda(kOp, {&d_logits, &logits});
   const Rows r = check_ce(logits, targets, ignore_index, cuda);
   require_contiguous(kOp, "d_logits", d_logits, act_dtype(logits, cuda));
@@ -60,6 +63,7 @@ void cross_entropy_backward(const Tensor& d_logits, const Tensor& logits, const 
 
 double cross_entropy_forward_backward(const Tensor& losses, const Tensor& d_logits, const Tensor& logits,
                                       const int32_t* targets, float d_mean, int32_t ignore_index) {
+  const OpTimer timer("cross_entropy.forward_backward");
   const bool cuda = on_cuda(kOp, {&losses, &d_logits, &logits});
   const Rows r = check_ce(logits, targets, ignore_index, cuda);
   require_contiguous_f32(kOp, "losses", losses);

@@ -5,6 +5,7 @@
 #include "backend/cpu/elementwise.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
+#include "ops/op_profile.h"
 
 namespace goat::ops {
 
@@ -22,6 +23,7 @@ void check_same(const char* op, const Tensor& ref, const char* ref_name,
 }  // namespace
 
 void gelu_forward(const Tensor& out, const Tensor& in) {
+  const OpTimer timer("gelu.forward");
   const bool cuda = on_cuda("gelu", {&out, &in});
   check_same("gelu", in, "in", {{&out, "out"}}, act_dtype(in, cuda));
   if (cuda) return cuda::gelu_forward(out.data, in.data, in.numel(), in.dtype);
@@ -29,6 +31,7 @@ void gelu_forward(const Tensor& out, const Tensor& in) {
 }
 
 void gelu_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in) {
+  const OpTimer timer("gelu.backward");
   const bool cuda = on_cuda("gelu", {&d_in, &d_out, &in});
   check_same("gelu", in, "in", {{&d_in, "d_in"}, {&d_out, "d_out"}}, act_dtype(in, cuda));
   if (cuda) return cuda::gelu_backward(d_in.data, d_out.data, in.data, in.numel(), in.dtype);
@@ -36,6 +39,7 @@ void gelu_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in) {
 }
 
 void add_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+  const OpTimer timer("add.forward");
   const bool cuda = on_cuda("add", {&out, &a, &b});
   check_same("add", a, "a", {{&b, "b"}, {&out, "out"}}, act_dtype(a, cuda));
   if (cuda) return cuda::add_forward(out.data, a.data, b.data, a.numel(), a.dtype);

@@ -7,6 +7,7 @@
 #include "backend/cpu/embedding.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
+#include "ops/op_profile.h"
 
 namespace goat::ops {
 
@@ -45,6 +46,7 @@ cpu::EmbeddingDims check_emb(const Tensor& out, const char* out_name, const int3
 
 void embedding_forward(const Tensor& out, const int32_t* tokens, const Tensor& wte, const Tensor& wpe,
                        int64_t pos_offset) {
+  const OpTimer timer("embedding.forward");
   const bool cuda = on_cuda(kOp, {&out, &wte, &wpe});
   const DType act = act_dtype(out, cuda);
   GOAT_CHECK(present(wte), kOp, "wte is required");
@@ -57,6 +59,7 @@ void embedding_forward(const Tensor& out, const int32_t* tokens, const Tensor& w
 
 void embedding_backward(const Tensor& d_wte, const Tensor& d_wpe, const Tensor& d_out, const int32_t* tokens,
                         int64_t pos_offset) {
+  const OpTimer timer("embedding.backward");
   const bool cuda = on_cuda(kOp, {&d_wte, &d_wpe, &d_out});
   const cpu::EmbeddingDims d = check_emb(d_out, "d_out", tokens, d_wte, "d_wte", d_wpe, "d_wpe", pos_offset,
                                          act_dtype(d_out, cuda), DType::f32, !cuda);

@@ -6,6 +6,7 @@
 #include "backend/cpu/layernorm.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
+#include "ops/op_profile.h"
 
 namespace goat::ops {
 
@@ -44,6 +45,7 @@ void check_like(const Tensor& t, const char* name, const Tensor& like, DType dt)
 
 void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
                        const Tensor& weight, const Tensor& bias) {
+  const OpTimer timer("layernorm.forward");
   const bool cuda = on_cuda(kOp, {&out, &mean, &rstd, &in, &weight, &bias});
   const DType act = act_dtype(in, cuda);
   GOAT_CHECK(present(weight) && present(bias), kOp, "weight and bias are required");
@@ -58,6 +60,7 @@ void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd
 
 void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                         const Tensor& in, const Tensor& weight, const Tensor& mean, const Tensor& rstd) {
+  const OpTimer timer("layernorm.backward");
   const bool cuda = on_cuda(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight, &mean, &rstd});
   const DType act = act_dtype(in, cuda);
   GOAT_CHECK(present(weight), kOp, "weight is required");
@@ -77,6 +80,7 @@ void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor
 
 void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const Tensor& mean, const Tensor& rstd,
                                 const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias) {
+  const OpTimer timer("residual_layernorm.forward");
   const bool cuda = on_cuda(kOp, {&residual, &out, &mean, &rstd, &a, &b, &weight, &bias});
   const DType act = act_dtype(a, cuda);
   GOAT_CHECK(present(weight) && present(bias), kOp, "weight and bias are required");

@@ -6,6 +6,7 @@
 #include "backend/cpu/linear.h"
 #include "backend/cuda/cuda_ops.h"
 #include "ops/op_args.h"
+#include "ops/op_profile.h"
 
 namespace goat::ops {
 
@@ -31,6 +32,7 @@ cpu::LinearDims check_linear(const Tensor& in, const MatView& x, const Tensor& o
 }  // namespace
 
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
+  const OpTimer timer("linear.forward");
   const bool cuda = on_cuda(kOp, {&out, &in, &weight, &bias});
   const DType act = act_dtype(in, cuda);
   const MatView x = as_matrix(kOp, "in", in, act), y = as_matrix(kOp, "out", out, act);
@@ -43,6 +45,7 @@ void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
 
 void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                      const Tensor& in, const Tensor& weight, bool accumulate_d_in) {
+  const OpTimer timer("linear.backward");
   const bool cuda = on_cuda(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight});
   const DType act = act_dtype(in, cuda);
   const MatView x = as_matrix(kOp, "in", in, act), dy = as_matrix(kOp, "d_out", d_out, act);

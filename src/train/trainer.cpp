@@ -9,7 +9,10 @@
 #include <filesystem>
 
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_bf16.h"
+#include "core/cpu_info.h"
 #include "data/safetensors.h"
+#include "ops/op_profile.h"
 
 namespace goat {
 
@@ -18,6 +21,26 @@ void save_config(const Config& cfg, const std::string& path) {
   GOAT_CHECK(f.good(), "train", "cannot write '{}'", path);
   f << to_json(cfg).dump(2) << "\n";
 }
+
+namespace {
+
+// dtype "bf16" on the CPU: true when bf16 GEMMs have hardware (AMX, or AVX-512-BF16, said so);
+// false (fp32 GEMMs, said so) when the CPU has neither.
+bool cpu_bf16_gemm_note() {
+  const CpuInfo& ci = cpu_info();
+  if (ci.amx_bf16 && ci.amx_tile) {
+    spdlog::info("dtype bf16: bf16 GEMMs on AMX ({})", cpu::bf16_gemm_impl());
+    return true;
+  }
+  if (ci.avx512_bf16) {
+    spdlog::warn("dtype bf16: this CPU has no AMX; bf16 GEMMs run on AVX-512-BF16 ({})", cpu::bf16_gemm_impl());
+    return true;
+  }
+  spdlog::warn("dtype bf16: this CPU has neither AMX nor AVX-512-BF16; GEMMs stay fp32");
+  return false;
+}
+
+}  // namespace
 
 Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak)
     : cfg_(cfg),
@@ -33,6 +56,7 @@ Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak)
                                                  static_cast<uint64_t>(t.seed), RngPurpose::data);
   val_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, true), t.batch_size, t.seq_len,
                                                static_cast<uint64_t>(t.seed), RngPurpose::eval);
+  if (cfg_.dtype == "bf16" && cfg_.device == "cpu") bf16_gemm_ = cpu_bf16_gemm_note();
   if (measure_peak) peak_gflops_ = cpu::measure_sgemm_gflops(1024, 5);
   if (!run_dir_.empty()) {
     std::filesystem::create_directories(run_dir_);
@@ -44,8 +68,13 @@ Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak)
 
 int64_t Trainer::tokens_per_step() const { return cfg_.train.batch_size * cfg_.train.seq_len * cfg_.train.grad_accum; }
 
+cpu::GemmPrecision Trainer::gemm_precision() const {
+  return cfg_.dtype == "bf16" && bf16_gemm_ ? cpu::GemmPrecision::bf16 : cpu::GemmPrecision::fp32;
+}
+
 StepStats Trainer::step(int64_t step) {
   const auto t0 = std::chrono::steady_clock::now();
+  const cpu::GemmPrecisionScope precision(gemm_precision());
   const auto& t = cfg_.train;
   const Arena& grads = model_->grads();
   std::memset(grads.data(), 0, static_cast<size_t>(grads.numel()) * sizeof(float));
@@ -54,11 +83,19 @@ StepStats Trainer::step(int64_t step) {
   const bool diag = diag_.due(step + 1);
   if (diag) diag_.begin(*model_);
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
-    train_loader_->batch(step, micro, acts_->inputs.data(), acts_->targets.data());
-    loss += model_->forward(*acts_, true);
+    {
+      const ops::OpTimer timer("step.data");
+      train_loader_->batch(step, micro, acts_->inputs.data(), acts_->targets.data());
+    }
+    {
+      const ops::OpTimer timer("step.forward");
+      loss += model_->forward(*acts_, true);
+    }
+    const ops::OpTimer timer("step.backward");
     model_->backward(*acts_, scale);
   }
   if (diag) diag_.end(*model_, metrics_, step + 1, "diag");
+  const ops::OpTimer timer("step.optimizer");
   StepStats s;
   s.loss = loss / static_cast<double>(t.grad_accum);
   s.grad_norm = AdamW::grad_norm(grads);
@@ -80,7 +117,10 @@ double mean_loss(Gpt& model, Activations& acts, const data::Loader& loader, int6
   return total / static_cast<double>(batches);
 }
 
-double Trainer::evaluate() { return mean_loss(*model_, *acts_, *val_loader_, cfg_.train.eval_batches); }
+double Trainer::evaluate() {
+  const cpu::GemmPrecisionScope precision(gemm_precision());
+  return mean_loss(*model_, *acts_, *val_loader_, cfg_.train.eval_batches);
+}
 
 void Trainer::save_weights(int64_t step) const {
   if (run_dir_.empty()) return;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "config/config.h"
 #include "data/loader.h"
 #include "model/gpt.h"
@@ -36,12 +37,14 @@ class Trainer {
   double evaluate();
 
   Gpt& model() { return *model_; }
+  const Activations& activations() const { return *acts_; }
   int64_t tokens_per_step() const;
   double peak_gflops() const { return peak_gflops_; }
   void save_weights(int64_t step) const;
 
  private:
   void log_step(int64_t step, const StepStats& s);
+  cpu::GemmPrecision gemm_precision() const;  // from cfg.dtype and the CPU
 
   Config cfg_;
   std::string run_dir_;
@@ -52,6 +55,7 @@ class Trainer {
   std::ofstream metrics_;
   DiagnosticsLog diag_;  // train.diag_every
   double peak_gflops_ = 0;
+  bool bf16_gemm_ = false;  // dtype bf16 and the CPU has bf16 GEMM hardware
 };
 
 // Mean loss of `model` over `batches` batches of `loader` (batch i = loader.batch(i, 0)).

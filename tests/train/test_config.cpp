@@ -77,6 +77,7 @@ TEST(Config, ValuesAreValidated) {
   EXPECT_NE(error_of(R"({"train": {"seq_len": 512}})").find("train.seq_len: 512 exceeds model.max_seq_len"), std::string::npos);
   EXPECT_NE(error_of(R"({"device": "cuda"})").find("device: \"cuda\" is not available: built without CUDA"), std::string::npos);
   EXPECT_NE(error_of(R"({"device": "tpu"})").find("device: expected one of cpu|cuda"), std::string::npos);
+  EXPECT_NE(error_of(R"({"dtype": "fp16"})").find("dtype: expected one of fp32|bf16"), std::string::npos);
   EXPECT_NE(error_of(R"({"data": {"source": "shards"}})").find("data.train_shards: required"), std::string::npos);
   EXPECT_NE(error_of(R"({"model": {"position": {"type": "goat", "pos_rank": 20}}})").find("model.position.pos_rank"),
             std::string::npos);

@@ -1,10 +1,11 @@
-// Linear layer as sgemm calls (oneDNN, see gemm.h): forward is one GEMM with the bias pre-filled
-// (beta = 1), backward two GEMMs plus a column sum. All FLOPs go through the GEMM engine.
+// Linear layer as GEMM calls (oneDNN; fp32 sgemm or bf16 operands by the thread's GEMM precision,
+// see gemm_bf16.h): forward is one GEMM with the bias pre-filled (beta = 1), backward two GEMMs
+// plus a column sum. All FLOPs go through the GEMM engine.
 #include "backend/cpu/linear.h"
 
 #include <algorithm>
 
-#include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
 
@@ -16,15 +17,15 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
     for (int64_t r = 0; r < d.n; ++r) std::copy(bias, bias + d.cout, out + r * d.ld_out);
   }
   // out = in · wᵀ  (+ out when the bias was pre-filled)
-  sgemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
+  gemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
 }
 
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
                      const float* w, bool accumulate_d_in) {
   if (d_in)  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
-    sgemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
+    gemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
   if (d_w)  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
-    sgemm(true, false, d.cout, d.cin, d.n, 1.f, d_out, d.ld_out, in, d.ld_in, 1.f, d_w, d.cin);
+    gemm(true, false, d.cout, d.cin, d.n, 1.f, d_out, d.ld_out, in, d.ld_in, 1.f, d_w, d.cin);
   if (d_bias) column_sum_add(d_bias, d_out, d.n, d.cout, d.ld_out);
 }
 

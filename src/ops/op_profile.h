@@ -1,0 +1,44 @@
+// Per-op wall-clock timers for `goatlm bench train --breakdown`: every op entry point in ops/
+// opens an OpTimer named "<op>.<phase>" (e.g. "linear.forward"); while profiling is off (the
+// default) that costs one relaxed load. Timers are host wall-clock around the whole call, so they
+// are exact for the CPU backend (synchronous) and meaningless for CUDA (asynchronous launches).
+// Nested timers are not subtracted: only ops/ entry points and the trainer's data fetch time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace goat::ops {
+
+struct OpTime {
+  std::string name;  // "linear.forward"
+  double seconds = 0;
+  int64_t calls = 0;
+};
+
+void set_profiling(bool on);
+bool profiling();
+void reset_profile();
+std::vector<OpTime> profile_snapshot();  // in first-seen order
+void add_op_time(const char* name, double seconds);
+
+// Scoped timer; `name` must be a string literal (entries are keyed by its text).
+class OpTimer {
+ public:
+  explicit OpTimer(const char* name) : name_(profiling() ? name : nullptr) {
+    if (name_) t0_ = std::chrono::steady_clock::now();
+  }
+  ~OpTimer() {
+    if (name_) add_op_time(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+  }
+  OpTimer(const OpTimer&) = delete;
+  OpTimer& operator=(const OpTimer&) = delete;
+
+ private:
+  const char* name_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+}  // namespace goat::ops

@@ -1,0 +1,102 @@
+// gemm_bf16 (dtype "bf16" GEMMs) against fp64 references, with computed tolerances:
+//  - exact recipe: fp64 product of the bf16-rounded operands (round-to-nearest-even, computed
+//    here independently of oneDNN); the only remaining error is fp32 accumulation, bounded by
+//    γ_K = K·u32/(1 − K·u32) · Σ|a||b| per element (u32 = 2^-24; AMX accumulates in fp32);
+//  - against the unrounded fp32 operands: each product carries relative error ≤ 2·u16 + u16²
+//    (u16 = 2^-8, bf16's unit roundoff), so |C − C64| ≤ (2·u16 + u16² + γ_K)·Σ|a||b|.
+// Covers both transpositions, row strides larger than the width, alpha and beta (the sum post-op
+// and the output scale), and the GemmPrecisionScope dispatch used by the linear layers.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_bf16.h"
+#include "core/philox.h"
+
+using namespace goat;
+
+namespace {
+
+float round_bf16(float x) {
+  uint32_t u = std::bit_cast<uint32_t>(x);
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
+  return std::bit_cast<float>(u & 0xffff0000u);
+}
+
+struct Case {
+  bool ta, tb;
+  int64_t m, n, k, pad;
+  float alpha, beta;
+};
+
+void run_case(const Case& c) {
+  const int64_t ar = c.ta ? c.k : c.m, ac = c.ta ? c.m : c.k, br = c.tb ? c.n : c.k, bc = c.tb ? c.k : c.n;
+  const int64_t lda = ac + c.pad, ldb = bc + c.pad, ldc = c.n + c.pad;
+  std::vector<float> a(static_cast<size_t>(ar * lda)), b(static_cast<size_t>(br * ldb)), c0(static_cast<size_t>(c.m * ldc));
+  const Rng rng(7, RngPurpose::test, static_cast<uint64_t>(c.m * 131 + c.n * 17 + c.k));
+  for (size_t i = 0; i < a.size(); ++i) a[i] = rng.normal(i);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = rng.normal(1000000 + i);
+  for (size_t i = 0; i < c0.size(); ++i) c0[i] = rng.normal(2000000 + i);
+  std::vector<float> out = c0;
+  cpu::gemm_bf16(c.ta, c.tb, c.m, c.n, c.k, c.alpha, a.data(), lda, b.data(), ldb, c.beta, out.data(), ldc);
+  const double u32 = std::ldexp(1.0, -24), u16 = std::ldexp(1.0, -8);
+  const double gamma = static_cast<double>(c.k + 2) * u32 / (1.0 - static_cast<double>(c.k + 2) * u32);
+  const auto A = [&](int64_t i, int64_t p) { return c.ta ? a[p * lda + i] : a[i * lda + p]; };
+  const auto B = [&](int64_t p, int64_t j) { return c.tb ? b[j * ldb + p] : b[p * ldb + j]; };
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = 0; j < c.n; ++j) {
+      double exact = 0, rounded = 0, mag = 0;
+      for (int64_t p = 0; p < c.k; ++p) {
+        exact += static_cast<double>(A(i, p)) * B(p, j);
+        rounded += static_cast<double>(round_bf16(A(i, p))) * round_bf16(B(p, j));
+        mag += std::abs(static_cast<double>(A(i, p)) * B(p, j));
+      }
+      const double cin = c0[static_cast<size_t>(i * ldc + j)];
+      const double got = out[static_cast<size_t>(i * ldc + j)];
+      const double scale = std::abs(c.alpha) * mag * 1.01 + std::abs(c.beta * cin);  // 1.01: bf16 rounding of |a||b|
+      const double want_rounded = c.alpha * rounded + c.beta * cin, want_exact = c.alpha * exact + c.beta * cin;
+      ASSERT_LE(std::abs(got - want_rounded), gamma * scale + u32 * std::abs(want_rounded))
+          << "recipe mismatch at (" << i << ", " << j << ") m=" << c.m << " n=" << c.n << " k=" << c.k;
+      ASSERT_LE(std::abs(got - want_exact), (2 * u16 + u16 * u16 + gamma) * scale + u32 * std::abs(want_exact))
+          << "bf16 bound exceeded at (" << i << ", " << j << ")";
+    }
+  // Cells of C outside the n columns (the row padding) are never written.
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = c.n; j < ldc; ++j)
+      ASSERT_EQ(out[static_cast<size_t>(i * ldc + j)], c0[static_cast<size_t>(i * ldc + j)]);
+}
+
+}  // namespace
+
+TEST(GemmBf16, MatchesFp64OfRoundedOperands) {
+  const Case cases[] = {
+      {false, true, 37, 29, 53, 0, 1.f, 0.f},   // linear forward: in · wᵀ
+      {false, false, 64, 48, 96, 5, 1.f, 1.f},  // linear d_in, accumulated
+      {true, false, 24, 40, 130, 3, 1.f, 1.f},  // linear d_w += d_outᵀ · in
+      {true, true, 17, 9, 33, 0, 0.5f, -2.f},   // alpha and beta
+      {false, true, 1, 1, 1, 0, 1.f, 0.f},
+      {false, true, 256, 192, 512, 0, 1.f, 1.f},
+  };
+  for (const Case& c : cases) run_case(c);
+}
+
+TEST(GemmBf16, PrecisionScopeSelectsTheGemm) {
+  // A value whose bf16 rounding is visible: 1 + 2^-10 rounds to 1 in bf16.
+  const float a = 1.f + std::ldexp(1.f, -10), b = 1.f;
+  float c = 0;
+  cpu::gemm(false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
+  EXPECT_EQ(c, a);
+  EXPECT_EQ(cpu::gemm_precision(), cpu::GemmPrecision::fp32);
+  {
+    const cpu::GemmPrecisionScope scope(cpu::GemmPrecision::bf16);
+    cpu::gemm(false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
+    EXPECT_EQ(c, 1.f);
+  }
+  EXPECT_EQ(cpu::gemm_precision(), cpu::GemmPrecision::fp32);
+  cpu::gemm(false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
+  EXPECT_EQ(c, a);
+}
