@@ -307,8 +307,25 @@ def load_export(export_dir):
     return model.eval()
 
 
+def goat_layer_from_export(export_dir, layer):
+    """A standalone GoatAttention holding layer `layer` of a GOAT export: the slice h.{layer}.attn.*
+    loaded with strict=True, as into the reference module (docs/goat.md "Export")."""
+    with open(f"{export_dir}/config.json") as f:
+        cfg = json.load(f)
+    tensors, _ = load_safetensors(f"{export_dir}/model.safetensors")
+    prefix = f"h.{layer}.attn."
+    attn = Block(cfg["model"], cfg["train"]["seq_len"]).attn
+    attn.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True)
+    return attn
+
+
 def check(export_dir, dump_path):
     model = load_export(export_dir)
+    slices = 0
+    if model.cfg["position"]["type"] == "goat":
+        for i in range(model.cfg["n_layer"]):
+            goat_layer_from_export(export_dir, i)
+            slices += 1
     dump, meta = load_safetensors(dump_path)
     tokens = dump["inputs"].long()
     targets = dump["targets"].long()
@@ -319,6 +336,7 @@ def check(export_dir, dump_path):
     diff = (logits - dump["logits"]).abs()
     per_pos = diff.amax(dim=(0, 2))
     return {"export": export_dir, "dump": dump_path, "position": model.cfg["position"]["type"], "strict_load": True,
+            "goat_layer_slices_loaded": slices,
             "seq_len": tokens.shape[1], "max_abs_dlogit": diff.max().item(), "max_abs_dlogit_per_pos": per_pos.tolist(),
             "max_abs_logit": dump["logits"].abs().max().item(), "loss_goatlm": float(meta["loss"]), "loss_torch": loss}
 

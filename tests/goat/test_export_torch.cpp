@@ -102,6 +102,8 @@ TEST(ExportTorch, EveryPositionTypeMatchesPyTorch) {
     SCOPED_TRACE(name + " T=" + std::to_string(T));
     const auto j = nlohmann::json::parse(line);
     EXPECT_TRUE(j["strict_load"].get<bool>());
+    // Each GOAT layer's slice h.{i}.attn.* also loads strictly into a standalone GoatAttention.
+    EXPECT_EQ(j["goat_layer_slices_loaded"].get<int64_t>(), name.rfind("goat", 0) == 0 ? 2 : 0);
     const auto per_pos = j["max_abs_dlogit_per_pos"].get<std::vector<double>>();
     ASSERT_EQ(static_cast<int64_t>(per_pos.size()), T);
     for (int64_t t = 0; t < T; ++t) ASSERT_LE(per_pos[static_cast<size_t>(t)], kTolerance) << "position " << t;
