@@ -10,6 +10,7 @@
 #include "core/device_info.h"
 #include "core/philox.h"
 #include "cuda_case.h"
+#include "tolerance.h"
 
 namespace goat::cuda_test {
 namespace {
@@ -112,20 +113,7 @@ RunOut run_case(const CudaCase& c, Device dev, DType act, bool round_act) {
   return r;
 }
 
-double nmse(const std::vector<double>& y, const std::vector<double>& ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < y.size(); ++i) {
-    if (std::isnan(y[i])) return std::numeric_limits<double>::infinity();
-    num += (y[i] - ref[i]) * (y[i] - ref[i]);
-    den += ref[i] * ref[i];
-  }
-  return den > 0 ? num / den : num;
-}
 
-double fp32_tol(int64_t k) {
-  const double u = std::ldexp(1.0, -24);
-  return 4 * (8 * u) * (8 * u) * (static_cast<double>(std::max<int64_t>(k, 1)) + 16);
-}
 
 struct Param {
   size_t index;

@@ -87,6 +87,9 @@ struct AttentionDesc {
 };
 void attention_forward(const AttentionDesc& a, DType dt);
 void attention_backward(const AttentionDesc& a, DType dt);
+// Whether attention of this dtype and head dim runs the fused flash kernels (given 16-byte aligned
+// pointers and (b, h, t) strides that are multiples of 8; docs/kernels.md has the whole rule).
+bool attention_fused(DType dt, int64_t head_dim);
 
 struct AdamWStep {
   float lr, beta1, beta2, eps, weight_decay, grad_scale, bias_c1, bias_c2;

@@ -1,9 +1,17 @@
-// CUDA backend entry points for attention (kernels/attention.cuh): copies the descriptor into
-// the kernel's parameter struct and provides the backward pass's scratch (D_i per query row and
-// the per-key d_slope partials) from the caching allocator.
+// CUDA backend entry points for attention: copies the descriptor into the kernels' parameter
+// struct, picks the kernel and provides the backward pass's scratch (D_i per query row and the
+// per-key d_slope partials) from the caching allocator.
+// Dispatch rule (docs/kernels.md): the fused flash kernels (kernels/flash_*.cuh) for bf16 with
+// D = 64 or 128 when every q/k/v/o/d_o/dq/dk/dv pointer is 16-byte aligned and its (b, h, t)
+// strides are multiples of 8 elements (cp.async moves 16-byte chunks); otherwise, and for fp32,
+// the straightforward kernels of kernels/attention.cuh. GOATLM_ATTENTION=plain forces the latter.
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "attention.cuh"
+#include "flash_backward.cuh"
+#include "flash_forward.cuh"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_runtime_util.h"
 
@@ -27,9 +35,38 @@ kernels::AttentionArgs<T> to_args(const AttentionDesc& a) {
   return p;
 }
 
+bool aligned(const void* ptr, const int64_t* s) {
+  if (!ptr) return true;
+  return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && s[0] % 8 == 0 && s[1] % 8 == 0 && s[2] % 8 == 0;
+}
+
+bool use_flash(const AttentionDesc& a, DType dt, bool backward) {
+  if (!attention_fused(dt, a.D)) return false;
+  bool ok = aligned(a.q, a.q_s) && aligned(a.k, a.k_s) && aligned(a.v, a.v_s) && aligned(a.o, a.o_s);
+  if (backward) ok = ok && aligned(a.d_o, a.do_s) && aligned(a.dq, a.dq_s) && aligned(a.dk, a.dk_s) && aligned(a.dv, a.dv_s);
+  return ok;
+}
+
+using FlashArgs = kernels::AttentionArgs<__nv_bfloat16>;
+
 }  // namespace
 
+bool attention_fused(DType dt, int64_t head_dim) {
+  static const bool plain = [] {
+    const char* e = std::getenv("GOATLM_ATTENTION");
+    return e && std::strcmp(e, "plain") == 0;
+  }();
+  return !plain && dt == DType::bf16 && (head_dim == 64 || head_dim == 128);
+}
+
 void attention_forward(const AttentionDesc& a, DType dt) {
+  if (use_flash(a, dt, false)) {
+    const FlashArgs p = to_args<__nv_bfloat16>(a);
+    check(a.D == 64 ? kernels::flash::launch_flash_forward<64>(p, stream())
+                    : kernels::flash::launch_flash_forward<128>(p, stream()),
+          "attention", "flash forward kernel");
+    return;
+  }
   dispatch_dtype(dt, [&]<typename T>() {
     check(kernels::launch_attention_forward(to_args<T>(a), stream()), "attention", "forward kernel");
   });
@@ -38,11 +75,19 @@ void attention_forward(const AttentionDesc& a, DType dt) {
 void attention_backward(const AttentionDesc& a, DType dt) {
   float* delta = static_cast<float*>(alloc(static_cast<size_t>(a.B * a.H * a.Tq) * sizeof(float)));
   float* part = a.d_slope ? static_cast<float*>(alloc(static_cast<size_t>(a.B * a.Hkv * a.Tk) * sizeof(float))) : nullptr;
-  dispatch_dtype(dt, [&]<typename T>() {
-    kernels::AttentionArgs<T> p = to_args<T>(a);
+  if (use_flash(a, dt, true)) {
+    FlashArgs p = to_args<__nv_bfloat16>(a);
     p.delta = delta, p.slope_part = part;
-    check(kernels::launch_attention_backward(p, stream()), "attention", "backward kernels");
-  });
+    check(a.D == 64 ? kernels::flash::launch_flash_backward<64>(p, stream())
+                    : kernels::flash::launch_flash_backward<128>(p, stream()),
+          "attention", "flash backward kernels");
+  } else {
+    dispatch_dtype(dt, [&]<typename T>() {
+      kernels::AttentionArgs<T> p = to_args<T>(a);
+      p.delta = delta, p.slope_part = part;
+      check(kernels::launch_attention_backward(p, stream()), "attention", "backward kernels");
+    });
+  }
   free(part);
   free(delta);
 }

@@ -4,14 +4,13 @@
 // the fraction of a peak given on the command line. Usage: bench_cuda_ops [peak_GBs=3350]
 // [peak_TFLOPs=989] [scale=1]; scale < 1 shrinks every shape (e.g. 0.01 under the emulation,
 // where the figures measure the emulator, not a GPU).
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "backend/cuda/cuda_ops.h"
+#include "bench_util.h"
 #include "core/device_info.h"
 
 namespace {
@@ -19,24 +18,8 @@ namespace {
 using goat::DType;
 namespace cuda = goat::cuda;
 
-double time_ms(const std::function<void()>& f, int reps = 10) {
-  f();  // warm-up (allocations, cuBLASLt heuristics)
-  cuda::synchronize();
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) f();
-  cuda::synchronize();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
-}
-
-struct Dev {
-  void* p;
-  explicit Dev(size_t bytes) : p(cuda::alloc(bytes)) { cuda::memset_zero(p, bytes); }
-  ~Dev() { cuda::free(p); }
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(p);
-  }
-};
+using goat::cuda_bench::Dev;
+using goat::cuda_bench::time_ms;
 
 }  // namespace
 

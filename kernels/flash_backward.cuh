@@ -1,0 +1,230 @@
+// Fused flash-attention backward (FlashAttention-2) for bf16 with D = 64 or 128, the prior of
+// flash_forward.cuh and its gradients, deterministic (no atomics, fixed reduction orders):
+//   P_ij = exp(z_ij − lse_i), dP_ij = <do_i, v_j>, dS_ij = P_ij (dP_ij − D_i), D_i = <do_i, o_i>
+//   dv_j = Σ_i P_ij do_i,  dk_j = scale·Σ_i dS_ij q_i,  dq_i = scale·Σ_j dS_ij k_j
+//   d_key_bias_j = Σ_i dS_ij,  d_slope = Σ_ij dS_ij (t_j − t_i)      (sums over the group's heads)
+// Three kernels: (1) D_i, one warp per query row; (2) per 64-key block of one (b, kv head): K, V
+// in shared memory, query tiles of 32 rows (Q, dO double-buffered by cp.async) over every head of
+// the group; a warp owns 16 keys and computes Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ (16 × 32), then
+// dV += Pᵀ·dO and dK += dSᵀ·Q (16 × D fp32 accumulators), the key-bias column sums and the
+// per-key slope partials in fp32 registers; (3) dQ per 64-query block with Q, dO resident and
+// K/V tiles of 32 keys double-buffered: S, dP (16 × 32 per warp), dQ += dS·K. The per-key slope
+// partials are summed per kv head in key order by attention_slope_sum_kernel. Each output
+// element is written by exactly one thread after a fixed sequence of fp32 operations, so two
+// runs are bitwise identical. Shared memory: smem_bytes<D>() for kernels 2 and 3.
+#pragma once
+
+#include "flash_common.cuh"
+
+namespace goat::kernels::flash {
+
+// D_i = <do_i, o_i> in fp32. grid ceil(B·H·Tq / 4), block 128 (one warp per row).
+__global__ void flash_delta_kernel(AttentionArgs<bf16> p) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * 4 + threadIdx.x / 32;
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  if (r >= p.B * p.H * p.Tq) return;
+  const int64_t i = r % p.Tq, h = (r / p.Tq) % p.H, b = r / (p.Tq * p.H);
+  const bf16* dout = p.d_o + off3(p.do_s, b, h, i);
+  const bf16* o = p.o + off3(p.o_s, b, h, i);
+  float s = 0.f;
+  for (int64_t d = lane; d < p.D; d += 32) s += to_f(dout[d]) * to_f(o[d]);
+  for (int w = 16; w > 0; w >>= 1) s += __shfl_xor_sync(kFullMask, s, w);
+  if (lane == 0) p.delta[r] = s;
+}
+
+// dK, dV, d_key_bias and slope partials of 64 keys. grid (ceil(Tk / 64), Hkv, B), block 128.
+template <int D>
+__global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(AttentionArgs<bf16> p) {
+  constexpr int BN = 64, BM = 32, S = kStride<D>, KS = D / 16, NT = BM / 8, OT = D / 8;
+  bf16* smem = simt::dynamic_smem<bf16>();
+  bf16* const k_tile = smem;
+  bf16* const v_tile = smem + BN * S;
+  auto stage = [smem](int64_t s) { return smem + 2 * BN * S + (s & 1) * (2 * BM * S); };  // Q, then dO at + BM·S
+  const auto [warp, lane, g, t] = warp_lane();
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN, hk = blockIdx.y, b = blockIdx.z;
+  const int64_t group = p.H / p.Hkv;
+  const PairScore ps = pair_score(p, b, hk);
+  const int64_t first_q = p.causal && n0 - ps.shift > 0 ? n0 - ps.shift : 0;  // first row seeing key n0
+  const int64_t qt0 = first_q / BM, per_head = (p.Tq + BM - 1) / BM - qt0;
+  const int64_t total = per_head > 0 ? group * per_head : 0;
+  auto q_of = [&](int64_t it) { return p.q + off3(p.q_s, b, hk * group + it / per_head, 0); };
+  auto do_of = [&](int64_t it) { return p.d_o + off3(p.do_s, b, hk * group + it / per_head, 0); };
+  auto q0_of = [&](int64_t it) { return (qt0 + it % per_head) * BM; };
+
+  load_tile_pair<D, BN>(k_tile, p.k + off3(p.k_s, b, hk, 0), p.k_s[2], p.v + off3(p.v_s, b, hk, 0), p.v_s[2], n0, p.Tk);
+  simt::cp_async_commit();
+  if (total > 0) load_tile_pair<D, BM>(stage(0), q_of(0), p.q_s[2], do_of(0), p.do_s[2], q0_of(0), p.Tq);
+  simt::cp_async_commit();
+
+  const int64_t key[2] = {n0 + warp * 16 + g, n0 + warp * 16 + g + 8};  // this lane's key rows
+  float dk[OT][4] = {}, dv[OT][4] = {};
+  float kb_sum[2] = {0.f, 0.f}, sl_sum[2] = {0.f, 0.f};
+  for (int64_t it = 0; it < total; ++it) {
+    const bool more = it + 1 < total;
+    pipeline_step<D, BM>(more, stage(it + 1), q_of(more ? it + 1 : it), p.q_s[2], do_of(more ? it + 1 : it), p.do_s[2],
+                         q0_of(more ? it + 1 : it), p.Tq);
+    const bf16* q_tile = stage(it);
+    const bf16* do_tile = q_tile + BM * S;
+    const int64_t h = hk * group + it / per_head, q0 = q0_of(it);
+
+    float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ, dPᵀ: rows = keys, columns = queries
+    GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) {
+      uint32_t ka[4], va[4];
+      load_a<D>(ka, k_tile, warp * 16, ks * 16);
+      load_a<D>(va, v_tile, warp * 16, ks * 16);
+      GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
+        uint32_t qb[4], dob[4];
+        load_b_nk<D>(qb, q_tile, nt * 8, ks * 16);
+        load_b_nk<D>(dob, do_tile, nt * 8, ks * 16);
+        mma2(st[nt], st[nt + 1], ka, qb);
+        mma2(dpt[nt], dpt[nt + 1], va, dob);
+      }
+    }
+    GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
+      GOAT_UNROLL for (int c = 0; c < 2; ++c) {
+        const int64_t i = q0 + nt * 8 + 2 * t + c;
+        const bool row_ok = i < p.Tq;
+        const int64_t r = (b * p.H + h) * p.Tq + (row_ok ? i : 0);
+        const float lse = p.lse[r], delta = p.delta[r];
+        GOAT_UNROLL for (int kr = 0; kr < 2; ++kr) {
+          const int e = 2 * kr + c;
+          const int64_t j = key[kr];
+          const bool ok = row_ok && ps.admissible(i, j);
+          const float pr = ok ? expf(ps.z(st[nt][e], i, j) - lse) : 0.f;
+          const float ds = pr * (dpt[nt][e] - delta);
+          kb_sum[kr] += ds;
+          sl_sum[kr] += ok ? ds * static_cast<float>(j - (ps.shift + i)) : 0.f;
+          st[nt][e] = pr;
+          dpt[nt][e] = ds;
+        }
+      }
+    GOAT_UNROLL for (int kc = 0; kc < BM / 16; ++kc) {
+      uint32_t pa[4], dsa[4];
+      acc_to_a(pa, st[2 * kc], st[2 * kc + 1]);
+      acc_to_a(dsa, dpt[2 * kc], dpt[2 * kc + 1]);
+      GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
+        uint32_t dob[4], qb[4];
+        load_b_kn<D>(dob, do_tile, kc * 16, ot * 8);
+        mma2(dv[ot], dv[ot + 1], pa, dob);
+        load_b_kn<D>(qb, q_tile, kc * 16, ot * 8);
+        mma2(dk[ot], dk[ot + 1], dsa, qb);
+      }
+    }
+    __syncthreads();  // this stage is the prefetch target of the next iteration
+  }
+  simt::cp_async_wait<0>();
+
+  GOAT_UNROLL for (int kr = 0; kr < 2; ++kr) {
+    const float kb = group_sum(kb_sum[kr]), sl = group_sum(sl_sum[kr]);
+    const int64_t j = key[kr];
+    if (j >= p.Tk) continue;
+    bf16* dkrow = p.dk + off3(p.dk_s, b, hk, j);
+    bf16* dvrow = p.dv + off3(p.dv_s, b, hk, j);
+    GOAT_UNROLL for (int ot = 0; ot < OT; ++ot) {
+      store_bf16x2(dkrow + ot * 8 + 2 * t, p.scale * dk[ot][2 * kr], p.scale * dk[ot][2 * kr + 1]);
+      store_bf16x2(dvrow + ot * 8 + 2 * t, dv[ot][2 * kr], dv[ot][2 * kr + 1]);
+    }
+    if (t != 0) continue;
+    const int64_t kidx = (b * p.Hkv + hk) * p.Tk + j;
+    if (p.d_key_bias) p.d_key_bias[kidx] = kb;
+    if (p.slope_part) p.slope_part[kidx] = sl;
+  }
+}
+
+// dQ of 64 query rows of one (b, h). grid (ceil(Tq / 64), H, B), block 128.
+template <int D>
+__global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(AttentionArgs<bf16> p) {
+  constexpr int BM = 64, BN = 32, S = kStride<D>, KS = D / 16, NT = BN / 8, OT = D / 8;
+  bf16* smem = simt::dynamic_smem<bf16>();
+  bf16* const q_tile = smem;
+  bf16* const do_tile = smem + BM * S;
+  auto stage = [smem](int64_t s) { return smem + 2 * BM * S + (s & 1) * (2 * BN * S); };  // K, then V at + BN·S
+  const auto [warp, lane, g, t] = warp_lane();
+  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM, h = blockIdx.y, b = blockIdx.z;
+  const int64_t hk = h / (p.H / p.Hkv);
+  const bf16* k = p.k + off3(p.k_s, b, hk, 0);
+  const bf16* v = p.v + off3(p.v_s, b, hk, 0);
+  const PairScore ps = pair_score(p, b, hk);
+  const int n_tiles = static_cast<int>((keys_needed(ps, p.Tq, m0, BM) + BN - 1) / BN);
+
+  load_tile_pair<D, BM>(q_tile, p.q + off3(p.q_s, b, h, 0), p.q_s[2], p.d_o + off3(p.do_s, b, h, 0), p.do_s[2], m0, p.Tq);
+  load_tile_pair<D, BN>(stage(0), k, p.k_s[2], v, p.v_s[2], 0, p.Tk);
+  simt::cp_async_commit();
+
+  const int64_t row[2] = {m0 + warp * 16 + g, m0 + warp * 16 + g + 8};
+  float lse[2], delta[2];
+  GOAT_UNROLL for (int r = 0; r < 2; ++r) {
+    const int64_t idx = (b * p.H + h) * p.Tq + (row[r] < p.Tq ? row[r] : 0);
+    lse[r] = p.lse[idx];
+    delta[r] = p.delta[idx];
+  }
+  float dq[OT][4] = {};
+  for (int n = 0; n < n_tiles; ++n) {
+    pipeline_step<D, BN>(n + 1 < n_tiles, stage(n + 1), k, p.k_s[2], v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
+    const bf16* k_tile = stage(n);
+    const bf16* v_tile = k_tile + BN * S;
+
+    float s[NT][4] = {}, dp[NT][4] = {};
+    GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) {
+      uint32_t qa[4], doa[4];
+      load_a<D>(qa, q_tile, warp * 16, ks * 16);
+      load_a<D>(doa, do_tile, warp * 16, ks * 16);
+      GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
+        uint32_t kb[4], vb[4];
+        load_b_nk<D>(kb, k_tile, nt * 8, ks * 16);
+        load_b_nk<D>(vb, v_tile, nt * 8, ks * 16);
+        mma2(s[nt], s[nt + 1], qa, kb);
+        mma2(dp[nt], dp[nt + 1], doa, vb);
+      }
+    }
+    const int64_t j0 = static_cast<int64_t>(n) * BN;
+    GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
+      GOAT_UNROLL for (int e = 0; e < 4; ++e) {
+        const int64_t i = row[e >> 1], j = j0 + nt * 8 + 2 * t + (e & 1);
+        const bool ok = i < p.Tq && ps.admissible(i, j);
+        const float pr = ok ? expf(ps.z(s[nt][e], i, j) - lse[e >> 1]) : 0.f;
+        s[nt][e] = pr * (dp[nt][e] - delta[e >> 1]);  // dS
+      }
+    GOAT_UNROLL for (int kc = 0; kc < BN / 16; ++kc) {
+      uint32_t dsa[4];
+      acc_to_a(dsa, s[2 * kc], s[2 * kc + 1]);
+      GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
+        uint32_t kb[4];
+        load_b_kn<D>(kb, k_tile, kc * 16, ot * 8);
+        mma2(dq[ot], dq[ot + 1], dsa, kb);
+      }
+    }
+    __syncthreads();
+  }
+  simt::cp_async_wait<0>();
+
+  GOAT_UNROLL for (int r = 0; r < 2; ++r) {
+    if (row[r] >= p.Tq) continue;
+    bf16* dqrow = p.dq + off3(p.dq_s, b, h, row[r]);
+    GOAT_UNROLL for (int ot = 0; ot < OT; ++ot)
+      store_bf16x2(dqrow + ot * 8 + 2 * t, p.scale * dq[ot][2 * r], p.scale * dq[ot][2 * r + 1]);
+  }
+}
+
+// Needs p.delta (B·H·Tq floats) and, when p.d_slope is set, p.slope_part (B·Hkv·Tk floats).
+template <int D>
+cudaError_t launch_flash_backward(const AttentionArgs<bf16>& p, cudaStream_t s) {
+  if (p.B * p.H * p.Tq == 0) return cudaSuccess;
+  constexpr size_t smem = smem_bytes<D>();
+  const int64_t rows = p.B * p.H * p.Tq;
+  cudaError_t e = simt::launch(flash_delta_kernel, dim3(static_cast<unsigned>((rows + 3) / 4)), dim3(kThreads), 0, s, p);
+  if (e != cudaSuccess) return e;
+  for (auto kernel : {flash_backward_kv_kernel<D>, flash_backward_q_kernel<D>}) {
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    if (e != cudaSuccess) return e;
+  }
+  const dim3 gkv(static_cast<unsigned>((p.Tk + 63) / 64), static_cast<unsigned>(p.Hkv), static_cast<unsigned>(p.B));
+  e = simt::launch(flash_backward_kv_kernel<D>, gkv, dim3(kThreads), smem, s, p);
+  if (e != cudaSuccess) return e;
+  const dim3 gq(static_cast<unsigned>((p.Tq + 63) / 64), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
+  e = simt::launch(flash_backward_q_kernel<D>, gq, dim3(kThreads), smem, s, p);
+  if (e != cudaSuccess || !p.d_slope) return e;
+  return simt::launch(attention_slope_sum_kernel<bf16>, dim3(grid_for(p.Hkv, 32, 1 << 30)), dim3(32), 0, s, p);
+}
+
+}  // namespace goat::kernels::flash
