@@ -147,6 +147,9 @@ OrderedJson to_json(const Config& c) {
                                          {"max_distance", s.max_distance}, {"repeat_prob", s.repeat_prob}}},
                {"train_shards", c.data.train_shards},
                {"val_shards", c.data.val_shards}};
+  const auto& ds = c.dist;
+  j["dist"] = {{"backend", ds.backend},     {"zero", ds.zero},           {"timeout_s", ds.timeout_s},
+               {"deterministic", ds.deterministic}, {"bucket_mb", ds.bucket_mb}};
   j["device"] = c.device;
   j["dtype"] = c.dtype;
   return j;
@@ -209,6 +212,12 @@ Config from_tree(const OrderedJson& j) {
   s.repeat_prob = js.at("repeat_prob").get<double>();
   c.data.train_shards = jd.at("train_shards").get<std::string>();
   c.data.val_shards = jd.at("val_shards").get<std::string>();
+  const auto& jdist = j.at("dist");
+  c.dist.backend = jdist.at("backend").get<std::string>();
+  c.dist.zero = jdist.at("zero").get<int64_t>();
+  c.dist.timeout_s = jdist.at("timeout_s").get<double>();
+  c.dist.deterministic = jdist.at("deterministic").get<bool>();
+  c.dist.bucket_mb = jdist.at("bucket_mb").get<double>();
   c.device = j.at("device").get<std::string>();
   c.dtype = j.at("dtype").get<std::string>();
   return c;
@@ -284,6 +293,10 @@ void validate(const Config& c) {
     config_fail("data.synthetic.repeat_prob: must be in [0, 1], got {}", s.repeat_prob);
   if (d.source == "synthetic" && m.vocab_size < 128)
     config_fail("model.vocab_size: the synthetic corpus emits byte tokens below 128, got vocab_size {}", m.vocab_size);
+  check_one_of("dist.backend", c.dist.backend, {"auto", "local", "mpi", "nccl"});
+  if (c.dist.zero != 0 && c.dist.zero != 1) config_fail("dist.zero: expected 0 or 1, got {}{}", c.dist.zero, from("dist.zero"));
+  check_min("dist.timeout_s", c.dist.timeout_s, 0);
+  if (!(c.dist.bucket_mb > 0)) config_fail("dist.bucket_mb: must be > 0, got {}{}", c.dist.bucket_mb, from("dist.bucket_mb"));
   check_one_of("device", c.device, {"cpu", "cuda"});
   check_one_of("dtype", c.dtype, {"fp32", "bf16"});
   if (c.device == "cuda") config_fail("device: \"cuda\" is not available: built without CUDA");

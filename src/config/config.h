@@ -81,10 +81,20 @@ struct DataConfig {
   std::string val_shards;
 };
 
+// Data-parallel training over ranks (docs/distributed.md).
+struct DistConfig {
+  std::string backend = "auto";  // auto | local | mpi | nccl
+  int64_t zero = 0;              // 1 = ZeRO-1: AdamW state sharded over ranks
+  double timeout_s = 300.0;      // a collective waiting longer ends the job; 0 = never
+  bool deterministic = true;     // mpi: rank-ordered sums (bitwise reproducible)
+  double bucket_mb = 25.0;       // gradient all-reduce bucket size (MiB)
+};
+
 struct Config {
   ModelConfig model;
   TrainConfig train;
   DataConfig data;
+  DistConfig dist;
   std::string device = "cpu";  // cpu | cuda
   std::string dtype = "fp32";   // fp32 | bf16 (on the CPU: bf16 GEMM operands, fp32 everything else)
 };

@@ -25,6 +25,7 @@ class DiagnosticsLog {
   // every: train.diag_every (0 = off). Forwards between begin() and end() must be of at most
   // (batch, seq_len) — the trainer's one Activations.
   DiagnosticsLog(const ModelConfig& m, int64_t every, int64_t batch, int64_t seq_len);
+  DiagnosticsLog() = default;  // off
 
   bool enabled() const { return every_ > 0; }
   // Whether 1-based step `step` collects diagnostics.
@@ -42,7 +43,7 @@ class DiagnosticsLog {
   ops::AttentionDiagnostics buffers();
   void reduce_pending();
 
-  int64_t every_, layers_, heads_, batch_, seq_len_;
+  int64_t every_ = 0, layers_ = 0, heads_ = 0, batch_ = 0, seq_len_ = 0;
   std::vector<float> buf_;         // (kStats, B, H, T): the pending layer's rows
   std::vector<double> sums_;       // (kStats, layers, H)
   std::vector<int64_t> forwards_;  // (layers): forwards summed per layer

@@ -42,23 +42,26 @@ bool cpu_bf16_gemm_note() {
 
 }  // namespace
 
-Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak)
-    : cfg_(cfg),
-      run_dir_(std::move(run_dir)),
-      diag_(cfg.model, cfg.train.diag_every, cfg.train.batch_size, cfg.train.seq_len) {
+Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cfg_(cfg), run_dir_(std::move(run_dir)) {
   validate(cfg_);
+  dp_ = std::make_unique<DataParallel>(cfg_);  // first: NCCL picks this rank's device
   const auto& t = cfg_.train;
+  const int64_t local_batch = dp_->local_batch(t.batch_size);
   model_ = std::make_unique<Gpt>(cfg_.model, t.seq_len);
   model_->init(static_cast<uint64_t>(t.seed));
-  acts_ = std::make_unique<Activations>(cfg_.model, t.batch_size, t.seq_len);
-  opt_ = std::make_unique<AdamW>(model_->params(), model_->decay_mask(), t);
-  train_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, false), t.batch_size, t.seq_len,
-                                                 static_cast<uint64_t>(t.seed), RngPurpose::data);
-  val_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, true), t.batch_size, t.seq_len,
-                                               static_cast<uint64_t>(t.seed), RngPurpose::eval);
+  dp_->broadcast_params(model_->params());
+  acts_ = std::make_unique<Activations>(cfg_.model, local_batch, t.seq_len);
+  diag_ = DiagnosticsLog(cfg_.model, t.diag_every, local_batch, t.seq_len);  // this rank's rows
+  const int64_t numel = model_->params().numel();
+  opt_ = std::make_unique<AdamW>(model_->params(), model_->decay_mask(), t, dp_->owned_begin(numel),
+                                 dp_->owned_end(numel));
+  train_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, false), local_batch, t.seq_len,
+                                                 static_cast<uint64_t>(t.seed), RngPurpose::data, dp_->rows(t.batch_size));
+  val_loader_ = std::make_unique<data::Loader>(data::make_source(cfg_, true), local_batch, t.seq_len,
+                                               static_cast<uint64_t>(t.seed), RngPurpose::eval, dp_->rows(t.batch_size));
   if (cfg_.dtype == "bf16" && cfg_.device == "cpu") bf16_gemm_ = cpu_bf16_gemm_note();
   if (measure_peak) peak_gflops_ = cpu::measure_sgemm_gflops(1024, 5);
-  if (!run_dir_.empty()) {
+  if (!run_dir_.empty() && dp_->is_root()) {
     std::filesystem::create_directories(run_dir_);
     save_config(cfg_, run_dir_ + "/config.json");
     metrics_.open(run_dir_ + "/metrics.jsonl", std::ios::trunc);
@@ -77,8 +80,7 @@ StepStats Trainer::step(int64_t step) {
   const cpu::GemmPrecisionScope precision(gemm_precision());
   const auto& t = cfg_.train;
   const Arena& grads = model_->grads();
-  std::memset(grads.data(), 0, static_cast<size_t>(grads.numel()) * sizeof(float));
-  const float scale = 1.f / static_cast<float>(t.batch_size * t.seq_len * t.grad_accum);
+  const float scale = 1.f / static_cast<float>(acts_->batch() * t.seq_len * t.grad_accum);
   double loss = 0;
   const bool diag = diag_.due(step + 1);
   if (diag) diag_.begin(*model_);
@@ -91,16 +93,24 @@ StepStats Trainer::step(int64_t step) {
       const ops::OpTimer timer("step.forward");
       loss += model_->forward(*acts_, true);
     }
+    accum_.before_backward(grads, micro);
     const ops::OpTimer timer("step.backward");
     model_->backward(*acts_, scale);
+    accum_.after_backward(grads, micro);
+  }
+  dp_->maybe_inject_fault(step + 1);
+  {
+    const ops::OpTimer timer("step.allreduce");
+    dp_->reduce_gradients(grads);  // rank mean of the per-rank mean gradients = the global mean
   }
   if (diag) diag_.end(*model_, metrics_, step + 1, "diag");
   const ops::OpTimer timer("step.optimizer");
   StepStats s;
-  s.loss = loss / static_cast<double>(t.grad_accum);
-  s.grad_norm = AdamW::grad_norm(grads);
+  s.loss = dp_->mean(loss / static_cast<double>(t.grad_accum));
+  s.grad_norm = dp_->grad_norm(grads);
   s.lr = lr_at(t, step);
   opt_->step(model_->params(), grads, step, s.lr, s.grad_norm);
+  dp_->gather_params(model_->params());
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }
@@ -119,11 +129,11 @@ double mean_loss(Gpt& model, Activations& acts, const data::Loader& loader, int6
 
 double Trainer::evaluate() {
   const cpu::GemmPrecisionScope precision(gemm_precision());
-  return mean_loss(*model_, *acts_, *val_loader_, cfg_.train.eval_batches);
+  return dp_->mean(mean_loss(*model_, *acts_, *val_loader_, cfg_.train.eval_batches));
 }
 
 void Trainer::save_weights(int64_t step) const {
-  if (run_dir_.empty()) return;
+  if (run_dir_.empty() || !dp_->is_root()) return;
   data::save_safetensors(run_dir_ + "/model.safetensors", model_->params(),
                          {{"format", "goatlm"}, {"step", std::to_string(step)}, {"config", to_json(cfg_).dump()}});
 }
@@ -143,6 +153,12 @@ void Trainer::log_step(int64_t step, const StepStats& s) {
 }
 
 StepStats Trainer::run() {
+  StepStats last;
+  dp_->run_or_abort([&] { last = train_loop(); });
+  return last;
+}
+
+StepStats Trainer::train_loop() {
   const auto& t = cfg_.train;
   spdlog::info("model: {} params ({} non-embedding), {} layers, d_model {}, {} heads, position {}", model_->num_params(),
                model_->num_non_embedding(), cfg_.model.n_layer, cfg_.model.d_model, cfg_.model.n_head,
@@ -168,7 +184,7 @@ StepStats Trainer::run() {
     if (t.ckpt_every > 0 && done % t.ckpt_every == 0 && done != t.steps) save_weights(done);
   }
   save_weights(t.steps);
-  if (!run_dir_.empty()) spdlog::info("wrote {}/model.safetensors", run_dir_);
+  if (!run_dir_.empty() && dp_->is_root()) spdlog::info("wrote {}/model.safetensors", run_dir_);
   return last;
 }
 

@@ -1,9 +1,10 @@
 // The training loop: data → forward/backward over grad_accum micro-batches → clip → AdamW, with
 // periodic validation, metrics.jsonl, a console progress line and weights saved to the run dir.
 //
-// Determinism: the batch of step s is a pure function of (seed, s, rank) (data/loader.h), the
+// Determinism: the global batch of step s is a pure function of (seed, s) (data/loader.h), the
 // init of (seed), and every op reduces in a fixed order, so two runs with one config give
-// bit-identical losses.
+// bit-identical losses. Under mpirun/srun the trainer is data parallel (train/data_parallel.h):
+// each rank trains on its slice of the global batch and only rank 0 logs and writes files.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,9 @@
 #include "config/config.h"
 #include "data/loader.h"
 #include "model/gpt.h"
+#include "train/data_parallel.h"
 #include "train/diagnostics_log.h"
+#include "train/grad_accumulator.h"
 #include "train/optimizer.h"
 
 namespace goat {
@@ -37,20 +40,24 @@ class Trainer {
   double evaluate();
 
   Gpt& model() { return *model_; }
+  DataParallel& data_parallel() { return *dp_; }
   const Activations& activations() const { return *acts_; }
   int64_t tokens_per_step() const;
   double peak_gflops() const { return peak_gflops_; }
   void save_weights(int64_t step) const;
 
  private:
+  StepStats train_loop();
   void log_step(int64_t step, const StepStats& s);
   cpu::GemmPrecision gemm_precision() const;  // from cfg.dtype and the CPU
 
   Config cfg_;
   std::string run_dir_;
+  std::unique_ptr<DataParallel> dp_;
   std::unique_ptr<Gpt> model_;
   std::unique_ptr<Activations> acts_;
   std::unique_ptr<AdamW> opt_;
+  GradAccumulator accum_;
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::ofstream metrics_;
   DiagnosticsLog diag_;  // train.diag_every
