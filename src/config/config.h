@@ -57,9 +57,11 @@ struct TrainConfig {
   int64_t seed = 1337;
   int64_t eval_every = 100;  // 0 = only at the end
   int64_t eval_batches = 8;
-  int64_t ckpt_every = 0;  // write model.safetensors every N steps; 0 = only at the end
-  int64_t log_every = 10;  // console line cadence (metrics.jsonl gets every step)
-  int64_t diag_every = 0;  // attention diagnostics to metrics.jsonl every N steps and at each eval; 0 = off
+  int64_t ckpt_every = 0;     // checkpoint (RUN/checkpoints/step_N) every N steps; 0 = only at the end
+  int64_t log_every = 10;     // console line cadence (metrics.jsonl gets every step)
+  int64_t keep_last = 2;      // checkpoints kept; older ones are pruned after a new one is complete
+  int64_t max_bad_steps = 10; // non-finite steps in a row (update skipped) before training stops
+  int64_t diag_every = 0;     // attention diagnostics to metrics.jsonl every N steps and at each eval; 0 = off
 };
 
 struct SyntheticConfig {
