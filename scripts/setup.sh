@@ -10,6 +10,7 @@ PACKAGES=(
   libdnnl-dev libssl-dev libboost-context-dev
   libopenblas0-pthread
   libopenmpi-dev openmpi-bin
+  clang libclang-rt-dev libomp-dev
   python3-numpy python3-torch python3-matplotlib
   nodejs npm
 )

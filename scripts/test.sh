@@ -3,6 +3,7 @@
 # Exits non-zero on any failure. Extra args are passed to ctest (e.g. -L ops).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 bash scripts/setup.sh
 bash scripts/get_gpt2_tokenizer.sh || echo "test: GPT-2 tokenizer files unavailable; the GPT-2 exactness tests will skip"
 bash scripts/build.sh

@@ -7,12 +7,15 @@
 # before and after, since the figures only compare within one run.
 # Usage: scripts/bench/compare_pytorch.sh [configs...]
 #        (default: configs/bench/cpu-d128.json cpu-d256.json cpu-d512.json)
-# Env: GOATLM (binary, default build/goatlm), THREADS (default 2), STEPS (default 10).
+# Env: GOATLM (binary, default build/goatlm), THREADS (default 2), STEPS (default 10), WARMUP (default 3),
+#      AS_DETECTED (default 1; 0 runs PyTorch only with SKYLAKEX). OMP_WAIT_POLICY, when set, applies to both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GOATLM=${GOATLM:-build/goatlm}
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-10}
+WARMUP=${WARMUP:-3}
+AS_DETECTED=${AS_DETECTED:-1}  # 0: skip PyTorch with OpenBLAS as detected (always the slower one here)
 configs=("$@")
 [[ ${#configs[@]} -gt 0 ]] || configs=(configs/bench/cpu-d128.json configs/bench/cpu-d256.json configs/bench/cpu-d512.json)
 export OMP_NUM_THREADS=$THREADS
@@ -21,11 +24,13 @@ field() { tail -n 1 | /usr/bin/python3 -c "import json,sys; print(json.loads(sys
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for c in "${configs[@]}"; do
-  g32=$("$GOATLM" bench train --config "$c" --steps "$STEPS" --warmup 3 | tail -n 1)
-  g16=$("$GOATLM" bench train --config "$c" --set dtype=bf16 --steps "$STEPS" --warmup 3 | tail -n 1)
-  p1=$(/usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" --threads "$THREADS" | tail -n 1)
-  p2=$(OPENBLAS_CORETYPE=SKYLAKEX /usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" \
+  g32=$("$GOATLM" bench train --config "$c" --steps "$STEPS" --warmup "$WARMUP" | tail -n 1)
+  g16=$("$GOATLM" bench train --config "$c" --set dtype=bf16 --steps "$STEPS" --warmup "$WARMUP" | tail -n 1)
+  p2=$(OPENBLAS_CORETYPE=SKYLAKEX /usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" --warmup "$WARMUP" \
        --threads "$THREADS" | tail -n 1)
+  p1=$p2
+  [[ $AS_DETECTED == 0 ]] ||
+    p1=$(/usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" | tail -n 1)
   rows+=("$c|$g32|$g16|$p1|$p2")
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -45,4 +50,4 @@ for row in sys.argv[1:]:
           f"| {g32['model_gflops']:.0f} | {g32['sgemm_gflops']:.0f} | {100 * g32['mfu']:.0f}% "
           f"| {g16['model_gflops']:.0f} | {g32['peak_rss_mib']:.0f} / {g16['peak_rss_mib']:.0f} / {prss:.0f} |")
 PY
-echo "($THREADS threads, median of $STEPS steps after 3 warm-up steps; $(date -u +%F))"
+echo "($THREADS threads, median of $STEPS steps after $WARMUP warm-up steps; $(date -u +%F))"

@@ -1,7 +1,7 @@
 // `goatlm bench train --config F [--set k=v ...] [--steps N --warmup W] [--breakdown]`: times full
 // training steps (forward, backward, AdamW) after a warm-up and reports the median. The last
 // output line is one JSON object with tokens_per_s (scripts/bench/compare_pytorch.sh reads it).
-// --breakdown adds per-op times (ops/op_profile.h: mean ms per step over the timed steps, by
+// --breakdown adds per-op times (core/op_profile.h: mean ms per step over the timed steps, by
 // phase and by op), the arena sizes and the process's peak RSS.
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -12,7 +12,7 @@
 #include "backend/cpu/gemm.h"
 #include "cli/commands.h"
 #include "core/cpu_info.h"
-#include "ops/op_profile.h"
+#include "core/op_profile.h"
 #include "train/trainer.h"
 
 namespace goat::cli {
@@ -28,7 +28,7 @@ double peak_rss_mib() {
 double mib(int64_t f32_elements) { return static_cast<double>(f32_elements) * 4.0 / (1024.0 * 1024.0); }
 
 // Per-phase ("step.*") and per-op rows, mean ms per step, with their share of the mean step.
-void print_breakdown(const std::vector<ops::OpTime>& times, int steps, double mean_step_s) {
+void print_breakdown(const std::vector<OpTime>& times, int steps, double mean_step_s) {
   const auto row = [&](const std::string& name, double s, int64_t calls) {
     fmt::print("  {:<32} {:>9.3f} ms {:>6.1f}% {:>7} calls/step\n", name, s * 1e3 / steps,
                100.0 * s / steps / mean_step_s, calls / steps);
@@ -41,7 +41,7 @@ void print_breakdown(const std::vector<ops::OpTime>& times, int steps, double me
       phases += t.seconds;
     }
   row("step.other (zeroing grads, timers)", std::max(0.0, mean_step_s * steps - phases), steps);
-  std::vector<ops::OpTime> op_rows;
+  std::vector<OpTime> op_rows;
   for (const auto& t : times)
     if (!t.name.starts_with("step.")) op_rows.push_back(t);
   std::sort(op_rows.begin(), op_rows.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
@@ -74,11 +74,11 @@ void register_bench_train(CLI::App& bench) {
     cfg.train.steps = std::max<int64_t>(cfg.train.steps, o.warmup + o.steps);
     Trainer trainer(cfg, "", true);
     for (int i = 0; i < o.warmup; ++i) trainer.step(i);
-    ops::reset_profile();
-    ops::set_profiling(o.breakdown);
+    reset_profile();
+    set_profiling(o.breakdown);
     std::vector<double> sec;
     for (int i = 0; i < o.steps; ++i) sec.push_back(trainer.step(o.warmup + i).seconds);
-    ops::set_profiling(false);
+    set_profiling(false);
     double total = 0;
     for (double s : sec) total += s;
     std::sort(sec.begin(), sec.end());
@@ -96,7 +96,7 @@ void register_bench_train(CLI::App& bench) {
     const double params_mib = mib(n_params), acts_mib = mib(trainer.activations().numel());
     const double rss = peak_rss_mib();
     if (o.breakdown) {
-      print_breakdown(ops::profile_snapshot(), o.steps, total / o.steps);
+      print_breakdown(profile_snapshot(), o.steps, total / o.steps);
       fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, AdamW m+v {:.1f} MiB, activations {:.1f} MiB; peak RSS "
                  "{:.1f} MiB\n",
                  params_mib, params_mib, 2 * params_mib, acts_mib, rss);

@@ -139,7 +139,8 @@ OrderedJson to_json(const Config& c) {
                 {"weight_decay", t.weight_decay}, {"beta1", t.beta1},         {"beta2", t.beta2},
                 {"eps", t.eps},             {"grad_clip", t.grad_clip},       {"grad_accum", t.grad_accum},
                 {"seed", t.seed},           {"eval_every", t.eval_every},     {"eval_batches", t.eval_batches},
-                {"ckpt_every", t.ckpt_every}, {"log_every", t.log_every}};
+                {"ckpt_every", t.ckpt_every}, {"log_every", t.log_every},     {"keep_last", t.keep_last},
+                {"max_bad_steps", t.max_bad_steps}};
   j["data"] = {{"source", c.data.source},
                {"synthetic", OrderedJson{{"task", s.task}, {"seed", s.seed}, {"train_tokens", s.train_tokens},
                                          {"val_tokens", s.val_tokens}, {"doc_len", s.doc_len},
@@ -147,6 +148,9 @@ OrderedJson to_json(const Config& c) {
                                          {"max_distance", s.max_distance}, {"repeat_prob", s.repeat_prob}}},
                {"train_shards", c.data.train_shards},
                {"val_shards", c.data.val_shards}};
+  const auto& ds = c.dist;
+  j["dist"] = {{"backend", ds.backend},     {"zero", ds.zero},           {"timeout_s", ds.timeout_s},
+               {"deterministic", ds.deterministic}, {"bucket_mb", ds.bucket_mb}};
   j["device"] = c.device;
   j["dtype"] = c.dtype;
   return j;
@@ -193,6 +197,8 @@ Config from_tree(const OrderedJson& j) {
   t.eval_batches = jt.at("eval_batches").get<int64_t>();
   t.ckpt_every = jt.at("ckpt_every").get<int64_t>();
   t.log_every = jt.at("log_every").get<int64_t>();
+  t.keep_last = jt.at("keep_last").get<int64_t>();
+  t.max_bad_steps = jt.at("max_bad_steps").get<int64_t>();
   const auto& jd = j.at("data");
   const auto& js = jd.at("synthetic");
   auto& s = c.data.synthetic;
@@ -208,6 +214,12 @@ Config from_tree(const OrderedJson& j) {
   s.repeat_prob = js.at("repeat_prob").get<double>();
   c.data.train_shards = jd.at("train_shards").get<std::string>();
   c.data.val_shards = jd.at("val_shards").get<std::string>();
+  const auto& jdist = j.at("dist");
+  c.dist.backend = jdist.at("backend").get<std::string>();
+  c.dist.zero = jdist.at("zero").get<int64_t>();
+  c.dist.timeout_s = jdist.at("timeout_s").get<double>();
+  c.dist.deterministic = jdist.at("deterministic").get<bool>();
+  c.dist.bucket_mb = jdist.at("bucket_mb").get<double>();
   c.device = j.at("device").get<std::string>();
   c.dtype = j.at("dtype").get<std::string>();
   return c;
@@ -265,6 +277,8 @@ void validate(const Config& c) {
   check_min("train.eval_batches", static_cast<double>(t.eval_batches), 1);
   check_min("train.ckpt_every", static_cast<double>(t.ckpt_every), 0);
   check_min("train.log_every", static_cast<double>(t.log_every), 1);
+  check_min("train.keep_last", static_cast<double>(t.keep_last), 1);
+  check_min("train.max_bad_steps", static_cast<double>(t.max_bad_steps), 1);
   const auto& d = c.data;
   check_one_of("data.source", d.source, {"synthetic", "shards"});
   if (d.source == "shards" && d.train_shards.empty())
@@ -282,6 +296,10 @@ void validate(const Config& c) {
     config_fail("data.synthetic.repeat_prob: must be in [0, 1], got {}", s.repeat_prob);
   if (d.source == "synthetic" && m.vocab_size < 128)
     config_fail("model.vocab_size: the synthetic corpus emits byte tokens below 128, got vocab_size {}", m.vocab_size);
+  check_one_of("dist.backend", c.dist.backend, {"auto", "local", "mpi", "nccl"});
+  if (c.dist.zero != 0 && c.dist.zero != 1) config_fail("dist.zero: expected 0 or 1, got {}{}", c.dist.zero, from("dist.zero"));
+  check_min("dist.timeout_s", c.dist.timeout_s, 0);
+  if (!(c.dist.bucket_mb > 0)) config_fail("dist.bucket_mb: must be > 0, got {}{}", c.dist.bucket_mb, from("dist.bucket_mb"));
   check_one_of("device", c.device, {"cpu", "cuda"});
   check_one_of("dtype", c.dtype, {"fp32", "bf16"});
   if (c.device == "cuda") config_fail("device: \"cuda\" is not available: built without CUDA");

@@ -57,8 +57,10 @@ struct TrainConfig {
   int64_t seed = 1337;
   int64_t eval_every = 100;  // 0 = only at the end
   int64_t eval_batches = 8;
-  int64_t ckpt_every = 0;  // write model.safetensors every N steps; 0 = only at the end
-  int64_t log_every = 10;  // console line cadence (metrics.jsonl gets every step)
+  int64_t ckpt_every = 0;     // checkpoint (RUN/checkpoints/step_N) every N steps; 0 = only at the end
+  int64_t log_every = 10;     // console line cadence (metrics.jsonl gets every step)
+  int64_t keep_last = 2;      // checkpoints kept; older ones are pruned after a new one is complete
+  int64_t max_bad_steps = 10; // non-finite steps in a row (update skipped) before training stops
 };
 
 struct SyntheticConfig {
@@ -80,10 +82,20 @@ struct DataConfig {
   std::string val_shards;
 };
 
+// Data-parallel training over ranks (docs/distributed.md).
+struct DistConfig {
+  std::string backend = "auto";  // auto | local | mpi | nccl
+  int64_t zero = 0;              // 1 = ZeRO-1: AdamW state sharded over ranks
+  double timeout_s = 300.0;      // a collective waiting longer ends the job; 0 = never
+  bool deterministic = true;     // mpi: rank-ordered sums (bitwise reproducible)
+  double bucket_mb = 25.0;       // gradient all-reduce bucket size (MiB)
+};
+
 struct Config {
   ModelConfig model;
   TrainConfig train;
   DataConfig data;
+  DistConfig dist;
   std::string device = "cpu";  // cpu | cuda
   std::string dtype = "fp32";   // fp32 | bf16 (on the CPU: bf16 GEMM operands, fp32 everything else)
 };

@@ -73,7 +73,8 @@ struct Builder {
   std::shared_ptr<BpeTables> t = std::make_shared<BpeTables>();
 
   void set_token(int32_t id, const std::string& bytes, bool special) {
-    GOAT_CHECK(id >= 0 && id < (1 << 30), "bpe", "{}: token id {} out of range", source, id);
+    // 2^24 ids: above any real vocabulary, and the tables for it still fit in memory.
+    GOAT_CHECK(id >= 0 && id < (1 << 24), "bpe", "{}: token id {} out of range [0, 2^24)", source, id);
     if (static_cast<size_t>(id) >= t->token_bytes.size()) {
       t->token_bytes.resize(static_cast<size_t>(id) + 1);
       t->is_special.resize(static_cast<size_t>(id) + 1, false);
@@ -173,7 +174,9 @@ std::shared_ptr<const BpeTables> load_gpt2_bpe(const std::string& dir) {
   return b.finish("gpt2:" + dir);
 }
 
-std::shared_ptr<const BpeTables> load_hf_tokenizer_json(const std::string& path) {
+namespace {
+
+std::shared_ptr<const BpeTables> load_hf_unchecked(const std::string& path) {
   const json j = parse_json(path);
   Builder b;
   b.source = path;
@@ -236,6 +239,19 @@ std::shared_ptr<const BpeTables> load_hf_tokenizer_json(const std::string& path)
     b.add_merge(left, right, static_cast<int32_t>(r), "model.merges");
   }
   return b.finish("hf:" + path);
+}
+
+}  // namespace
+
+// The explicit checks above name the fields goatlm understands; any other structural surprise
+// (a string where an id belongs, an object where an array does) is nlohmann's type error,
+// reported with the file instead of escaping as an unexpected exception.
+std::shared_ptr<const BpeTables> load_hf_tokenizer_json(const std::string& path) {
+  try {
+    return load_hf_unchecked(path);
+  } catch (const json::exception& e) {
+    fail("bpe", "{}: unexpected JSON structure: {}", path, e.what());
+  }
 }
 
 }  // namespace goat::data

@@ -69,18 +69,27 @@ std::shared_ptr<TokenSource> make_source(const Config& cfg, bool validation) {
 }
 
 Loader::Loader(std::shared_ptr<TokenSource> src, int64_t batch, int64_t seq_len, uint64_t seed, RngPurpose purpose,
-               uint32_t rank)
-    : src_(std::move(src)), batch_(batch), seq_len_(seq_len), seed_(seed), purpose_(purpose), rank_(rank) {
+               RowSlice rows)
+    : src_(std::move(src)),
+      batch_(batch),
+      seq_len_(seq_len),
+      global_batch_(rows.global_batch > 0 ? rows.global_batch : batch),
+      row_begin_(rows.begin),
+      seed_(seed),
+      purpose_(purpose) {
   GOAT_CHECK(src_->size() >= seq_len + 1, "loader", "{} has {} tokens, fewer than seq_len + 1 = {}", src_->describe(),
              src_->size(), seq_len + 1);
+  GOAT_CHECK(row_begin_ >= 0 && batch_ >= 0 && row_begin_ + batch_ <= global_batch_, "loader",
+             "rows [{}, {}) lie outside the global batch of {}", row_begin_, row_begin_ + batch_, global_batch_);
 }
 
 void Loader::batch(int64_t step, int64_t micro, int32_t* inputs, int32_t* targets) const {
-  const Rng rng(seed_, purpose_, static_cast<uint64_t>(step), rank_);
+  const Rng rng(seed_, purpose_, static_cast<uint64_t>(step), 0);
   const uint64_t span = static_cast<uint64_t>(src_->size() - seq_len_);  // starts in [0, N − T − 1]
   std::vector<int32_t> window(static_cast<size_t>(seq_len_ + 1));
   for (int64_t b = 0; b < batch_; ++b) {
-    const int64_t start = static_cast<int64_t>(rng.u64(static_cast<uint64_t>(micro * batch_ + b)) % span);
+    const uint64_t sample = static_cast<uint64_t>(micro * global_batch_ + row_begin_ + b);  // global index
+    const int64_t start = static_cast<int64_t>(rng.u64(sample) % span);
     src_->read(start, seq_len_ + 1, window.data());
     std::copy(window.begin(), window.end() - 1, inputs + b * seq_len_);
     std::copy(window.begin() + 1, window.end(), targets + b * seq_len_);

@@ -2,8 +2,10 @@
 //
 // A TokenSource is one long token stream: the synthetic corpus held in memory, or token shards
 // (llm.c format) matched by a glob and read as one concatenated stream. The Loader draws window
-// starts from Philox keyed by (seed, purpose, step, rank), so the batch of any step is a pure
-// function of those four: runs are reproducible and resumable, and ranks read disjoint draws.
+// starts from Philox keyed by (seed, purpose, step) and the GLOBAL sample index micro · B + j of
+// row j of the global micro-batch of B rows, so the global batch of any step is a pure function of
+// (seed, purpose, step): runs are reproducible and resumable, and a data-parallel rank that loads
+// rows [begin, begin + batch) of it reads the same samples on any world size.
 #pragma once
 
 #include <cstdint>
@@ -59,24 +61,33 @@ class ShardSource final : public TokenSource {
 // The train (split "train") or validation source named by the config's data section.
 std::shared_ptr<TokenSource> make_source(const Config& cfg, bool validation);
 
+// A rank's rows of the global micro-batch: [begin, begin + batch) of global_batch rows.
+struct RowSlice {
+  int64_t global_batch = 0;  // 0: the loader's own batch (one rank)
+  int64_t begin = 0;
+};
+
 class Loader {
  public:
+  // batch: rows this loader fills (the rank's share of rows.global_batch).
   Loader(std::shared_ptr<TokenSource> src, int64_t batch, int64_t seq_len, uint64_t seed, RngPurpose purpose,
-         uint32_t rank = 0);
+         RowSlice rows = {});
 
-  // Fills inputs (B, T) and targets (B, T) for micro-batch `micro` of step `step`.
+  // Fills inputs (batch, T) and targets (batch, T) with rows [begin, begin + batch) of global
+  // micro-batch `micro` of step `step`.
   void batch(int64_t step, int64_t micro, int32_t* inputs, int32_t* targets) const;
 
   int64_t batch_size() const { return batch_; }
+  int64_t global_batch_size() const { return global_batch_; }
   int64_t seq_len() const { return seq_len_; }
   const TokenSource& source() const { return *src_; }
 
  private:
   std::shared_ptr<TokenSource> src_;
   int64_t batch_, seq_len_;
+  int64_t global_batch_, row_begin_;
   uint64_t seed_;
   RngPurpose purpose_;
-  uint32_t rank_;
 };
 
 }  // namespace goat::data

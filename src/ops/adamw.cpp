@@ -7,8 +7,8 @@
 #include "backend/cpu/adamw.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cuda/cuda_ops.h"
+#include "core/op_profile.h"
 #include "ops/op_args.h"
-#include "ops/op_profile.h"
 
 namespace goat::ops {
 

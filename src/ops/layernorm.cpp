@@ -5,8 +5,8 @@
 
 #include "backend/cpu/layernorm.h"
 #include "backend/cuda/cuda_ops.h"
+#include "core/op_profile.h"
 #include "ops/op_args.h"
-#include "ops/op_profile.h"
 
 namespace goat::ops {
 

@@ -1,8 +1,10 @@
 // AdamW, schedule and clipping.
 #include "train/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <tuple>
 
 #include "ops/adamw.h"
 
@@ -16,10 +18,41 @@ double lr_at(const TrainConfig& t, int64_t step) {
   return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1.0 + std::cos(std::numbers::pi * progress));
 }
 
-AdamW::AdamW(const Arena& params, std::vector<bool> decay_mask, const TrainConfig& t)
-    : m_(params.clone_layout()), v_(params.clone_layout()), decay_(std::move(decay_mask)), t_(t) {
+Tensor arena_range(const Arena& a, int64_t offset, int64_t n) {
+  GOAT_CHECK(offset >= 0 && n >= 0 && offset + n <= a.numel(), "arena", "range [{}, {}) outside an arena of {}", offset,
+             offset + n, a.numel());
+  const Tensor flat = a.flat();
+  return Tensor(flat.f32() + offset, Shape{n}, DType::f32, flat.device);
+}
+
+namespace {
+
+Arena flat_arena(int64_t n) {
+  Arena a;
+  a.add("shard", Shape{n});
+  a.allocate();
+  return a;
+}
+
+}  // namespace
+
+AdamW::AdamW(const Arena& params, std::vector<bool> decay_mask, const TrainConfig& t, int64_t begin, int64_t end)
+    : decay_(std::move(decay_mask)), t_(t), begin_(begin), end_(end < 0 ? params.numel() : end), numel_(params.numel()) {
   GOAT_CHECK(decay_.size() == params.entries().size(), "adamw", "decay mask has {} entries for {} parameters",
              decay_.size(), params.entries().size());
+  GOAT_CHECK(begin_ >= 0 && begin_ <= end_ && end_ <= params.numel(), "adamw",
+             "owned range [{}, {}) outside the {} parameters", begin_, end_, params.numel());
+  m_ = owns_all() ? params.clone_layout() : flat_arena(end_ - begin_);
+  v_ = owns_all() ? params.clone_layout() : flat_arena(end_ - begin_);
+}
+
+void AdamW::load_moments(const Arena& m_full, const Arena& v_full) {
+  for (const auto& [full, own, name] : {std::tuple{&m_full, &m_, "m"}, std::tuple{&v_full, &v_, "v"}}) {
+    GOAT_CHECK(full->numel() == numel_, "adamw", "moment arena {} has {} elements, the parameters {}", name,
+               full->numel(), numel_);
+    const float* src = static_cast<const float*>(full->data()) + begin_;
+    std::copy(src, src + (end_ - begin_), static_cast<float*>(own->data()));
+  }
 }
 
 double AdamW::grad_norm(const Arena& grads) { return std::sqrt(ops::sum_squares(grads.flat())); }
@@ -32,10 +65,14 @@ void AdamW::step(const Arena& params, const Arena& grads, int64_t step, double l
   hp.eps = static_cast<float>(t_.eps);
   hp.step = step + 1;
   hp.grad_scale = (t_.grad_clip > 0 && norm > t_.grad_clip) ? static_cast<float>(t_.grad_clip / norm) : 1.f;
-  for (size_t i = 0; i < decay_.size(); ++i) {
-    const int idx = static_cast<int>(i);
+  const auto& entries = params.entries();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const int64_t lo = std::max(begin_, entries[i].offset);
+    const int64_t hi = std::min(end_, entries[i].offset + entries[i].shape.numel());
+    if (lo >= hi) continue;
     hp.weight_decay = decay_[i] ? static_cast<float>(t_.weight_decay) : 0.f;
-    ops::adamw_update(params.view(idx), grads.view(idx), m_.view(idx), v_.view(idx), hp);
+    ops::adamw_update(arena_range(params, lo, hi - lo), arena_range(grads, lo, hi - lo),
+                      arena_range(m_, lo - begin_, hi - lo), arena_range(v_, lo - begin_, hi - lo), hp);
   }
 }
 

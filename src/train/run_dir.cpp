@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "data/safetensors.h"
+#include "train/checkpoint.h"
 
 namespace goat {
 
@@ -11,9 +12,14 @@ LoadedRun load_run(const std::string& run_dir) {
   GOAT_CHECK(std::filesystem::is_directory(run_dir), "run", "'{}' is not a directory", run_dir);
   LoadedRun r;
   r.cfg = load_config(run_dir + "/config.json", {});
+  r.model = std::make_unique<Gpt>(r.cfg.model, r.cfg.train.seq_len);
+  if (const auto c = ckpt::find_latest_valid(run_dir)) {
+    r.weights = c->dir + "/" + ckpt::kModelFile;
+    ckpt::load(*c, &r.model->params(), nullptr, nullptr);
+    return r;
+  }
   r.weights = run_dir + "/model.safetensors";
   GOAT_CHECK(std::filesystem::exists(r.weights), "run", "'{}' has no weights (model.safetensors); train it first", run_dir);
-  r.model = std::make_unique<Gpt>(r.cfg.model, r.cfg.train.seq_len);
   data::load_safetensors(r.weights, r.model->params());
   return r;
 }

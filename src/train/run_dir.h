@@ -1,5 +1,6 @@
-// Reading a run directory back: RUN/config.json (the resolved config) and the weights
-// RUN/model.safetensors, for `goatlm sample` and `goatlm eval`.
+// Reading a run directory back: RUN/config.json (the resolved config) and the weights, for
+// `goatlm sample`, `eval` and `extrapolate`: those of the newest valid checkpoint
+// (RUN/checkpoints/step_N/model.safetensors) when the run has one, else RUN/model.safetensors.
 #pragma once
 
 #include <memory>

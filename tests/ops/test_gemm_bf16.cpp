@@ -5,7 +5,8 @@
 //  - against the unrounded fp32 operands: each product carries relative error ≤ 2·u16 + u16²
 //    (u16 = 2^-8, bf16's unit roundoff), so |C − C64| ≤ (2·u16 + u16² + γ_K)·Σ|a||b|.
 // Covers both transpositions, row strides larger than the width, alpha and beta (the sum post-op
-// and the output scale), and the GemmPrecisionScope dispatch used by the linear layers.
+// and the output scale), the GemmPrecisionScope dispatch used by the linear layers, and the bf16
+// linear backward that rounds d_out once for both of its GEMMs.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -15,6 +16,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/gemm_bf16.h"
+#include "backend/cpu/linear.h"
 #include "core/philox.h"
 
 using namespace goat;
@@ -99,4 +101,49 @@ TEST(GemmBf16, PrecisionScopeSelectsTheGemm) {
   EXPECT_EQ(cpu::gemm_precision(), cpu::GemmPrecision::fp32);
   cpu::gemm(false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
   EXPECT_EQ(c, a);
+}
+
+TEST(GemmBf16, LinearBackwardMatchesFp64OfRoundedOperands) {
+  const int64_t n = 45, cin = 37, cout = 29, ld_in = 40, ld_out = 33;
+  std::vector<float> in(static_cast<size_t>(n * ld_in)), w(static_cast<size_t>(cout * cin)),
+      d_out(static_cast<size_t>(n * ld_out)), d_in(in.size()), d_w(w.size()), d_b(static_cast<size_t>(cout));
+  const Rng rng(11, RngPurpose::test);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = rng.normal(i);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(100000 + i);
+  for (size_t i = 0; i < d_out.size(); ++i) d_out[i] = rng.normal(200000 + i);
+  for (size_t i = 0; i < d_in.size(); ++i) d_in[i] = rng.normal(300000 + i);  // accumulated into
+  for (size_t i = 0; i < d_w.size(); ++i) d_w[i] = rng.normal(400000 + i);
+  const std::vector<float> d_in0 = d_in, d_w0 = d_w;
+  {
+    const cpu::GemmPrecisionScope scope(cpu::GemmPrecision::bf16);
+    cpu::linear_backward(cpu::LinearDims{n, cin, cout, ld_in, ld_out}, d_in.data(), d_w.data(), d_b.data(),
+                         d_out.data(), in.data(), w.data(), true);
+  }
+  const double u32 = std::ldexp(1.0, -24);
+  const auto check = [&](double got, double acc0, double rounded, double mag, int64_t k, const char* what) {
+    const double gamma = static_cast<double>(k + 2) * u32 / (1.0 - static_cast<double>(k + 2) * u32);
+    const double want = acc0 + rounded;
+    ASSERT_LE(std::abs(got - want), gamma * (1.01 * mag + std::abs(acc0)) + u32 * std::abs(want)) << what;
+  };
+  for (int64_t r = 0; r < n; ++r)  // d_in = d_in0 + d_out · w
+    for (int64_t c = 0; c < cin; ++c) {
+      double acc = 0, mag = 0;
+      for (int64_t o = 0; o < cout; ++o) {
+        acc += static_cast<double>(round_bf16(d_out[r * ld_out + o])) * round_bf16(w[o * cin + c]);
+        mag += std::abs(static_cast<double>(d_out[r * ld_out + o]) * w[o * cin + c]);
+      }
+      check(d_in[r * ld_in + c], d_in0[r * ld_in + c], acc, mag, cout, "d_in");
+    }
+  for (int64_t o = 0; o < cout; ++o)  // d_w = d_w0 + d_outᵀ · in
+    for (int64_t c = 0; c < cin; ++c) {
+      double acc = 0, mag = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        acc += static_cast<double>(round_bf16(d_out[r * ld_out + o])) * round_bf16(in[r * ld_in + c]);
+        mag += std::abs(static_cast<double>(d_out[r * ld_out + o]) * in[r * ld_in + c]);
+      }
+      check(d_w[o * cin + c], d_w0[o * cin + c], acc, mag, n, "d_w");
+    }
+  // Padding columns of d_in (cin .. ld_in) are never written.
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = cin; c < ld_in; ++c) ASSERT_EQ(d_in[r * ld_in + c], d_in0[r * ld_in + c]);
 }

@@ -1,6 +1,6 @@
-// oneDNN bf16 matmul with a per-shape primitive cache (thread-local: primitives and their bf16
-// scratch buffers are reused by the thread that built them; the trainer calls ops from one thread
-// and oneDNN parallelises inside with OpenMP).
+// oneDNN bf16 matmul and f32→bf16 reorders with per-shape primitive caches (thread-local:
+// primitives and bf16 scratch copies are reused by the thread that built them; the trainer calls
+// ops from one thread and oneDNN parallelises inside with OpenMP).
 #include "backend/cpu/gemm_bf16.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -13,25 +13,34 @@
 
 #include "backend/cpu/gemm.h"
 #include "core/check.h"
+#include "core/op_profile.h"
 
 namespace goat::cpu {
 
 namespace {
 
 using dnnl::memory;
-using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, float>;
+// (trans_a, trans_b, m, n, k, ldc, alpha, beta)
+using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float>;
+using ReorderKey = std::tuple<int64_t, int64_t, int64_t>;  // (rows, cols, ld)
 
-struct Plan {
+struct MatmulPlan {
   dnnl::matmul mm;
-  dnnl::reorder to_a, to_b;
-  memory a_f32, b_f32, a_bf16, b_bf16, c_f32;
+  memory a, b, c;  // handles set per call
   std::string impl;
+};
+
+struct ReorderPlan {
+  dnnl::reorder to_bf16;
+  memory src, dst;
 };
 
 struct Engine {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{eng};
-  std::map<Key, Plan> plans;
+  std::map<MatmulKey, MatmulPlan> matmuls;
+  std::map<ReorderKey, ReorderPlan> reorders;
+  std::vector<uint16_t> slots[kBf16Slots];
 };
 
 Engine& engine() {
@@ -39,18 +48,15 @@ Engine& engine() {
   return e;
 }
 
-// Descriptor of op(X) (rows × cols) stored row-major with row stride ld, transposed if trans.
-memory::desc f32_view(bool trans, int64_t rows, int64_t cols, int64_t ld) {
-  return memory::desc({rows, cols}, memory::data_type::f32,
-                      trans ? memory::dims{1, ld} : memory::dims{ld, 1});
+// op(X) (rows, cols) of a dense bf16 copy stored (rows, cols), or (cols, rows) when trans.
+memory::desc bf16_view(bool trans, int64_t rows, int64_t cols) {
+  return memory::desc({rows, cols}, memory::data_type::bf16, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
 }
 
-Plan make_plan(Engine& e, const Key& key) {
-  const auto [ta, tb, m, n, k, lda, ldb, ldc, alpha, beta] = key;
-  using tag = memory::format_tag;
-  const memory::desc a_any({m, k}, memory::data_type::bf16, tag::any);
-  const memory::desc b_any({k, n}, memory::data_type::bf16, tag::any);
-  const memory::desc c_desc({m, n}, memory::data_type::f32, memory::dims{ldc, 1});
+MatmulPlan make_matmul(Engine& e, const MatmulKey& key) {
+  const auto [ta, tb, m, n, k, ldc, alpha, beta] = key;
+  const memory::desc a = bf16_view(ta, m, k), b = bf16_view(tb, k, n);
+  const memory::desc c({m, n}, memory::data_type::f32, memory::dims{ldc, 1});
   dnnl::primitive_attr attr;
   if (alpha != 1.f) attr.set_output_scales(0, {alpha});
   if (beta != 0.f) {
@@ -58,24 +64,15 @@ Plan make_plan(Engine& e, const Key& key) {
     po.append_sum(beta);
     attr.set_post_ops(po);
   }
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_any, b_any, c_desc), attr, e.eng);
-  Plan p;
-  p.mm = dnnl::matmul(pd);
-  p.impl = pd.impl_info_str();
-  p.a_f32 = memory(f32_view(ta, m, k, lda), e.eng, nullptr);
-  p.b_f32 = memory(f32_view(tb, k, n, ldb), e.eng, nullptr);
-  p.a_bf16 = memory(pd.src_desc(), e.eng);
-  p.b_bf16 = memory(pd.weights_desc(), e.eng);
-  p.c_f32 = memory(c_desc, e.eng, nullptr);
-  p.to_a = dnnl::reorder(p.a_f32, p.a_bf16);
-  p.to_b = dnnl::reorder(p.b_f32, p.b_bf16);
-  return p;
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, e.eng);
+  return MatmulPlan{dnnl::matmul(pd), memory(a, e.eng, nullptr), memory(b, e.eng, nullptr), memory(c, e.eng, nullptr),
+                    pd.impl_info_str()};
 }
 
-Plan& plan_for(const Key& key) {
+MatmulPlan& matmul_plan(const MatmulKey& key) {
   Engine& e = engine();
-  auto it = e.plans.find(key);
-  if (it == e.plans.end()) it = e.plans.emplace(key, make_plan(e, key)).first;
+  auto it = e.matmuls.find(key);
+  if (it == e.matmuls.end()) it = e.matmuls.emplace(key, make_matmul(e, key)).first;
   return it->second;
 }
 
@@ -83,31 +80,62 @@ thread_local GemmPrecision g_precision = GemmPrecision::fp32;
 
 }  // namespace
 
-void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m == 0 || n == 0 || k == 0) return sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld) {
+  GOAT_CHECK(slot >= 0 && slot < kBf16Slots, "to_bf16", "slot {} outside [0, {})", slot, kBf16Slots);
+  const OpTimer timer("bf16.convert");
+  Engine& e = engine();
+  std::vector<uint16_t>& buf = e.slots[slot];
+  if (static_cast<int64_t>(buf.size()) < rows * cols) buf.resize(static_cast<size_t>(rows * cols));
+  const ReorderKey key{rows, cols, ld};
+  auto it = e.reorders.find(key);
   try {
-    Plan& p = plan_for(Key{trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta});
-    Engine& e = engine();
-    p.a_f32.set_data_handle(const_cast<float*>(a));
-    p.b_f32.set_data_handle(const_cast<float*>(b));
-    p.c_f32.set_data_handle(c);
-    p.to_a.execute(e.stream, p.a_f32, p.a_bf16);
-    p.to_b.execute(e.stream, p.b_f32, p.b_bf16);
-    p.mm.execute(e.stream, {{DNNL_ARG_SRC, p.a_bf16}, {DNNL_ARG_WEIGHTS, p.b_bf16}, {DNNL_ARG_DST, p.c_f32}});
+    if (it == e.reorders.end()) {
+      ReorderPlan p;
+      p.src = memory(memory::desc({rows, cols}, memory::data_type::f32, memory::dims{ld, 1}), e.eng, nullptr);
+      p.dst = memory(bf16_view(false, rows, cols), e.eng, nullptr);
+      p.to_bf16 = dnnl::reorder(p.src, p.dst);
+      it = e.reorders.emplace(key, std::move(p)).first;
+    }
+    ReorderPlan& p = it->second;
+    p.src.set_data_handle(const_cast<float*>(x));
+    p.dst.set_data_handle(buf.data());
+    p.to_bf16.execute(e.stream, p.src, p.dst);
     e.stream.wait();
   } catch (const dnnl::error& err) {
-    fail("gemm_bf16", "oneDNN bf16 matmul failed ({}) for m={} n={} k={}", err.what(), m, n, k);
+    fail("to_bf16", "oneDNN reorder failed ({}) for a ({}, {}) matrix with row stride {}", err.what(), rows, cols, ld);
+  }
+  return buf.data();
+}
+
+void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+                 const uint16_t* b, float beta, float* c, int64_t ldc) {
+  try {
+    MatmulPlan& p = matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, ldc, alpha, beta});
+    Engine& e = engine();
+    p.a.set_data_handle(const_cast<uint16_t*>(a));
+    p.b.set_data_handle(const_cast<uint16_t*>(b));
+    p.c.set_data_handle(c);
+    p.mm.execute(e.stream, {{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}});
+    e.stream.wait();
+  } catch (const dnnl::error& err) {
+    fail("matmul_bf16", "oneDNN bf16 matmul failed ({}) for m={} n={} k={}", err.what(), m, n, k);
   }
 }
 
-std::string bf16_gemm_impl() {
-  return plan_for(Key{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f}).impl;
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0 || k == 0) return sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  // Stored shapes: A is (m, k) or (k, m) when transposed; B is (k, n) or (n, k).
+  const uint16_t* a16 = to_bf16(0, a, trans_a ? k : m, trans_a ? m : k, lda);
+  const uint16_t* b16 = to_bf16(1, b, trans_b ? n : k, trans_b ? k : n, ldb);
+  matmul_bf16(trans_a, trans_b, m, n, k, alpha, a16, b16, beta, c, ldc);
 }
+
+std::string bf16_gemm_impl() { return matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 1.f, 0.f}).impl; }
 
 double measure_bf16_gflops(int64_t n, int reps) {
   std::vector<float> a(static_cast<size_t>(n * n), 0.5f), b(a.size(), 0.25f), c(a.size());
-  gemm_bf16(false, true, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);  // warm-up, builds the plan
+  gemm_bf16(false, true, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);  // warm-up, builds the plans
   std::vector<double> times;
   for (int r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();

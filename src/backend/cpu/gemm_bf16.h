@@ -4,8 +4,10 @@
 // Recipe (the CUDA bf16 path's): the two operands are rounded to bf16 (round-to-nearest-even)
 // right before the GEMM, products are accumulated in fp32 and C stays fp32; weights, gradients,
 // optimizer state, activations, softmax statistics and layer norms stay fp32. Each shape gets one
-// cached oneDNN matmul primitive plus two f32→bf16 reorders straight into the layout the matmul
-// wants (on AMX a blocked weights layout), so a call is reorder A, reorder B, matmul.
+// cached oneDNN matmul primitive and each operand shape one cached f32→bf16 reorder into a dense
+// row-major scratch copy, so a call is reorder A, reorder B, matmul (a transposed operand is a
+// strided view of its dense copy). The conversions are memory-bound and cost up to half of an
+// AMX GEMM on this model's shapes, hence the split API below that lets a caller round once.
 // Why explicit bf16 operands and not oneDNN's fpmath_mode=bf16 on f32 matmuls: oneDNN 2.6.3
 // (Debian's) implements fpmath_mode=bf16 matmul with its avx512_core f32 kernel, not AMX, i.e.
 // no speed-up; explicit bf16 operands dispatch to brg:avx512_core_amx_bf16 (docs/performance.md).
@@ -20,6 +22,17 @@ namespace goat::cpu {
 // same convention and arguments as sgemm (gemm.h).
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// The two halves of gemm_bf16, for callers that reuse a rounded operand in two GEMMs (the
+// linear backward rounds d_out once for d_in and d_w):
+// to_bf16 rounds x (rows, cols; row stride ld) into a dense row-major bf16 copy held in scratch
+// slot 0..kBf16Slots-1 of this thread; the copy stays valid until that slot is used again.
+constexpr int kBf16Slots = 3;
+const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld);
+// C = alpha · op(A) · op(B) + beta · C over dense bf16 copies: A stored (m, k), or (k, m) when
+// trans_a; B stored (k, n), or (n, k) when trans_b; C (m, n) f32 with row stride ldc.
+void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+                 const uint16_t* b, float beta, float* c, int64_t ldc);
 
 // The oneDNN implementation a bf16 GEMM dispatches to, e.g. "brg:avx512_core_amx_bf16".
 std::string bf16_gemm_impl();

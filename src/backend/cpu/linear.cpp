@@ -20,8 +20,27 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
   gemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
 }
 
+namespace {
+
+// bf16 backward: d_out is rounded once and serves both GEMMs (dW reads it transposed).
+void linear_backward_bf16(const LinearDims& d, float* d_in, float* d_w, const float* d_out, const float* in,
+                          const float* w, bool accumulate_d_in) {
+  const uint16_t* dy = to_bf16(0, d_out, d.n, d.cout, d.ld_out);
+  if (d_in)
+    matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, to_bf16(1, w, d.cout, d.cin, d.cin),
+                accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
+  if (d_w) matmul_bf16(true, false, d.cout, d.cin, d.n, 1.f, dy, to_bf16(1, in, d.n, d.cin, d.ld_in), 1.f, d_w, d.cin);
+}
+
+}  // namespace
+
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
                      const float* w, bool accumulate_d_in) {
+  if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0 && (d_in || d_w)) {
+    linear_backward_bf16(d, d_in, d_w, d_out, in, w, accumulate_d_in);
+    if (d_bias) column_sum_add(d_bias, d_out, d.n, d.cout, d.ld_out);
+    return;
+  }
   if (d_in)  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
     gemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
   if (d_w)  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)

@@ -2,7 +2,8 @@
 // opens an OpTimer named "<op>.<phase>" (e.g. "linear.forward"); while profiling is off (the
 // default) that costs one relaxed load. Timers are host wall-clock around the whole call, so they
 // are exact for the CPU backend (synchronous) and meaningless for CUDA (asynchronous launches).
-// Nested timers are not subtracted: only ops/ entry points and the trainer's data fetch time.
+// Nested timers are not subtracted: ops/ entry points, the trainer's phases (step.*) and the
+// bf16 operand conversions inside linear (bf16.convert) time themselves.
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace goat::ops {
+namespace goat {
 
 struct OpTime {
   std::string name;  // "linear.forward"
@@ -41,4 +42,4 @@ class OpTimer {
   std::chrono::steady_clock::time_point t0_;
 };
 
-}  // namespace goat::ops
+}  // namespace goat

@@ -1,10 +1,10 @@
 // The op profile: a short list of named accumulators (a training step touches ~20 op kinds, so
 // a linear scan beats a map). Only the calling thread records (ops are called from one thread).
-#include "ops/op_profile.h"
+#include "core/op_profile.h"
 
 #include <atomic>
 
-namespace goat::ops {
+namespace goat {
 
 namespace {
 
@@ -31,4 +31,4 @@ void add_op_time(const char* name, double seconds) {
   entries().push_back(OpTime{name, seconds, 1});
 }
 
-}  // namespace goat::ops
+}  // namespace goat
