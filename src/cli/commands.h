@@ -16,6 +16,7 @@ void register_bench_allreduce(CLI::App& bench);
 void register_train(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_export(CLI::App& app);
 void register_extrapolate(CLI::App& app);
 void register_study(CLI::App& app);
 void register_bench_train(CLI::App& bench);

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   goat::cli::register_train(app);
   goat::cli::register_sample(app);
   goat::cli::register_eval(app);
+  goat::cli::register_export(app);
   goat::cli::register_extrapolate(app);
   goat::cli::register_study(app);
   goat::cli::register_bench_train(*bench);

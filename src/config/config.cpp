@@ -141,7 +141,7 @@ OrderedJson to_json(const Config& c) {
                 {"eps", t.eps},             {"grad_clip", t.grad_clip},       {"grad_accum", t.grad_accum},
                 {"seed", t.seed},           {"eval_every", t.eval_every},     {"eval_batches", t.eval_batches},
                 {"ckpt_every", t.ckpt_every}, {"log_every", t.log_every},     {"keep_last", t.keep_last},
-                {"max_bad_steps", t.max_bad_steps}};
+                {"max_bad_steps", t.max_bad_steps}, {"diag_every", t.diag_every}};
   j["data"] = {{"source", c.data.source},
                {"synthetic", OrderedJson{{"task", s.task}, {"seed", s.seed}, {"train_tokens", s.train_tokens},
                                          {"val_tokens", s.val_tokens}, {"doc_len", s.doc_len},
@@ -200,6 +200,7 @@ Config from_tree(const OrderedJson& j) {
   t.log_every = jt.at("log_every").get<int64_t>();
   t.keep_last = jt.at("keep_last").get<int64_t>();
   t.max_bad_steps = jt.at("max_bad_steps").get<int64_t>();
+  t.diag_every = jt.at("diag_every").get<int64_t>();
   const auto& jd = j.at("data");
   const auto& js = jd.at("synthetic");
   auto& s = c.data.synthetic;
@@ -280,6 +281,7 @@ void validate(const Config& c) {
   check_min("train.log_every", static_cast<double>(t.log_every), 1);
   check_min("train.keep_last", static_cast<double>(t.keep_last), 1);
   check_min("train.max_bad_steps", static_cast<double>(t.max_bad_steps), 1);
+  check_min("train.diag_every", static_cast<double>(t.diag_every), 0);
   const auto& d = c.data;
   check_one_of("data.source", d.source, {"synthetic", "shards"});
   if (d.source == "shards" && d.train_shards.empty())

@@ -57,6 +57,7 @@ Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cf
   model_->init(static_cast<uint64_t>(t.seed));
   dp_->broadcast_params(model_->params());
   acts_ = std::make_unique<Activations>(cfg_.model, local_batch, t.seq_len, place);
+  diag_ = DiagnosticsLog(cfg_.model, t.diag_every, local_batch, t.seq_len);  // this rank's rows
   const int64_t numel = model_->params().numel();
   opt_ = std::make_unique<AdamW>(model_->params(), model_->decay_mask(), t, dp_->owned_begin(numel),
                                  dp_->owned_end(numel));
@@ -178,6 +179,8 @@ StepStats Trainer::step(int64_t step) {
   const Arena& grads = model_->grads();
   const float scale = 1.f / static_cast<float>(acts_->batch() * t.seq_len * t.grad_accum);
   double loss = 0;
+  const bool diag = diag_.due(step + 1);
+  if (diag) diag_.begin(*model_);
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     {
       const OpTimer timer("step.data");
@@ -197,6 +200,7 @@ StepStats Trainer::step(int64_t step) {
     const OpTimer timer("step.allreduce");
     dp_->reduce_gradients(grads);  // rank mean of the per-rank mean gradients = the global mean
   }
+  if (diag) diag_.end(*model_, metrics_, step + 1, "diag");
   const OpTimer timer("step.optimizer");
   StepStats s;
   s.loss = dp_->mean(loss / static_cast<double>(t.grad_accum));
@@ -275,7 +279,9 @@ StepStats Trainer::train_loop() {
     log_step(done, last);
     count_bad_step(done, last);
     if ((t.eval_every > 0 && done % t.eval_every == 0) || done == t.steps) {
+      if (diag_.enabled()) diag_.begin(*model_);
       const double val = evaluate();
+      if (diag_.enabled()) diag_.end(*model_, metrics_, done, "val_diag");
       spdlog::info("step {:>6}/{} | val_loss {:.4f}", done, t.steps, val);
       if (metrics_.is_open()) {
         metrics_ << OrderedJson{{"step", done}, {"val_loss", val}}.dump() << "\n";

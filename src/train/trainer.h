@@ -22,6 +22,7 @@
 #include "model/gpt.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
+#include "train/diagnostics_log.h"
 #include "train/grad_accumulator.h"
 #include "train/optimizer.h"
 
@@ -79,6 +80,7 @@ class Trainer {
   GradAccumulator accum_;
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::ofstream metrics_;
+  DiagnosticsLog diag_;  // train.diag_every
   double peak_gflops_ = 0;
   bool bf16_gemm_ = false;  // dtype bf16 and the CPU has bf16 GEMM hardware
   int64_t start_step_ = 0, last_ckpt_step_ = -1;

@@ -1,54 +1,29 @@
 // End to end through the binary: train (files and their formats), sample, eval, bench train, and
 // config errors reported with their JSON path and a non-zero exit.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
-#include "backend/cuda/cuda_ops.h"
-
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "backend/cuda/cuda_ops.h"
+#include "cli_run.h"
+
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-// Runs a shell command, capturing stdout and stderr.
-Result run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  const int status = ::pclose(p);
-  return {WEXITSTATUS(status), out};
-}
-
-std::string env(const char* n) {
-  const char* v = std::getenv(n);
-  return v ? v : "";
-}
-
-std::string last_line(const std::string& s) {
-  std::string t = s;
-  while (!t.empty() && t.back() == '\n') t.pop_back();
-  const auto nl = t.rfind('\n');
-  return nl == std::string::npos ? t : t.substr(nl + 1);
-}
+using goat::test::env;
+using goat::test::last_line;
+using goat::test::Result;
+using goat::test::run;
 
 class Cli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // $GOATLM_BINARY if a user sets it; otherwise the binary sits one level above this test's.
-    bin_ = env("GOATLM_BINARY");
-    if (bin_.empty()) bin_ = (std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "goatlm").string();
+    bin_ = goat::test::goatlm_binary();
     src_ = env("GOATLM_SOURCE_DIR");
     run_ = (std::filesystem::temp_directory_path() / ("goatlm_e2e_" + std::to_string(::getpid()))).string();
     std::filesystem::remove_all(run_);
@@ -68,9 +43,9 @@ TEST_F(Cli, TrainWritesConfigMetricsAndWeights) {
   EXPECT_NE(train_.out.find("MFU"), std::string::npos);
   std::ifstream cf(run_ + "/config.json");
   const auto cfg = nlohmann::json::parse(cf);
-  EXPECT_EQ(cfg["train"]["steps"], 12);                  // the --set is in the resolved config
-  EXPECT_EQ(cfg["model"]["position"]["type"], "rope");   // from the file
-  EXPECT_TRUE(cfg["train"].contains("grad_clip"));       // defaults are filled in
+  EXPECT_EQ(cfg["train"]["steps"], 12);                 // the --set is in the resolved config
+  EXPECT_EQ(cfg["model"]["position"]["type"], "rope");  // from the file
+  EXPECT_TRUE(cfg["train"].contains("grad_clip"));      // defaults are filled in
   std::ifstream mf(run_ + "/metrics.jsonl");
   std::string line;
   int train_lines = 0, eval_lines = 0;
@@ -112,11 +87,13 @@ TEST_F(Cli, BenchTrainEndsWithJson) {
 }
 
 TEST_F(Cli, ConfigErrorsNameThePath) {
-  const Result r = run(bin_ + " train --config " + src_ + "/configs/tiny.json --set model.position.type=rop --run-dir " +
-                       run_ + "_bad");
+  const Result r = run(bin_ + " train --config " + src_ +
+                       "/configs/tiny.json --set model.position.type=rop --run-dir " + run_ + "_bad");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.out.find("model.position.type: expected one of learned|sinusoidal|rope|alibi|none|goat, got \"rop\" (from --set)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find(
+          "model.position.type: expected one of learned|sinusoidal|rope|alibi|none|goat, got \"rop\" (from --set)"),
+      std::string::npos)
       << r.out;
   EXPECT_FALSE(std::filesystem::exists(run_ + "_bad"));
   if (goat::cuda::built() && goat::cuda::device_count() > 0) return;  // device cuda trains (tests/cuda/test_cuda_cli.cpp)

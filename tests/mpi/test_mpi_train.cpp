@@ -192,4 +192,42 @@ TEST_F(MpiTrain, RankExitingMidStepStopsTheOthersWithAMessage) {
   std::filesystem::remove_all(dir);
 }
 
+// Save at step 10 on one world size, die, resume on another: the checkpoint (train/checkpoint.h)
+// holds full unsharded parameters and moments, so the losses after the resume follow the
+// uninterrupted run to fp32 reduction order (1 vs 2 ranks), and before it equal the saving run's.
+// The saving run is killed in step 12 (GOATLM_DIST_FAULT), after checkpoint 10 is on disk.
+void resume_across_world_sizes(int save_ranks, const std::string& save_extra, int resume_ranks,
+                               const std::string& resume_extra, const Metrics& saver_uninterrupted,
+                               const Metrics& one_process, const Metrics& reference) {
+  const std::string dir = run_dir("resume_" + std::to_string(save_ranks) + "_" + std::to_string(resume_ranks));
+  const std::string ckpt = "--set train.ckpt_every=10 ";
+  const Launch died = train(save_ranks, dir, ckpt + save_extra, "GOATLM_DIST_FAULT=" + std::to_string(std::max(save_ranks - 1, 0)) + ":12");
+  ASSERT_NE(died.status, 0) << died.output;
+  ASSERT_TRUE(std::filesystem::exists(dir + "/checkpoints/step_00000010")) << died.output;
+  const Launch resumed = train(resume_ranks, dir, ckpt + resume_extra);
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming from"), std::string::npos) << resumed.output;
+  const Metrics m = read_metrics(dir);
+  ASSERT_EQ(m.loss.size(), static_cast<size_t>(kSteps)) << resumed.output;
+  for (size_t s = 0; s < 10; ++s) EXPECT_EQ(m.loss[s], saver_uninterrupted.loss[s]) << "step " << s + 1;
+  double noise = 0, worst = 0;
+  for (size_t s = 10; s < m.loss.size(); ++s) {
+    noise = std::max(noise, std::abs(reference.loss[s] - one_process.loss[s]) / one_process.loss[s]);
+    worst = std::max(worst, std::abs(m.loss[s] - one_process.loss[s]) / one_process.loss[s]);
+  }
+  EXPECT_LT(worst, 1e-4) << "the resumed run drifts from the uninterrupted one";
+  EXPECT_LE(worst, 4 * noise + 1e-7) << "the resumed run is further off than reduction order explains";
+  std::printf("[ mpi ] saved on %d, resumed on %d ranks: max relative loss difference to the uninterrupted run %.3g\n",
+              std::max(save_ranks, 1), std::max(resume_ranks, 1), worst);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(MpiTrain, SavedOnTwoZeroRanksResumesOnOneProcess) {
+  resume_across_world_sizes(2, "--set dist.zero=1", 0, "", two_ranks_zero(), one_rank(), one_rank_accum());
+}
+
+TEST_F(MpiTrain, SavedOnOneProcessResumesOnTwoZeroRanks) {
+  resume_across_world_sizes(0, "", 2, "--set dist.zero=1", one_rank(), one_rank(), one_rank_accum());
+}
+
 }  // namespace

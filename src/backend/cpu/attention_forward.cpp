@@ -128,10 +128,12 @@ void attention_forward(const AttentionParams& p) {
           pack_block(p, b, hk, j0, dp, w.kt.data(), w.vs.data());
         }
         for (int64_t j = 0; j < nkp; ++j) w.kb[j] = (kbias && j < nk) ? kbias[j0 + j] : 0.f;
-        // With KL / ω on and prior lanes present, split Q·Kᵀ at content_dim: content logits in s,
-        // the lanes' part in lane (same multiply-adds as one GEMM).
+        // With KL / ω on and prior lanes present, the lanes' part of Q·Kᵀ goes to `lane` as well
+        // (n_lanes more multiply-adds per logit) and the content logits are s − lane: the full
+        // product in s is the same GEMM as with diagnostics off, so turning them on leaves o, LSE
+        // and therefore training bit-identical.
         const bool split = need_content && n_lanes > 0;
-        tile_gemm(mq, nkp, split ? dc : dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
+        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
         if (split) tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk, w.lane.data(), kBk, false);
 
         for (int64_t r = 0; r < mq; ++r) {
@@ -144,9 +146,9 @@ void attention_forward(const AttentionParams& p) {
           for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
             const v16 delta = splat(static_cast<float>(j0 + c0 - qpos)) + iota();
             const v16 col = splat(static_cast<float>(c0)) + iota();
-            const v16 content = load(sr + c0);
+            const v16 raw = load(sr + c0);
             const v16 lanes = split ? load(lr + c0) : v16{};
-            const v16 raw = split ? content + lanes : content;
+            const v16 content = split ? raw - lanes : raw;
             const v16 bias = fma(splat(slope), delta, load(w.kb.data() + c0));
             v16 z = fma(raw, splat(p.scale), bias);
             auto adm = col == col;  // all true
