@@ -1,7 +1,9 @@
 // A rank that dies, stalls or leaves mid-step must make the job end with a clear message on the
 // surviving ranks within a bounded time, never hang. Launches `mpirun -np 3 dist_failure_probe`
 // (last rank misbehaves at step 2, watchdog timeout 2 s) and asserts on the survivors' output,
-// the exit status and the elapsed time. Not itself run under mpirun.
+// the exit status and the elapsed time. Not itself run under mpirun. mpirun follows its SIGTERM
+// to the survivors with SIGKILL after odls_base_sigkill_timeout (1 s by default); on a loaded
+// machine a survivor may not be scheduled to print its message within 1 s, so the probe runs get 10 s.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -20,7 +22,8 @@ struct ProbeRun {
 
 ProbeRun launch(const std::string& mode) {
   const std::string cmd = std::string("timeout -k 5 90 ") + GOATLM_MPIRUN +
-                          " --allow-run-as-root --oversubscribe -np 3 " + GOATLM_FAILURE_PROBE + " " + mode + " 2 2>&1";
+                          " --allow-run-as-root --oversubscribe --mca odls_base_sigkill_timeout 10 -np 3 " +
+                          GOATLM_FAILURE_PROBE + " " + mode + " 2 2>&1";
   ProbeRun run;
   const auto t0 = std::chrono::steady_clock::now();
   FILE* p = popen(cmd.c_str(), "r");
