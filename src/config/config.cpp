@@ -316,7 +316,7 @@ Config parse_config(const std::string& json_text, const std::string& origin, con
   OrderedJson user;
   try {
     user = OrderedJson::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 2e522
     config_fail("{}: invalid JSON: {}", origin, e.what());
   }
   Origins origins;

@@ -37,6 +37,7 @@ void expect_messages(const std::vector<Case>& cases, const std::function<void(co
 TEST(BadInput, Configs) {
   const std::vector<Case> cases = {
       {"invalid JSON", R"({"model": {"n_layer": 2,})", {"cfg.json: invalid JSON", "parse error"}},
+      {"number out of range (found by fuzz_config)", R"({"model": 2e522})", {"cfg.json: invalid JSON", "number overflow"}},
       {"root not an object", R"([1, 2])", {"<root>: expected an object, got an array (from cfg.json)"}},
       {"unknown key", R"({"model": {"n_layers": 2}})", {"model.n_layers: unknown key (from cfg.json)", "known keys of model"}},
       {"unknown section", R"({"optim": {}})", {"optim: unknown key (from cfg.json)"}},
