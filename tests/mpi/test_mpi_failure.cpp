@@ -5,37 +5,19 @@
 // to the survivors with SIGKILL after odls_base_sigkill_timeout (1 s by default); on a loaded
 // machine a survivor may not be scheduled to print its message within 1 s, so the probe runs get 10 s.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <chrono>
-#include <cstdio>
 #include <string>
+
+#include "timed_shell.h"
 
 namespace {
 
-struct ProbeRun {
-  std::string output;
-  int status = -1;  // exit status of the launcher (124: killed by the outer timeout)
-  double seconds = 0;
-};
+using ProbeRun = goat::test::TimedRun;
 
 ProbeRun launch(const std::string& mode) {
-  const std::string cmd = std::string("timeout -k 5 90 ") + GOATLM_MPIRUN +
-                          " --allow-run-as-root --oversubscribe --mca odls_base_sigkill_timeout 10 -np 3 " +
-                          GOATLM_FAILURE_PROBE + " " + mode + " 2 2>&1";
-  ProbeRun run;
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen(cmd.c_str(), "r");
-  EXPECT_NE(p, nullptr) << cmd;
-  if (p == nullptr) return run;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) run.output.append(buf.data(), n);
-  const int w = pclose(p);
-  run.status = WIFEXITED(w) ? WEXITSTATUS(w) : 128 + WTERMSIG(w);
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return run;
+  return goat::test::timed_shell(std::string("timeout -k 5 90 ") + GOATLM_MPIRUN +
+                                 " --allow-run-as-root --oversubscribe --mca odls_base_sigkill_timeout 10 -np 3 " +
+                                 GOATLM_FAILURE_PROBE + " " + mode + " 2");
 }
 
 bool has(const std::string& out, const std::string& s) { return out.find(s) != std::string::npos; }

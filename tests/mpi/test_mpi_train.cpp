@@ -11,11 +11,8 @@
 // against a tolerance taken from that reference's own distance to it (reduction-order noise) and
 // an absolute cap.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <array>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -25,28 +22,13 @@
 #include <string>
 #include <vector>
 
+#include "timed_shell.h"
+
 namespace {
 
-struct Launch {
-  std::string output;
-  int status = -1;  // exit status (124: killed by the outer timeout)
-  double seconds = 0;
-};
+using Launch = goat::test::TimedRun;
 
-Launch shell(const std::string& cmd) {
-  Launch run;
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  EXPECT_NE(p, nullptr) << cmd;
-  if (p == nullptr) return run;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) run.output.append(buf.data(), n);
-  const int w = pclose(p);
-  run.status = WIFEXITED(w) ? WEXITSTATUS(w) : 128 + WTERMSIG(w);
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return run;
-}
+Launch shell(const std::string& cmd) { return goat::test::timed_shell(cmd); }
 
 std::string run_dir(const std::string& name) {
   const auto p = std::filesystem::temp_directory_path() / ("goatlm_mpi_train_" + name + "_" + std::to_string(::getpid()));
