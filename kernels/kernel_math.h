@@ -1,6 +1,7 @@
 // Scalar formulas shared by the CUDA kernels (device and emulated host builds) and usable from
 // plain C++: one definition of GELU-tanh, the AdamW element update and the position-lane
-// formulas (RoPE, GOAT), so the CUDA math is not a second copy of the CPU math (style.md).
+// formulas (RoPE, GOAT), the attention diagnostics' per-row epilogue, so the CUDA math is not a
+// second copy of the CPU math (style.md).
 // GOAT_HD marks them __host__ __device__ under nvcc.
 #pragma once
 
@@ -60,5 +61,21 @@ GOAT_HD void goat_lane_grads(double gc, double gs, double c, double s, double& d
   da += gc * c + gs * s;
   db += gc * s - gs * c;
 }
+
+// Attention diagnostics of one query row (ops/attention.h, theory.md §5) from accumulators taken
+// about a shift m: l = Σ_j e^{z_j − m}, ent = Σ_j e^{z_j − m}(z_j − m), es = Σ_j e^{z_j − m}·s_j
+// (s the content logits), over the admissible keys j; lse = m + log l. The CPU kernel shifts by
+// its running max (online softmax), the CUDA pass (kernels/attention_diagnostics.cuh) by the
+// forward's saved LSE (then l ≈ 1).
+//   entropy = −Σ p log p = log l − ent/l
+GOAT_HD float attn_entropy(float l, float ent) { return logf(l) - ent * (1.f / l); }
+//   p_max = e^{zmax − m}/l (zmax the row's largest logit; 1/l when m = zmax)
+GOAT_HD float attn_p_max(float zmax, float m, float l) { return expf(zmax - m) * (1.f / l); }
+//   sink mass = p_0 = e^{z_0 − lse}
+GOAT_HD float attn_sink(float z0, float lse) { return expf(z0 - lse); }
+//   KL(p ‖ π) = E_p[s] − lse + logZπ; this is E_p[s] − lse, logZπ = logsumexp_j ℓ_j added by the caller
+GOAT_HD float attn_kl_content(float es, float l, float lse) { return es * (1.f / l) - lse; }
+//   the log-normaliser of the prior from an online logsumexp (running max mp, Σ e^{ℓ − mp} = lp)
+GOAT_HD float attn_log_normaliser(float mp, float lp) { return mp + logf(lp); }
 
 }  // namespace goat::kmath

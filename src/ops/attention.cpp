@@ -1,6 +1,7 @@
 // attention op: checks shapes, dtypes and layouts (errors name the bad value), fills the plain
 // parameter struct and dispatches on device. CPU kernels: backend/cpu/attention_{forward,backward};
-// CUDA (q/k/v/o and gradients f32 or bf16, lse and the prior fp32; no diagnostics): backend/cuda.
+// CUDA (q/k/v/o and gradients f32 or bf16, lse and the prior fp32; diagnostics by a separate pass
+// after the forward, into host arrays): backend/cuda.
 #include "ops/attention.h"
 
 #include <vector>
@@ -80,7 +81,6 @@ bool attention_on_cuda(const AttentionArgs& a, std::initializer_list<const Tenso
   for (const Tensor* t : ts)
     GOAT_CHECK(!present(*t) || (t->device == Device::cuda) == cuda, kWhere,
                "device cuda not supported together with cpu tensors (mixed devices)");
-  GOAT_CHECK(!cuda || !a.diag.any(), kWhere, "diagnostics are not implemented on cuda (run them on the cpu)");
   return cuda;
 }
 
@@ -91,7 +91,13 @@ void attention_forward(const AttentionArgs& a) {
   const bool cuda = attention_on_cuda(a, {});
   if (!cuda) return cpu::attention_forward(make_params(a));
   const cpu::AttentionParams p = make_params(a, a.q.dtype);
-  cuda::attention_forward(cuda_desc(a, p), a.q.dtype);
+  const cuda::AttentionDesc d = cuda_desc(a, p);
+  cuda::attention_forward(d, a.q.dtype);
+  if (!a.diag.any()) return;
+  cuda::AttentionDiagHost out;
+  out.entropy = a.diag.entropy, out.sink_mass = a.diag.sink_mass, out.p_max = a.diag.p_max;
+  out.kl = a.diag.kl, out.omega = a.diag.omega, out.content_dim = p.content_dim;
+  cuda::attention_diagnostics(d, out, a.q.dtype);
 }
 
 void attention_backward(const AttentionArgs& a, const Tensor& d_o, const AttentionGrads& g) {

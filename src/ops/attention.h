@@ -29,8 +29,9 @@ struct AttentionPrior {
 };
 
 // Per-row diagnostics accumulated inside the forward kernel (optional; theory.md §5). Each
-// non-null pointer is a contiguous (B, H, Tq) array, overwritten; callers average or bin by
-// position themselves. "Content" logits s are scale·<q[:content_dim], k[:content_dim]>; the rest
+// non-null pointer is a contiguous (B, H, Tq) array in host memory (on either device: on cuda a
+// separate pass computes them after the forward and copies them down), overwritten; callers
+// average or bin by position themselves. "Content" logits s are scale·<q[:content_dim], k[:content_dim]>; the rest
 // of z is the log-prior ℓ = z − s (the lanes after content_dim, slope and key bias).
 struct AttentionDiagnostics {
   float* entropy = nullptr;    // H_i = −Σ_j p_ij log p_ij

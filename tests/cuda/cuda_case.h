@@ -51,5 +51,6 @@ struct CudaCase {
 std::vector<CudaCase> make_cuda_cases();
 std::vector<CudaCase> make_attention_cases();  // cuda_attention_cases.cpp
 std::vector<CudaCase> make_position_cases();   // cuda_position_cases.cpp
+std::vector<CudaCase> make_attention_diag_cases();  // cuda_attention_diag_cases.cpp
 
 }  // namespace goat::cuda_test

@@ -200,6 +200,7 @@ std::vector<CudaCase> make_cuda_cases() {
     for (CudaCase& c : f()) all.push_back(std::move(c));
   for (CudaCase& c : make_attention_cases()) all.push_back(std::move(c));
   for (CudaCase& c : make_position_cases()) all.push_back(std::move(c));
+  for (CudaCase& c : make_attention_diag_cases()) all.push_back(std::move(c));
   return all;
 }
 

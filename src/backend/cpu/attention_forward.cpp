@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cpu/attention_kernel.h"
+#include "kernels/kernel_math.h"
 
 // See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -220,13 +221,15 @@ void attention_forward(const AttentionParams& p) {
         const float* orow = w.os.data() + r * dp;
         for (int64_t c = 0; c < D; ++c) ob[r * p.o_s[2] + c] = orow[c] * inv;
         p.lse[row0 + r] = lse;
-        if (p.d_entropy) p.d_entropy[row0 + r] = std::log(st.l[r]) - st.ent[r] * inv;
-        if (p.d_sink) p.d_sink[row0 + r] = std::exp(st.z0[r] - lse);
-        if (p.d_pmax) p.d_pmax[row0 + r] = inv;
+        // The per-row formulas are kernels/kernel_math.h's, shared with the CUDA pass.
+        if (p.d_entropy) p.d_entropy[row0 + r] = kmath::attn_entropy(st.l[r], st.ent[r]);
+        if (p.d_sink) p.d_sink[row0 + r] = kmath::attn_sink(st.z0[r], lse);
+        if (p.d_pmax) p.d_pmax[row0 + r] = kmath::attn_p_max(st.m[r], st.m[r], st.l[r]);
         if (p.d_kl) {  // KL = E_p[s] − LSE + logZπ
-          p.d_kl[row0 + r] = st.es[r] * inv - lse;
-          if (!shared_prior) p.d_kl[row0 + r] += st.mp[r] + std::log(st.lp[r]);
-          if (shared_prior && b == 0) logz_prior[h * p.Tq + i0 + r] = st.mp[r] + std::log(st.lp[r]);
+          p.d_kl[row0 + r] = kmath::attn_kl_content(st.es[r], st.l[r], lse);
+          const float logz = kmath::attn_log_normaliser(st.mp[r], st.lp[r]);
+          if (!shared_prior) p.d_kl[row0 + r] += logz;
+          if (shared_prior && b == 0) logz_prior[h * p.Tq + i0 + r] = logz;
         }
         if (p.d_omega) p.d_omega[row0 + r] = st.smax[r] - st.smin[r];
       }

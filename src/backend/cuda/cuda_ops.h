@@ -87,6 +87,14 @@ struct AttentionDesc {
 };
 void attention_forward(const AttentionDesc& a, DType dt);
 void attention_backward(const AttentionDesc& a, DType dt);
+// The attention diagnostics (ops/attention.h) of a finished forward (either kernel; reads q, k,
+// the prior and lse): each non-null output a (B, H, Tq) fp32 array in HOST memory, overwritten.
+// content_dim 0 means D.
+struct AttentionDiagHost {
+  float *entropy = nullptr, *sink_mass = nullptr, *p_max = nullptr, *kl = nullptr, *omega = nullptr;
+  int64_t content_dim = 0;
+};
+void attention_diagnostics(const AttentionDesc& a, const AttentionDiagHost& out, DType dt);
 // Whether attention of this dtype and head dim runs the fused flash kernels (given 16-byte aligned
 // pointers and (b, h, t) strides that are multiples of 8; docs/kernels.md has the whole rule).
 bool attention_fused(DType dt, int64_t head_dim);
