@@ -78,4 +78,20 @@ GOAT_HD float attn_kl_content(float es, float l, float lse) { return es * (1.f /
 //   the log-normaliser of the prior from an online logsumexp (running max mp, Σ e^{ℓ − mp} = lp)
 GOAT_HD float attn_log_normaliser(float mp, float lp) { return mp + logf(lp); }
 
+// GOAT's key-only prior (goat.md §3, model/position_goat.h): the sink MLP x(t_j) → 4 SiLU units →
+// 1, and the recency slope softplus(rho). σ and softplus in fp64 (σ rounded to fp32 in the
+// forward), as the CPU reference has always computed them; the CUDA kernels
+// (kernels/goat_prior.cuh) call the same functions.
+constexpr int kGoatSinkHidden = 4;
+GOAT_HD double goat_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+GOAT_HD double goat_softplus(double x) { return x > 20.0 ? x : log1p(exp(x)); }  // PyTorch's: x above 20
+// One hidden unit's forward term w2·h·σ(h), h the pre-activation (fp32).
+GOAT_HD float goat_sink_unit(float w2, float h) { return w2 * h * static_cast<float>(goat_sigmoid(h)); }
+// Its backward for upstream gradient g: ∂/∂w2 = g·h·σ(h) (added to dw2) and ∂/∂h = g·w2·σ(h)(1 + h(1 − σ(h))).
+GOAT_HD double goat_sink_unit_grad(double g, double w2, double h, double& dw2) {
+  const double s = goat_sigmoid(h);
+  dw2 += g * h * s;
+  return g * w2 * s * (1.0 + h * (1.0 - s));
+}
+
 }  // namespace goat::kmath

@@ -6,14 +6,15 @@
 #include <cmath>
 
 #include "backend/cuda/cuda_ops.h"
+#include "kernels/kernel_math.h"
 #include "model/position_alibi.h"
 #include "ops/position.h"
 
 namespace goat {
 
 namespace {
-constexpr int64_t kHidden = 4;  // sink MLP hidden width
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+constexpr int64_t kHidden = kmath::kGoatSinkHidden;  // sink MLP hidden width
+double sigmoid(double x) { return kmath::goat_sigmoid(x); }
 }  // namespace
 
 std::vector<double> goat_frequencies(int64_t n) {
@@ -33,7 +34,7 @@ std::vector<double> goat_abs_features(double t, int64_t abs_rank, int64_t train_
   return x;
 }
 
-double softplus(double x) { return x > 20.0 ? x : std::log1p(std::exp(x)); }
+double softplus(double x) { return kmath::goat_softplus(x); }
 double softplus_inverse(double y) { return y > 20.0 ? y : std::log(std::expm1(y)); }
 
 GoatConfig goat_config(const PositionConfig& p, int64_t train_len) {
@@ -106,28 +107,6 @@ GoatPosition::Views GoatPosition::bind(const Arena& a) const {
   return v;
 }
 
-GoatPosition::Views GoatPosition::host_views(const Arena& a, std::vector<float>& mirror) const {
-  if (a.device() == Device::cpu || first_ == end_) return bind(a);
-  const auto& es = a.entries();
-  const int64_t off0 = es[first_].offset, n = es[end_ - 1].offset + es[end_ - 1].shape.numel() - off0;
-  mirror.resize(static_cast<size_t>(n));
-  cuda::copy_to_host(mirror.data(), a.view(first_).f32(), static_cast<size_t>(n) * sizeof(float));
-  const auto at = [&](const char* name) { return mirror.data() + (es[a.index_of(prefix_ + name)].offset - off0); };
-  Views v;
-  if (R_ > 0) v.a = at("lambda_sym"), v.b = at("lambda_asym");
-  if (cfg_.key_bias) {
-    v.gain = at("sink_gain"), v.bump = at("sink_bump"), v.rho = at("recency_slope_raw");
-    v.w1 = at("key_bias.fc1.weight"), v.b1 = at("key_bias.fc1.bias");
-    v.w2 = at("key_bias.fc2.weight"), v.b2 = at("key_bias.fc2.bias");
-  }
-  return v;
-}
-
-void GoatPosition::push_mirror(const Arena& a, const std::vector<float>& mirror) const {
-  if (a.device() == Device::cpu || first_ == end_) return;
-  cuda::copy_to_device(a.view(first_).f32(), mirror.data(), mirror.size() * sizeof(float));
-}
-
 void GoatPosition::init(const Arena& params, const Rng& rng) {
   const Views v = bind(params);
   const bool seeded = cfg_.init == "seeded";
@@ -181,31 +160,75 @@ void GoatPosition::forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, 
                           table(sk_, Tk, tab_dev_[3]), dc_, qscale);
 }
 
-// feat_ (tk, 2M+2), h1_ (tk, 4) pre-activations, mlp_out_ (tk), for keys at k_pos0 + j.
+// feat_ (tk, 2M+2): x(t_j) for keys at k_pos0 + j, fp64 rounded to fp32; kept while (tk, k_pos0)
+// stay the same (every training step), and on CUDA uploaded to feat_dev_ only then.
+void GoatPosition::features(int64_t tk, int64_t k_pos0) {
+  if (feat_tk_ != tk || feat_pos0_ != k_pos0) {
+    const int64_t nx = 2 * M_ + 2;
+    feat_.resize(static_cast<size_t>(tk * nx));
+    for (int64_t j = 0; j < tk; ++j) {
+      const std::vector<double> x = goat_abs_features(static_cast<double>(k_pos0 + j), M_, cfg_.train_len);
+      for (int64_t m = 0; m < nx; ++m) feat_[j * nx + m] = static_cast<float>(x[m]);
+    }
+    feat_tk_ = tk, feat_pos0_ = k_pos0, feat_uploaded_ = false;
+  }
+  if (device_ == Device::cuda && !feat_uploaded_) {
+    feat_dev_.upload(feat_.data(), feat_.size() * sizeof(float));
+    feat_uploaded_ = true;
+  }
+}
+
+// h1_ (tk, 4) pre-activations, mlp_out_ (tk), for keys at k_pos0 + j (CPU).
 void GoatPosition::mlp_forward(const Views& v, int64_t tk, int64_t k_pos0) {
   const int64_t nx = 2 * M_ + 2;
-  feat_.resize(static_cast<size_t>(tk * nx));
+  features(tk, k_pos0);
   h1_.resize(static_cast<size_t>(tk * kHidden));
   mlp_out_.resize(static_cast<size_t>(tk));
   for (int64_t j = 0; j < tk; ++j) {
-    const std::vector<double> x = goat_abs_features(static_cast<double>(k_pos0 + j), M_, cfg_.train_len);
-    for (int64_t m = 0; m < nx; ++m) feat_[j * nx + m] = static_cast<float>(x[m]);
     float out = v.b2[0];
     for (int64_t kk = 0; kk < kHidden; ++kk) {
       float h = v.b1[kk];
       for (int64_t m = 0; m < nx; ++m) h += v.w1[kk * nx + m] * feat_[j * nx + m];
       h1_[j * kHidden + kk] = h;
-      out += v.w2[kk] * h * static_cast<float>(sigmoid(h));
+      out += kmath::goat_sink_unit(v.w2[kk], h);
     }
     mlp_out_[j] = out;
   }
+}
+
+// The device descriptor: parameters (and gradients, when given) in place in the device arenas.
+cuda::GoatPriorDesc GoatPosition::device_desc(const Arena& params, const Arena* grads, int64_t batch, int64_t tk,
+                                              int64_t k_pos0) {
+  features(tk, k_pos0);
+  const Views v = bind(params);
+  cuda::GoatPriorDesc d;
+  d.feat = static_cast<const float*>(feat_dev_.data());
+  d.w1 = v.w1, d.b1 = v.b1, d.w2 = v.w2, d.b2 = v.b2, d.gain = v.gain, d.bump = v.bump, d.rho = v.rho;
+  d.h1 = static_cast<float*>(h1_dev_.reserve(static_cast<size_t>(tk * kHidden) * sizeof(float)));
+  d.mlp_out = static_cast<float*>(mlp_dev_.reserve(static_cast<size_t>(tk) * sizeof(float)));
+  d.batch = batch, d.hkv = Hkv_, d.tk = tk, d.nx = 2 * M_ + 2, d.pos0 = k_pos0;
+  if (grads) {
+    const Views g = bind(*grads);
+    d.g_w1 = g.w1, d.g_b1 = g.b1, d.g_w2 = g.w2, d.g_b2 = g.b2, d.g_gain = g.gain, d.g_bump = g.bump, d.g_rho = g.rho;
+  }
+  return d;
 }
 
 ops::AttentionPrior GoatPosition::prior(int64_t batch, int64_t tk, int64_t k_pos0) {
   ops::AttentionPrior p;
   p.pos_offset = k_pos0;
   if (!cfg_.key_bias) return p;
-  const Views v = host_views(*params_, pmirror_);
+  kb_count_ = batch * Hkv_ * tk;
+  if (device_ == Device::cuda) {  // kernels/goat_prior.cuh: no host round trip
+    cuda::GoatPriorDesc d = device_desc(*params_, nullptr, batch, tk, k_pos0);
+    d.key_bias = static_cast<float*>(kb_dev_.reserve(static_cast<size_t>(kb_count_) * sizeof(float)));
+    if (cfg_.causal) d.slope = static_cast<float*>(slope_dev_.reserve(static_cast<size_t>(Hkv_) * sizeof(float)));
+    cuda::goat_prior_forward(d);
+    u_.clear();
+    p.key_bias = d.key_bias, p.slope = d.slope;
+    return p;
+  }
+  const Views v = bind(*params_);
   mlp_forward(v, tk, k_pos0);
   u_.resize(static_cast<size_t>(Hkv_ * tk));
   for (int64_t h = 0; h < Hkv_; ++h)
@@ -218,35 +241,36 @@ ops::AttentionPrior GoatPosition::prior(int64_t batch, int64_t tk, int64_t k_pos
   for (int64_t h = 0; h < Hkv_; ++h) slope_[h] = static_cast<float>(softplus(v.rho[h]));
   p.key_bias = kb_.data();
   if (cfg_.causal) p.slope = slope_.data();
-  if (device_ == Device::cuda) {
-    p.key_bias = static_cast<float*>(kb_dev_.upload(kb_.data(), kb_.size() * sizeof(float)));
-    if (cfg_.causal) p.slope = static_cast<float*>(slope_dev_.upload(slope_.data(), slope_.size() * sizeof(float)));
-  }
   return p;
 }
 
 ops::AttentionGrads GoatPosition::prior_grad_buffers() {
   ops::AttentionGrads g;
   if (!cfg_.key_bias) return g;
+  if (device_ == Device::cuda) {
+    g.d_key_bias = static_cast<float*>(d_kb_dev_.reserve(static_cast<size_t>(kb_count_) * sizeof(float)));
+    if (cfg_.causal) g.d_slope = static_cast<float*>(d_slope_dev_.reserve(static_cast<size_t>(Hkv_) * sizeof(float)));
+    return g;
+  }
   g.d_key_bias = d_kb_.data();
   if (cfg_.causal) g.d_slope = d_slope_.data();
-  if (device_ == Device::cuda) {
-    g.d_key_bias = static_cast<float*>(d_kb_dev_.reserve(d_kb_.size() * sizeof(float)));
-    if (cfg_.causal) g.d_slope = static_cast<float*>(d_slope_dev_.reserve(d_slope_.size() * sizeof(float)));
-  }
   return g;
 }
 
 void GoatPosition::backward_prior(const Arena& params, const Arena& grads, int64_t batch, int64_t tk, int64_t k_pos0) {
   if (!cfg_.key_bias) return;
-  GOAT_CHECK(static_cast<int64_t>(d_kb_.size()) == batch * Hkv_ * tk, "goat",
+  GOAT_CHECK(kb_count_ == batch * Hkv_ * tk, "goat",
              "backward_prior for (B, Tk) = ({}, {}) but prior() was last called for {} key-bias values", batch, tk,
-             d_kb_.size());
-  if (device_ == Device::cuda) {  // the kernel's outputs, down to the host vectors
-    d_kb_dev_.download(d_kb_.data(), d_kb_.size() * sizeof(float));
-    if (cfg_.causal) d_slope_dev_.download(d_slope_.data(), d_slope_.size() * sizeof(float));
+             kb_count_);
+  if (device_ == Device::cuda) {  // kernels/goat_prior.cuh, gradients added in the device arena
+    cuda::GoatPriorDesc d = device_desc(params, &grads, batch, tk, k_pos0);
+    d.d_key_bias = static_cast<const float*>(d_kb_dev_.data());
+    if (cfg_.causal) d.d_slope = static_cast<const float*>(d_slope_dev_.data());
+    d.g_out = static_cast<double*>(gout_dev_.reserve(static_cast<size_t>(tk) * sizeof(double)));
+    cuda::goat_prior_backward(d);
+    return;
   }
-  const Views P = host_views(params, pmirror_), G = host_views(grads, gmirror_);
+  const Views P = bind(params), G = bind(grads);
   mlp_forward(P, tk, k_pos0);
   const int64_t nx = 2 * M_ + 2;
   std::vector<double> g_out(static_cast<size_t>(tk), 0.0);  // ∂L/∂MLP(x_j)
@@ -267,9 +291,7 @@ void GoatPosition::backward_prior(const Arena& params, const Arena& grads, int64
   for (int64_t j = 0; j < tk; ++j) {
     d_b2 += g_out[j];
     for (int64_t kk = 0; kk < kHidden; ++kk) {
-      const double h = h1_[j * kHidden + kk], s = sigmoid(h);
-      d_w2[kk] += g_out[j] * h * s;
-      const double dh = g_out[j] * P.w2[kk] * s * (1.0 + h * (1.0 - s));
+      const double dh = kmath::goat_sink_unit_grad(g_out[j], P.w2[kk], h1_[j * kHidden + kk], d_w2[kk]);
       d_b1[kk] += dh;
       for (int64_t m = 0; m < nx; ++m) d_w1[kk * nx + m] += dh * feat_[j * nx + m];
     }
@@ -280,7 +302,6 @@ void GoatPosition::backward_prior(const Arena& params, const Arena& grads, int64
     G.b1[kk] += static_cast<float>(d_b1[kk]);
     for (int64_t m = 0; m < nx; ++m) G.w1[kk * nx + m] += static_cast<float>(d_w1[kk * nx + m]);
   }
-  push_mirror(grads, gmirror_);
 }
 
 void GoatPosition::backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) {

@@ -10,16 +10,17 @@
 // recency_slope_raw = rho (Hkv), key_bias.fc1.{weight (4, 2M+2), bias (4)}, key_bias.fc2.{weight
 // (1, 4), bias (1)}. See docs/goat.md.
 //
-// On CUDA (set_device) the lanes are kernels (ops/position.h); the prior — the MLP over Tk keys
-// and Hkv slopes, O(Tk·M) — stays a host computation: this layer's few prior parameters
-// (one contiguous arena span) are copied down, u and the slopes copied up, and in backward
-// d_key_bias/d_slope copied down and the parameter gradients added to the device span.
+// On CUDA (set_device) the lanes are kernels (ops/position.h) and so is the prior — the MLP over
+// Tk keys and the Hkv slopes, forward and backward (kernels/goat_prior.cuh), reading the
+// parameters and adding the gradients in place in the device arenas; only the features x(t_j)
+// are computed on the host (fp64) and uploaded when (Tk, first position) changes.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_ops.h"
 #include "config/config.h"
 #include "core/device_buffer.h"
 #include "model/position.h"
@@ -64,17 +65,15 @@ class GoatPosition final : public PositionScheme {
   void backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) override;
 
   // The per-key sink term u_h(j) without recency, (Hkv, tk), from the parameters bound by the
-  // last prior() call; for tests and the eval's prior diagnostics.
+  // last prior() call; for tests and the eval's prior diagnostics. CPU only (empty on CUDA).
   const std::vector<float>& key_bias_values() const { return u_; }
 
  private:
   struct Views;
   Views bind(const Arena& a) const;  // host arenas
-  // Views of this layer's parameters on the host: bind(a) on the CPU; on CUDA a downloaded copy
-  // of the layer's span in `mirror` (push_mirror uploads it back).
-  Views host_views(const Arena& a, std::vector<float>& mirror) const;
-  void push_mirror(const Arena& a, const std::vector<float>& mirror) const;
+  void features(int64_t tk, int64_t k_pos0);  // feat_ (and feat_dev_ on CUDA) for these keys
   void mlp_forward(const Views& v, int64_t tk, int64_t k_pos0);
+  cuda::GoatPriorDesc device_desc(const Arena& params, const Arena* grads, int64_t batch, int64_t tk, int64_t k_pos0);
   // cos/sin(w_r t) for rows at pos0 + i, i < n: (n, R) each, fp32 from fp64 angles.
   void lane_tables(int64_t pos0, int64_t n, std::vector<float>& c, std::vector<float>& s) const;
   Tensor table(const std::vector<float>& host, int64_t rows, DeviceBuffer& buf) const;
@@ -92,8 +91,11 @@ class GoatPosition final : public PositionScheme {
   std::vector<float> feat_, h1_, mlp_out_;  // MLP activations per key: (tk, 2M+2), (tk, 4), (tk)
   std::vector<float> d_kb_, d_slope_;       // kernel gradient outputs (B, Hkv, tk), (Hkv)
   std::vector<float> cq_, sq_, ck_, sk_;    // lane tables of the last forward_qk/backward_qk
-  std::vector<float> pmirror_, gmirror_;    // host copies of the layer's params / grads (CUDA)
+  int64_t feat_tk_ = -1, feat_pos0_ = -1;  // the keys feat_ holds
+  bool feat_uploaded_ = false;              // feat_dev_ holds feat_
+  int64_t kb_count_ = 0;                    // B·Hkv·tk of the last prior()
   DeviceBuffer kb_dev_, slope_dev_, d_kb_dev_, d_slope_dev_, tab_dev_[4];
+  DeviceBuffer feat_dev_, h1_dev_, mlp_dev_, gout_dev_;  // the prior kernels' inputs and scratch (CUDA)
 };
 
 }  // namespace goat

@@ -120,6 +120,24 @@ struct GoatLanesDesc {
 void goat_lanes_forward(const GoatLanesDesc& d, DType dt);
 void goat_lanes_backward(const GoatLanesDesc& d, DType dt);
 
+// GOAT's key-only prior (kernels/goat_prior.cuh): feat (tk, nx) fp32 features of keys pos0 + j;
+// the layer's parameters and gradients (+=) in place in the fp32 device arenas; h1 (tk, 4),
+// mlp_out (tk), g_out (tk, fp64) device scratch. Forward writes key_bias (batch, hkv, tk) and
+// slope (hkv, if non-null); backward reads d_key_bias and d_slope (if non-null).
+struct GoatPriorDesc {
+  const float* feat = nullptr;
+  const float *w1 = nullptr, *b1 = nullptr, *w2 = nullptr, *b2 = nullptr;
+  const float *gain = nullptr, *bump = nullptr, *rho = nullptr;
+  float *h1 = nullptr, *mlp_out = nullptr, *key_bias = nullptr, *slope = nullptr;
+  int64_t batch = 0, hkv = 0, tk = 0, nx = 0, pos0 = 0;
+  const float *d_key_bias = nullptr, *d_slope = nullptr;
+  double* g_out = nullptr;
+  float *g_w1 = nullptr, *g_b1 = nullptr, *g_w2 = nullptr, *g_b2 = nullptr;
+  float *g_gain = nullptr, *g_bump = nullptr, *g_rho = nullptr;
+};
+void goat_prior_forward(const GoatPriorDesc& d);
+void goat_prior_backward(const GoatPriorDesc& d);
+
 struct AdamWStep {
   float lr, beta1, beta2, eps, weight_decay, grad_scale, bias_c1, bias_c2;
 };

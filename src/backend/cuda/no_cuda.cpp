@@ -66,6 +66,8 @@ int64_t count_targets(const int32_t*, int64_t, int32_t) { missing("cross_entropy
 void attention_forward(const AttentionDesc&, DType) { missing("attention"); }
 void attention_backward(const AttentionDesc&, DType) { missing("attention"); }
 void attention_diagnostics(const AttentionDesc&, const AttentionDiagHost&, DType) { missing("attention"); }
+void goat_prior_forward(const GoatPriorDesc&) { missing("goat prior"); }
+void goat_prior_backward(const GoatPriorDesc&) { missing("goat prior"); }
 bool attention_fused(DType, int64_t) { return false; }
 void adamw_update(float*, const float*, float*, float*, bf16*, int64_t, const AdamWStep&) { missing("adamw"); }
 double sum_squares(const float*, int64_t) { missing("sum_squares"); }
