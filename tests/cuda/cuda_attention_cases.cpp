@@ -19,13 +19,7 @@ struct Dims {
 CudaCase make_case(const std::string& name, Dims m, bool backward) {
   CudaCase c;
   c.name = name;
-  c.args = {{"q", {m.b, m.h, m.tq, m.d}},
-            {"k", {m.b, m.hkv, m.tk, m.d}},
-            {"v", {m.b, m.hkv, m.tk, m.d}},
-            {"slope", {m.hkv}, Kind::f32, Role::in, 0.2f, true},
-            {"key_bias", {m.b, m.hkv, m.tk}, Kind::f32},
-            {"o", {m.b, m.h, m.tq, m.d}, Kind::act, Role::out},
-            {"lse", {m.b, m.h, m.tq}, Kind::f32, Role::out}};
+  c.args = attention_forward_args(m.b, m.h, m.hkv, m.tq, m.tk, m.d);
   if (backward) {
     c.args.push_back({"d_o", {m.b, m.h, m.tq, m.d}});
     c.args.push_back({"dq", {m.b, m.h, m.tq, m.d}, Kind::act, Role::out});
@@ -55,6 +49,16 @@ CudaCase make_case(const std::string& name, Dims m, bool backward) {
 }
 
 }  // namespace
+
+std::vector<ArgSpec> attention_forward_args(int64_t b, int64_t h, int64_t hkv, int64_t tq, int64_t tk, int64_t d) {
+  return {{"q", {b, h, tq, d}},
+          {"k", {b, hkv, tk, d}},
+          {"v", {b, hkv, tk, d}},
+          {"slope", {hkv}, Kind::f32, Role::in, 0.2f, true},
+          {"key_bias", {b, hkv, tk}, Kind::f32},
+          {"o", {b, h, tq, d}, Kind::act, Role::out},
+          {"lse", {b, h, tq}, Kind::f32, Role::out}};
+}
 
 std::vector<CudaCase> make_attention_cases() {
   std::vector<CudaCase> v;

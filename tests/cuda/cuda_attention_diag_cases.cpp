@@ -29,13 +29,7 @@ constexpr const char* kDiagNames[] = {"entropy", "sink_mass", "p_max", "kl", "om
 CudaCase make_diag_case(const std::string& name, Dims m) {
   CudaCase c;
   c.name = "attention_diagnostics/" + name;
-  c.args = {{"q", {m.b, m.h, m.tq, m.d}},
-            {"k", {m.b, m.hkv, m.tk, m.d}},
-            {"v", {m.b, m.hkv, m.tk, m.d}},
-            {"slope", {m.hkv}, Kind::f32, Role::in, 0.2f, true},
-            {"key_bias", {m.b, m.hkv, m.tk}, Kind::f32},
-            {"o", {m.b, m.h, m.tq, m.d}, Kind::act, Role::out},
-            {"lse", {m.b, m.h, m.tq}, Kind::f32, Role::out}};
+  c.args = attention_forward_args(m.b, m.h, m.hkv, m.tq, m.tk, m.d);
   for (const char* n : kDiagNames) c.args.push_back({n, {m.b, m.h, m.tq}, Kind::f32, Role::out});
   c.reduction = std::max(m.tk, m.d);
   const float scale = 1.f / std::sqrt(static_cast<float>(m.d));

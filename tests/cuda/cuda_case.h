@@ -49,6 +49,8 @@ struct CudaCase {
 };
 
 std::vector<CudaCase> make_cuda_cases();
+// The attention forward's arguments q, k, v, slope, key_bias (fp32), o, lse (fp32), in that order.
+std::vector<ArgSpec> attention_forward_args(int64_t b, int64_t h, int64_t hkv, int64_t tq, int64_t tk, int64_t d);
 std::vector<CudaCase> make_attention_cases();  // cuda_attention_cases.cpp
 std::vector<CudaCase> make_position_cases();   // cuda_position_cases.cpp
 std::vector<CudaCase> make_attention_diag_cases();  // cuda_attention_diag_cases.cpp
