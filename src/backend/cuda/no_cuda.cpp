@@ -69,6 +69,7 @@ void attention_diagnostics(const AttentionDesc&, const AttentionDiagHost&, DType
 void goat_prior_forward(const GoatPriorDesc&) { missing("goat prior"); }
 void goat_prior_backward(const GoatPriorDesc&) { missing("goat prior"); }
 bool attention_fused(DType, int64_t) { return false; }
+int64_t attention_flash_calls() { return 0; }
 void adamw_update(float*, const float*, float*, float*, bf16*, int64_t, const AdamWStep&) { missing("adamw"); }
 double sum_squares(const float*, int64_t) { missing("sum_squares"); }
 
