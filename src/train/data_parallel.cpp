@@ -37,7 +37,9 @@ DataParallel::~DataParallel() = default;
 DataParallel::DataParallel(const Config& cfg, std::unique_ptr<Communicator> comm) : comm_(std::move(comm)) {
   const auto& d = cfg.dist;
   zero_ = d.zero == 1;
-  stream_ = std::make_unique<CommStream>(comm_->device());
+  // One rank runs no collectives: no comm stream (and no CUDA call before the trainer has
+  // checked that there is a device).
+  stream_ = std::make_unique<CommStream>(world() > 1 ? comm_->device() : Device::cpu);
   comm_->set_stream(stream_->handle());
   padded_ = Arena(DType::f32, comm_->device());
   bucket_mb_ = d.bucket_mb;

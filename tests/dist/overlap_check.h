@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -103,6 +104,8 @@ inline void check_overlapped_allreduce(Device device, int64_t grad_accum) {
   for (const Bucket& b : plan.buckets())
     for (int64_t s : layer_starts) straddling += s > b.begin && s < b.end;
   EXPECT_GT(straddling, 0) << "no bucket crosses a layer boundary";
+  std::printf("[overlap] %ld gradients in %d buckets, %d crossing a layer boundary\n", static_cast<long>(numel),
+              plan.count(), straddling);
 
   struct Seen {
     OverlappedAllReduce::Event event;
