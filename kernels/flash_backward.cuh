@@ -1,4 +1,4 @@
-// Fused flash-attention backward (FlashAttention-2) for bf16 with D = 64 or 128, the prior of
+// Fused flash-attention backward (FlashAttention-2) for bf16 with D = 16, 32, 64 or 128, the prior of
 // flash_forward.cuh and its gradients, deterministic (no atomics, fixed reduction orders):
 //   P_ij = exp(z_ij − lse_i), dP_ij = <do_i, v_j>, dS_ij = P_ij (dP_ij − D_i), D_i = <do_i, o_i>
 //   dv_j = Σ_i P_ij do_i,  dk_j = scale·Σ_i dS_ij q_i,  dq_i = scale·Σ_j dS_ij k_j
@@ -18,6 +18,27 @@
 
 namespace goat::kernels::flash {
 
+// The two score-like products of a backward step, sharing one loop over the D/16 k-steps:
+// c1 += A1 · B1ᵀ and c2 += A2 · B2ᵀ, where the A fragments are rows row0..row0+15 of the tiles
+// a1, a2 and the B tiles hold 8·NT rows (N × D, D contiguous). The kv kernel computes Sᵀ = K·Qᵀ
+// and dPᵀ = V·dOᵀ with it, the dQ kernel S = Q·Kᵀ and dP = dO·Vᵀ. (16 × 8·NT fp32 accumulators.)
+template <int D, int NT>
+__device__ __forceinline__ void mma_abt_pair(float (&c1)[NT][4], float (&c2)[NT][4], const bf16* a1, const bf16* a2,
+                                             const bf16* b1, const bf16* b2, int row0) {
+  GOAT_UNROLL for (int ks = 0; ks < D / 16; ++ks) {
+    uint32_t fa1[4], fa2[4];
+    load_a<D>(fa1, a1, row0, ks * 16);
+    load_a<D>(fa2, a2, row0, ks * 16);
+    GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
+      uint32_t fb1[4], fb2[4];
+      load_b_nk<D>(fb1, b1, nt * 8, ks * 16);
+      load_b_nk<D>(fb2, b2, nt * 8, ks * 16);
+      mma2(c1[nt], c1[nt + 1], fa1, fb1);
+      mma2(c2[nt], c2[nt + 1], fa2, fb2);
+    }
+  }
+}
+
 // D_i = <do_i, o_i> in fp32. grid ceil(B·H·Tq / 4), block 128 (one warp per row).
 __global__ void flash_delta_kernel(AttentionArgs<bf16> p) {
   const int64_t r = static_cast<int64_t>(blockIdx.x) * 4 + threadIdx.x / 32;
@@ -35,7 +56,7 @@ __global__ void flash_delta_kernel(AttentionArgs<bf16> p) {
 // dK, dV, d_key_bias and slope partials of 64 keys. grid (ceil(Tk / 64), Hkv, B), block 128.
 template <int D>
 __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(AttentionArgs<bf16> p) {
-  constexpr int BN = 64, BM = 32, S = kStride<D>, KS = D / 16, NT = BM / 8, OT = D / 8;
+  constexpr int BN = 64, BM = 32, S = kStride<D>, NT = BM / 8, OT = D / 8;
   bf16* smem = simt::dynamic_smem<bf16>();
   bf16* const k_tile = smem;
   bf16* const v_tile = smem + BN * S;
@@ -68,18 +89,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
     const int64_t h = hk * group + it / per_head, q0 = q0_of(it);
 
     float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ, dPᵀ: rows = keys, columns = queries
-    GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) {
-      uint32_t ka[4], va[4];
-      load_a<D>(ka, k_tile, warp * 16, ks * 16);
-      load_a<D>(va, v_tile, warp * 16, ks * 16);
-      GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
-        uint32_t qb[4], dob[4];
-        load_b_nk<D>(qb, q_tile, nt * 8, ks * 16);
-        load_b_nk<D>(dob, do_tile, nt * 8, ks * 16);
-        mma2(st[nt], st[nt + 1], ka, qb);
-        mma2(dpt[nt], dpt[nt + 1], va, dob);
-      }
-    }
+    mma_abt_pair<D, NT>(st, dpt, k_tile, v_tile, q_tile, do_tile, warp * 16);
     GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
       GOAT_UNROLL for (int c = 0; c < 2; ++c) {
         const int64_t i = q0 + nt * 8 + 2 * t + c;
@@ -134,7 +144,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
 // dQ of 64 query rows of one (b, h). grid (ceil(Tq / 64), H, B), block 128.
 template <int D>
 __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(AttentionArgs<bf16> p) {
-  constexpr int BM = 64, BN = 32, S = kStride<D>, KS = D / 16, NT = BN / 8, OT = D / 8;
+  constexpr int BM = 64, BN = 32, S = kStride<D>, NT = BN / 8, OT = D / 8;
   bf16* smem = simt::dynamic_smem<bf16>();
   bf16* const q_tile = smem;
   bf16* const do_tile = smem + BM * S;
@@ -165,18 +175,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
     const bf16* v_tile = k_tile + BN * S;
 
     float s[NT][4] = {}, dp[NT][4] = {};
-    GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) {
-      uint32_t qa[4], doa[4];
-      load_a<D>(qa, q_tile, warp * 16, ks * 16);
-      load_a<D>(doa, do_tile, warp * 16, ks * 16);
-      GOAT_UNROLL for (int nt = 0; nt < NT; nt += 2) {
-        uint32_t kb[4], vb[4];
-        load_b_nk<D>(kb, k_tile, nt * 8, ks * 16);
-        load_b_nk<D>(vb, v_tile, nt * 8, ks * 16);
-        mma2(s[nt], s[nt + 1], qa, kb);
-        mma2(dp[nt], dp[nt + 1], doa, vb);
-      }
-    }
+    mma_abt_pair<D, NT>(s, dp, q_tile, do_tile, k_tile, v_tile, warp * 16);
     const int64_t j0 = static_cast<int64_t>(n) * BN;
     GOAT_UNROLL for (int nt = 0; nt < NT; ++nt)
       GOAT_UNROLL for (int e = 0; e < 4; ++e) {

@@ -1,4 +1,4 @@
-// Fused flash-attention forward (FlashAttention-2) for bf16 q/k/v/o with D = 64 or 128 and the
+// Fused flash-attention forward (FlashAttention-2) for bf16 q/k/v/o with D ∈ {16, 32, 64, 128} and the
 // prior hook of ops/attention.h computed in fp32 inside the kernel:
 //   z_ij = scale·<q_i, k_j> + slope[hk]·(t_j − t_i) + key_bias[b, hk, j],  o_i = Σ_j softmax_j(z_ij) v_j
 // (GOAT's relative/absolute lanes arrive folded into q/k; docs/kernels.md).

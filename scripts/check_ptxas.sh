@@ -2,8 +2,9 @@
 # ptxas resource check of the real CUDA build (test cuda_ptxas_report, docs/cuda.md): compiles
 # every CUDA backend source (src/backend/cuda/*.cu, kernels from kernels/*.cuh) with
 # `-Xptxas -v` for each architecture, keeps the report in OUT/ptxas_report.txt, prints one line
-# per kernel and fails if any kernel spills registers or uses more static shared memory than the
-# 48 KiB a kernel may have without opting in.
+# per kernel and fails if any kernel spills registers, has a non-zero stack frame (local memory:
+# e.g. a register array left in memory by a loop ptxas could not unroll, docs/kernels.md) or uses
+# more static shared memory than the 48 KiB a kernel may have without opting in.
 # Usage: check_ptxas.sh NVCC SOURCE_DIR OUT_DIR "80;90"
 set -euo pipefail
 nvcc=$1 src=$2 out=$3 archs=${4:-80;90}
@@ -41,9 +42,13 @@ awk '
     if (key in seen) next
     seen[key] = 1
     cmd = "c++filt -p \"" fn "\""; cmd | getline pretty; close(cmd)
-    printf "%s %-70s regs %3d smem %6d stack %s spill %s/%s\n", arch, substr(pretty, 1, 70), regs, smem, st, ss, sl
-    if (ss + 0 > 0 || sl + 0 > 0) { print "  FAIL: register spills"; bad = 1 }
-    if (smem + 0 > 49152) { print "  FAIL: static shared memory over 48 KiB"; bad = 1 }
+    why = ""
+    if (ss + 0 > 0 || sl + 0 > 0) why = why "  FAIL: register spills"
+    if (st + 0 > 0) why = why "  FAIL: non-zero stack frame (local memory)"
+    if (smem + 0 > 49152) why = why "  FAIL: static shared memory over 48 KiB"
+    if (why != "") bad = 1
+    printf "%s %-70s regs %3d smem %6d stack %s spill %s/%s%s\n", arch, substr(pretty, 1, 70), regs, smem, st, ss, sl, why
+    st = ""; ss = ""; sl = ""
     kernels++
   }
   END { if (kernels == 0) { print "no kernels found in the ptxas report"; exit 1 } exit bad }

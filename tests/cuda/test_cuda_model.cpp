@@ -2,7 +2,9 @@
 // configs/tiny.json (the model as is: 2 layers, d 64, 4 heads, vocab 256) with the batch shrunk to
 // B = 2, T = 16: the emulated attention backward costs ~10 s a step at B = 4, T = 32 and the
 // full 16 × 64 batch minutes. On device "cuda" against the CPU run, for the position schemes
-// goat, rope, alibi, learned and sinusoidal (bf16: the first four).
+// goat, rope, alibi, learned and sinusoidal; bf16 for all six schemes (none too) and goat with
+// one head of dim 64 ("goat_d64"). bf16 runs the fused flash kernels (D = 16 and 64 here): the
+// test asserts that every attention call of the CUDA run took them (cuda::attention_flash_calls).
 //
 // fp32: every step's loss matches the CPU's to 1e-5 relative (GEMMs are the same sgemm under
 // emulation; the kernels differ from the CPU loops only in summation order).
@@ -34,12 +36,18 @@ namespace {
 
 constexpr int kSteps = 20;
 
+// `position` is a position type, optionally with the suffix "_d64": one head of dim 64 (n_head 1)
+// instead of tiny.json's 4 heads of dim 16.
 Config tiny(const std::string& position, const std::string& device, const std::string& dtype) {
   const char* src = std::getenv("GOATLM_SOURCE_DIR");
-  return load_config(std::string(src ? src : ".") + "/configs/tiny.json",
-                     {"model.position.type=" + position, "device=" + device, "dtype=" + dtype,
-                      "train.steps=" + std::to_string(kSteps), "train.batch_size=2", "train.seq_len=16",
-                      "train.warmup_steps=5", "data.synthetic.train_tokens=65536", "data.synthetic.val_tokens=4096"});
+  const bool d64 = position.ends_with("_d64");
+  std::vector<std::string> sets = {
+      "model.position.type=" + position.substr(0, d64 ? position.size() - 4 : position.size()),
+      "device=" + device, "dtype=" + dtype, "train.steps=" + std::to_string(kSteps), "train.batch_size=2",
+      "train.seq_len=16", "train.warmup_steps=5", "data.synthetic.train_tokens=65536",
+      "data.synthetic.val_tokens=4096"};
+  if (d64) sets.push_back("model.n_head=1");
+  return load_config(std::string(src ? src : ".") + "/configs/tiny.json", sets);
 }
 
 struct Losses {
@@ -106,7 +114,13 @@ TEST_P(CudaModelBf16, WithinComputedTolerance) {
   const Config cfg = tiny(GetParam(), "cpu", "fp32");
   const Losses cpu = train(cfg);
   const std::vector<double> w = train_cpu_bf16_weights(cfg);
-  const Losses gpu = train(tiny(GetParam(), "cuda", "bf16"));
+  // The fused flash kernels are the bf16 default for every position scheme and head dim 16..128:
+  // one forward and one backward call per layer and step ran on them (none on the plain kernels).
+  const Config gpu_cfg = tiny(GetParam(), "cuda", "bf16");
+  ASSERT_TRUE(cuda::attention_fused(DType::bf16, gpu_cfg.model.head_dim())) << "head dim " << gpu_cfg.model.head_dim();
+  const int64_t flash_before = cuda::attention_flash_calls();
+  const Losses gpu = train(gpu_cfg);
+  EXPECT_EQ(cuda::attention_flash_calls() - flash_before, 2 * cfg.model.n_layer * kSteps);
   double ss_w = 0, ss = 0, mean = 0;
   for (int s = 0; s < kSteps; ++s) {
     ss_w += (w[s] - cpu.loss[s]) * (w[s] - cpu.loss[s]);
@@ -132,7 +146,8 @@ TEST_P(CudaModelBf16, WithinComputedTolerance) {
 
 INSTANTIATE_TEST_SUITE_P(Positions, CudaModel, ::testing::Values("goat", "rope", "alibi", "learned", "sinusoidal"),
                          [](const auto& info) { return info.param; });
-INSTANTIATE_TEST_SUITE_P(Positions, CudaModelBf16, ::testing::Values("goat", "rope", "alibi", "learned"),
+INSTANTIATE_TEST_SUITE_P(Positions, CudaModelBf16,
+                         ::testing::Values("goat", "rope", "alibi", "learned", "sinusoidal", "none", "goat_d64"),
                          [](const auto& info) { return info.param; });
 
 TEST(CudaModelErrors, PlacementIsCheckedNeverSilent) {

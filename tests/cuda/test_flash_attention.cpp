@@ -1,4 +1,4 @@
-// The fused flash-attention kernels (kernels/flash_*.cuh, bf16, D = 64/128) through
+// The fused flash-attention kernels (kernels/flash_*.cuh, bf16, D = 16/32/64/128) through
 // ops::attention_forward/backward on the CUDA device, against the fp64 naive reference
 // (attention_reference.h) with FlashAttention's rule (cuda_case.h): per output,
 //   NMSE(cuda, fp64) ≤ 3²·NMSE(plain bf16, fp64) + 4·(8u)²(K + 16),
@@ -361,7 +361,12 @@ INSTANTIATE_TEST_SUITE_P(
                       FlashCase{"d64_goat_r8_offset_decode", {1, 2, 2, 20, 90, 64, true, 0}, true, false, 8, 5000},
                       FlashCase{"d64_goat_r4_t256_16x", {1, 2, 1, 256, 256, 64, true, 0}, true, false, 4},
                       FlashCase{"d64_fused_qkv_gqa_goat_r4", {2, 4, 2, 70, 70, 64, true, 0}, true, true, 4, 0, 0.f, true},
-                      FlashCase{"d128_fused_qkv", {1, 2, 2, 33, 33, 128, true, 0}, true, false, 0, 0, 0.f, true}),
+                      FlashCase{"d128_fused_qkv", {1, 2, 2, 33, 33, 128, true, 0}, true, false, 0, 0, 0.f, true},
+                      // Small head dims (tiny.json has D = 16): one k-step of the m16n8k16 tiles.
+                      FlashCase{"d16_causal_t77_gqa", {1, 4, 2, 77, 77, 16, true, 0}},
+                      FlashCase{"d16_goat_r2_fused_qkv_gqa", {2, 4, 2, 70, 70, 16, true, 0}, true, true, 2, 0, 0.f, true},
+                      FlashCase{"d32_goat_r4_offset_decode", {1, 2, 1, 20, 90, 32, true, 0}, true, false, 4, 5000},
+                      FlashCase{"d32_noncausal_noprior", {2, 2, 2, 40, 70, 32, false, 0}, false, false}),
     [](const ::testing::TestParamInfo<FlashCase>& i) { return i.param.name; });
 
 // goat.md §6 fact 11: at t ≈ 16k with slope 0.7 the error stays at the bf16-of-content level,

@@ -90,6 +90,9 @@ void attention_backward(const AttentionDesc& a, DType dt);
 // Whether attention of this dtype and head dim runs the fused flash kernels (given 16-byte aligned
 // pointers and (b, h, t) strides that are multiples of 8; docs/kernels.md has the whole rule).
 bool attention_fused(DType dt, int64_t head_dim);
+// Attention calls (forward plus backward) this process ran on the fused flash kernels: lets a
+// test assert that a model really took the fused path.
+int64_t attention_flash_calls();
 
 // ---- position schemes (ops/position.h): in place on (b, h, t, d) head rows of dtype dt ----
 struct HeadRows {

@@ -66,6 +66,7 @@ int64_t count_targets(const int32_t*, int64_t, int32_t) { missing("cross_entropy
 void attention_forward(const AttentionDesc&, DType) { missing("attention"); }
 void attention_backward(const AttentionDesc&, DType) { missing("attention"); }
 bool attention_fused(DType, int64_t) { return false; }
+int64_t attention_flash_calls() { return 0; }
 void adamw_update(float*, const float*, float*, float*, bf16*, int64_t, const AdamWStep&) { missing("adamw"); }
 double sum_squares(const float*, int64_t) { missing("sum_squares"); }
 

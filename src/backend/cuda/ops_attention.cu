@@ -2,9 +2,10 @@
 // struct, picks the kernel and provides the backward pass's scratch (D_i per query row and the
 // per-key d_slope partials) from the caching allocator.
 // Dispatch rule (docs/kernels.md): the fused flash kernels (kernels/flash_*.cuh) for bf16 with
-// D = 64 or 128 when every q/k/v/o/d_o/dq/dk/dv pointer is 16-byte aligned and its (b, h, t)
+// D ∈ {16, 32, 64, 128} when every q/k/v/o/d_o/dq/dk/dv pointer is 16-byte aligned and its (b, h, t)
 // strides are multiples of 8 elements (cp.async moves 16-byte chunks); otherwise, and for fp32,
 // the straightforward kernels of kernels/attention.cuh. GOATLM_ATTENTION=plain forces the latter.
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -49,6 +50,27 @@ bool use_flash(const AttentionDesc& a, DType dt, bool backward) {
 
 using FlashArgs = kernels::AttentionArgs<__nv_bfloat16>;
 
+std::atomic<int64_t> flash_calls{0};
+
+// The flash launcher F<D> for the runtime head dim (16, 32, 64 or 128: attention_fused checked it).
+template <template <int> class F>
+cudaError_t flash_for_head_dim(int64_t D, const FlashArgs& p) {
+  switch (D) {
+    case 16: return F<16>::run(p, stream());
+    case 32: return F<32>::run(p, stream());
+    case 64: return F<64>::run(p, stream());
+    default: return F<128>::run(p, stream());
+  }
+}
+template <int D>
+struct FlashForward {
+  static cudaError_t run(const FlashArgs& p, cudaStream_t s) { return kernels::flash::launch_flash_forward<D>(p, s); }
+};
+template <int D>
+struct FlashBackward {
+  static cudaError_t run(const FlashArgs& p, cudaStream_t s) { return kernels::flash::launch_flash_backward<D>(p, s); }
+};
+
 }  // namespace
 
 bool attention_fused(DType dt, int64_t head_dim) {
@@ -56,15 +78,16 @@ bool attention_fused(DType dt, int64_t head_dim) {
     const char* e = std::getenv("GOATLM_ATTENTION");
     return e && std::strcmp(e, "plain") == 0;
   }();
-  return !plain && dt == DType::bf16 && (head_dim == 64 || head_dim == 128);
+  return !plain && dt == DType::bf16 && (head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128);
 }
+
+int64_t attention_flash_calls() { return flash_calls.load(); }
 
 void attention_forward(const AttentionDesc& a, DType dt) {
   if (use_flash(a, dt, false)) {
     const FlashArgs p = to_args<__nv_bfloat16>(a);
-    check(a.D == 64 ? kernels::flash::launch_flash_forward<64>(p, stream())
-                    : kernels::flash::launch_flash_forward<128>(p, stream()),
-          "attention", "flash forward kernel");
+    check(flash_for_head_dim<FlashForward>(a.D, p), "attention", "flash forward kernel");
+    ++flash_calls;
     return;
   }
   dispatch_dtype(dt, [&]<typename T>() {
@@ -78,9 +101,8 @@ void attention_backward(const AttentionDesc& a, DType dt) {
   if (use_flash(a, dt, true)) {
     FlashArgs p = to_args<__nv_bfloat16>(a);
     p.delta = delta, p.slope_part = part;
-    check(a.D == 64 ? kernels::flash::launch_flash_backward<64>(p, stream())
-                    : kernels::flash::launch_flash_backward<128>(p, stream()),
-          "attention", "flash backward kernels");
+    check(flash_for_head_dim<FlashBackward>(a.D, p), "attention", "flash backward kernels");
+    ++flash_calls;
   } else {
     dispatch_dtype(dt, [&]<typename T>() {
       kernels::AttentionArgs<T> p = to_args<T>(a);
