@@ -4,14 +4,12 @@
 // --breakdown adds per-op times (core/op_profile.h: mean ms per step over the timed steps, by
 // phase and by op). Every run prints the arena sizes, the activation arena under each
 // train.recompute mode (computed from the layout, only this run's mode allocated) and the
-// process's peak RSS. --clock cpu times steps by process CPU time / threads instead of wall clock
-// (stable on a loaded machine, e.g. with OMP_NUM_THREADS=1).
+// process's peak RSS. --clock cpu times steps and ops by process CPU time / threads instead of
+// wall clock (stable on a loaded machine, e.g. with OMP_NUM_THREADS=1).
 #include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <vector>
 
 #include "backend/cpu/gemm.h"
@@ -33,14 +31,6 @@ double peak_rss_mib() {
 
 double mib(int64_t f32_elements) { return static_cast<double>(f32_elements) * 4.0 / (1024.0 * 1024.0); }
 double bytes_mib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
-
-// Wall clock, or (--clock cpu) the process CPU time / threads: stable on a loaded machine.
-double clock_seconds(bool cpu) {
-  if (!cpu) return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec)) / cpu_info().threads;
-}
 
 // Per-phase ("step.*") and per-op rows, mean ms per step, with their share of the mean step.
 void print_breakdown(const std::vector<OpTime>& times, int steps, double mean_step_s) {
@@ -85,20 +75,21 @@ void register_bench_train(CLI::App& bench) {
   cmd->add_option("--steps", o.steps, "timed steps (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", o.warmup, "untimed warm-up steps")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--breakdown", o.breakdown, "per-op times, arena sizes and peak RSS");
-  cmd->add_option("--clock", o.clock, "step times: wall, or cpu: process CPU time / threads (for a busy machine)")
+  cmd->add_option("--clock", o.clock, "wall, or cpu: process CPU time / threads (for a busy machine)")
       ->check(CLI::IsMember({"wall", "cpu"}));
   cmd->callback([] {
     Config cfg = load_config(o.config, o.sets);
     cfg.train.steps = std::max<int64_t>(cfg.train.steps, o.warmup + o.steps);
+    set_profile_clock(o.clock == "cpu" ? ProfileClock::cpu : ProfileClock::wall);
     Trainer trainer(cfg, "", true);
     for (int i = 0; i < o.warmup; ++i) trainer.step(i);
     reset_profile();
     set_profiling(o.breakdown);
     std::vector<double> sec;
     for (int i = 0; i < o.steps; ++i) {
-      const double t0 = clock_seconds(o.clock == "cpu");
+      const double t0 = profile_seconds();
       trainer.step(o.warmup + i);
-      sec.push_back(clock_seconds(o.clock == "cpu") - t0);
+      sec.push_back(profile_seconds() - t0);
     }
     set_profiling(false);
     double total = 0;

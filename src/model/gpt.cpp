@@ -382,8 +382,9 @@ void Gpt::backward(Activations& a, float loss_scale) {
     // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
     ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G("mlp.c_proj.bias"), dres, A("fch_gelu"),
                          P("mlp.c_proj.weight"));
-    ops::gelu_backward(d_fch, d_fch, A("fch"));
-    ops::linear_backward(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("ln2"), P("mlp.c_fc.weight"));
+    // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
+    ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
+                              P("mlp.c_fc.weight"));
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
                             A("ln2_rstd"));
     if (rc == Recompute::attention) recompute_attention(a, l);
