@@ -359,7 +359,7 @@ double Gpt::forward(Activations& a, bool with_targets) {
   return ops::cross_entropy_forward(a.get("losses"), logits.reshape(Shape{B * T, cfg_.vocab_size}), a.target_ids());
 }
 
-void Gpt::backward(Activations& a, float loss_scale) {
+void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready) {
   GOAT_CHECK(a.plan().backward, "gpt", "backward: these activations are forward-only (an evaluation plan)");
   const Recompute rc = a.plan().recompute;
   const int64_t B = a.batch(), T = a.seq_len(), C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(),
@@ -374,6 +374,10 @@ void Gpt::backward(Activations& a, float loss_scale) {
   ops::fill_zero(dres);
   ops::layernorm_backward(dres, grads_.view("ln_f.weight"), grads_.view("ln_f.bias"), d_ln, a.get("x_final"),
                           wts.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
+  const auto written_from = [&](const std::string& first) {
+    if (ready) ready(params_.entries()[static_cast<size_t>(params_.index_of(first))].offset);
+  };
+  written_from("ln_f.weight");
   for (int l = static_cast<int>(cfg_.n_layer) - 1; l >= 0; --l) {
     const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto G = [&](const char* s) { return grads_.view(hname(l, s)); };
@@ -405,10 +409,12 @@ void Gpt::backward(Activations& a, float loss_scale) {
                          P("attn.in_proj.weight"));
     ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),
                             A("ln1_rstd"));
+    written_from(hname(l, "ln_1.weight"));  // layer l's parameters start with ln_1
   }
   Tensor d_wpe;
   if (cfg_.position.type == "learned") d_wpe = row_slice(grads_.view("wpe.weight"), 0, T);
   ops::embedding_backward(grads_.view("wte.weight"), d_wpe, dres, a.input_ids(), 0);
+  if (ready) ready(0);
 }
 
 }  // namespace goat
