@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "attention.cuh"
 #include "flash_backward.cuh"
@@ -48,13 +49,15 @@ bool use_flash(const AttentionDesc& a, DType dt, bool backward) {
   ok = ok && aligned(a.q, a.q_s) && aligned(a.k, a.k_s) && aligned(a.v, a.v_s) && aligned(a.o, a.o_s);
   if (backward) ok = ok && aligned(a.d_o, a.do_s) && aligned(a.dq, a.dq_s) && aligned(a.dk, a.dk_s) && aligned(a.dv, a.dv_s);
   if (a.lanes) {
-    GOAT_CHECK(ok, "attention", "in-kernel GOAT lanes need the fused flash kernels (bf16, D 16/32/64/128, aligned "
-                                "operands, GOATLM_ATTENTION not plain); got dtype {} D {}", dtype_name(dt), a.D);
-    GOAT_CHECK(a.lane_R >= 0 && a.lane_dc > 0 && a.lane_dc + 2 * a.lane_R <= a.D && (a.lane_R == 0 || (a.lane_a && a.lane_b)),
-               "attention",
-               "in-kernel GOAT lanes: content dims {} + 2·R ({}) must fit head dim {}, with a, b given", a.lane_dc, a.lane_R, a.D);
-    GOAT_CHECK(!backward || a.lane_R == 0 || (a.d_lane_a && a.d_lane_b), "attention",
-               "in-kernel GOAT lanes: backward needs d_lane_a and d_lane_b");
+    require(ok, "attention",
+            "in-kernel GOAT lanes need the fused flash kernels (bf16, D 16/32/64/128, aligned operands, "
+            "GOATLM_ATTENTION not plain); got dtype " + std::string(dtype_name(dt)) + ", D " + std::to_string(a.D));
+    require(a.lane_R >= 0 && a.lane_dc > 0 && a.lane_dc + 2 * a.lane_R <= a.D && (a.lane_R == 0 || (a.lane_a && a.lane_b)),
+            "attention",
+            "in-kernel GOAT lanes: content dims " + std::to_string(a.lane_dc) + " + 2·R (R = " +
+                std::to_string(a.lane_R) + ") must fit head dim " + std::to_string(a.D) + ", with a, b given");
+    require(!backward || a.lane_R == 0 || (a.d_lane_a && a.d_lane_b), "attention",
+            "in-kernel GOAT lanes: backward needs d_lane_a and d_lane_b");
   }
   return ok;
 }
