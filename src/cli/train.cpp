@@ -29,8 +29,8 @@ void register_train(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->excludes(no_resume);
   cmd->callback([] {
+    install_stop_handlers();  // before any other thread starts (stop_signal.h)
     const Config cfg = load_config(o.config, o.sets);
-    install_stop_handlers();
     const auto checkpoint = pick_checkpoint(o.run_dir, cfg, {!o.no_resume, o.from});
     Trainer trainer(cfg, o.run_dir);
     if (checkpoint) trainer.resume(*checkpoint);
