@@ -278,7 +278,7 @@ double Gpt::forward(Activations& a, bool with_targets) {
   return ops::cross_entropy_forward(a.get("losses"), logits.reshape(Shape{B * T, cfg_.vocab_size}), a.target_ids());
 }
 
-void Gpt::backward(Activations& a, float loss_scale) {
+void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready) {
   const int64_t B = a.batch(), T = a.seq_len(), C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(),
                 D = cfg_.head_dim();
   const Tensor none;
@@ -291,6 +291,10 @@ void Gpt::backward(Activations& a, float loss_scale) {
   ops::fill_zero(dres);
   ops::layernorm_backward(dres, grads_.view("ln_f.weight"), grads_.view("ln_f.bias"), d_ln, a.get("x_final"),
                           wts.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
+  const auto written_from = [&](const std::string& first) {
+    if (ready) ready(params_.entries()[static_cast<size_t>(params_.index_of(first))].offset);
+  };
+  written_from("ln_f.weight");
   for (int l = static_cast<int>(cfg_.n_layer) - 1; l >= 0; --l) {
     const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto G = [&](const char* s) { return grads_.view(hname(l, s)); };
@@ -298,8 +302,9 @@ void Gpt::backward(Activations& a, float loss_scale) {
     // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
     ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G("mlp.c_proj.bias"), dres, A("fch_gelu"),
                          P("mlp.c_proj.weight"));
-    ops::gelu_backward(d_fch, d_fch, A("fch"));
-    ops::linear_backward(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("ln2"), P("mlp.c_fc.weight"));
+    // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
+    ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
+                              P("mlp.c_fc.weight"));
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
                             A("ln2_rstd"));
     // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
@@ -319,10 +324,12 @@ void Gpt::backward(Activations& a, float loss_scale) {
                          P("attn.in_proj.weight"));
     ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),
                             A("ln1_rstd"));
+    written_from(hname(l, "ln_1.weight"));  // layer l's parameters start with ln_1
   }
   Tensor d_wpe;
   if (cfg_.position.type == "learned") d_wpe = row_slice(grads_.view("wpe.weight"), 0, T);
   ops::embedding_backward(grads_.view("wte.weight"), d_wpe, dres, a.input_ids(), 0);
+  if (ready) ready(0);
 }
 
 }  // namespace goat

@@ -75,9 +75,14 @@ class Gpt {
   // Forward over acts.inputs (B, T). With targets, fills per-token losses and returns the mean
   // loss; without, returns 0 and leaves logits in acts.get("logits") (B, T, V).
   double forward(Activations& acts, bool with_targets = true);
+  // Progress of backward(): every gradient element at arena index >= written_from is final for
+  // this backward (the arena is in forward order, the backward runs from its end). Called after
+  // ln_f, after each layer (from that layer's first parameter) and at the end (0); the
+  // data-parallel trainer starts a bucket's all-reduce from it (train/overlapped_allreduce.h).
+  using GradReadyHook = std::function<void(int64_t written_from)>;
   // Accumulates parameter gradients (+=) for loss·loss_scale·(B·T) (i.e. dL/dlogits is
   // scale·(softmax − onehot)); call after forward with targets. Overwrites the logits.
-  void backward(Activations& acts, float loss_scale);
+  void backward(Activations& acts, float loss_scale, const GradReadyHook& ready = {});
 
   const ModelConfig& config() const { return cfg_; }
   const Arena& params() const { return params_; }

@@ -1,4 +1,4 @@
-// Vectorisable fp32 math for the CPU kernels: exp, sigmoid and the OpenMP work threshold.
+// Vectorisable fp32 math for the CPU kernels: exp, sigmoid, GELU and the OpenMP work threshold.
 // glibc only exposes SIMD expf under -ffast-math, so the hot loops (softmax, GELU) use this
 // Cephes-style exp instead: range reduction x = n·ln2 + r, a degree-6 polynomial on
 // |r| ≤ ln2/2 and 2^n built in the exponent bits. Error ≤ 2 ulp on [-87, 88]; GCC turns loops
@@ -33,6 +33,22 @@ inline float exp_f32(float x) {
 
 // 1 / (1 + exp(-x)), stable for both signs.
 inline float sigmoid_f32(float x) { return 1.f / (1.f + exp_f32(-x)); }
+
+// GELU, tanh form (GPT-2's): gelu(x) = 0.5x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), through
+// 0.5(1 + tanh(u)) = σ(2u): gelu(x) = x·σ(2u) and gelu'(x) = σ + 2x·σ(1 − σ)·u'(x), one exp per
+// element, no tanh call, stable for large |x|.
+constexpr float kGeluSqrt2OverPi = 0.7978845608028654f;
+constexpr float kGeluCubic = 0.044715f;
+inline float gelu_f32(float x) {
+  const float u = kGeluSqrt2OverPi * (x + kGeluCubic * x * x * x);
+  return x * sigmoid_f32(2.f * u);
+}
+inline float gelu_grad_f32(float x) {
+  const float u = kGeluSqrt2OverPi * (x + kGeluCubic * x * x * x);
+  const float du = kGeluSqrt2OverPi * (1.f + 3.f * kGeluCubic * x * x);
+  const float s = sigmoid_f32(2.f * u);
+  return s + 2.f * x * s * (1.f - s) * du;
+}
 
 // Elements of simple streaming work below which an OpenMP region costs more than it saves.
 constexpr int64_t kParallelMin = 1 << 15;

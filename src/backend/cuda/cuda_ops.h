@@ -28,6 +28,17 @@ void copy_to_host(void* dst, const void* src, size_t bytes);
 void copy_device(void* dst, const void* src, size_t bytes);
 void memset_zero(void* p, size_t bytes);
 void synchronize();
+// Streams and events as opaque handles (cudaStream_t / cudaEvent_t), for code that must not
+// include CUDA headers (the data-parallel gradient all-reduce on a second stream).
+// compute_stream(): the stream every op and copy above runs on.
+void* compute_stream();
+void* stream_create();                          // a new stream (cudaStreamNonBlocking)
+void stream_destroy(void* stream);
+void* event_create();                           // cudaEventDisableTiming
+void event_destroy(void* event);
+void event_record(void* event, void* stream);   // event marks the work enqueued on stream so far
+void stream_wait_event(void* stream, void* event);  // later work on stream waits for event
+void stream_synchronize(void* stream);
 
 // ---- GEMM: C[M,N] = alpha·op(A)·op(B) + beta·C, row-major, exactly cpu::sgemm's semantics.
 // A, B of dtype ab (f32 or bf16), C of dtype c (f32, or bf16 when ab is bf16), fp32 accumulate.
