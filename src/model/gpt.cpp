@@ -190,7 +190,7 @@ void Gpt::declare() {
     add(hname(l, "attn.out_proj.weight"), Shape{C, C}, true);
     add(hname(l, "attn.out_proj.bias"), Shape{C}, false);
     pos_.push_back(make_position(cfg_, ashape, train_len_));
-    pos_.back()->set_device(place_.device);
+    pos_.back()->set_device(place_.device, place_.dtype);
     const size_t before = params_.entries().size();
     pos_.back()->declare(params_, "h." + std::to_string(l) + ".attn.");
     decay_.resize(params_.entries().size(), false);  // position/prior parameters: no decay
