@@ -54,7 +54,12 @@ class GoatPosition final : public PositionScheme {
 
   void declare(Arena& params, const std::string& prefix) override;
   void init(const Arena& params, const Rng& rng) override;
-  float score_scale() const override { return 1.f; }
+  // 1 with the lanes folded into q/k (content pre-scaled); 1/sqrt(dc) with in-kernel lanes.
+  float score_scale() const override;
+  // Whether the CUDA fused kernels build the relative lanes (bf16 on CUDA with a fused head dim):
+  // then forward_qk leaves q/k alone, prior() hands (a, b) to the kernel and backward_qk takes
+  // ∂a, ∂b from it (docs/kernels.md). Otherwise the lanes are folded into q/k (goat.md §3).
+  bool lanes_in_kernel() const;
   int64_t content_dim() const override { return dc_; }
   int64_t prior_lanes() const { return dp_; }
 
@@ -96,6 +101,7 @@ class GoatPosition final : public PositionScheme {
   int64_t kb_count_ = 0;                    // B·Hkv·tk of the last prior()
   DeviceBuffer kb_dev_, slope_dev_, d_kb_dev_, d_slope_dev_, tab_dev_[4];
   DeviceBuffer feat_dev_, h1_dev_, mlp_dev_, gout_dev_;  // the prior kernels' inputs and scratch (CUDA)
+  DeviceBuffer d_lane_dev_;                 // in-kernel lanes: ∂a, ∂b (2, Hkv, R) from the kernel
 };
 
 }  // namespace goat

@@ -56,7 +56,8 @@ Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cf
   model_ = std::make_unique<Gpt>(cfg_.model, t.seq_len, place);
   model_->init(static_cast<uint64_t>(t.seed));
   dp_->broadcast_params(model_->params());
-  acts_ = std::make_unique<Activations>(cfg_.model, local_batch, t.seq_len, place);
+  acts_ = std::make_unique<Activations>(cfg_.model, local_batch, t.seq_len, place,
+                                        ActivationPlan{parse_recompute(t.recompute), true});
   diag_ = DiagnosticsLog(cfg_.model, t.diag_every, local_batch, t.seq_len);  // this rank's rows
   const int64_t numel = model_->params().numel();
   opt_ = std::make_unique<AdamW>(model_->params(), model_->decay_mask(), t, dp_->owned_begin(numel),

@@ -12,8 +12,11 @@
 namespace goat::cpu {
 
 // exp(x) for fp32, clamped to the normal range (x ≤ -87.3 gives ~1e-38, not 0).
-inline float exp_f32(float x) {
-  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+inline float exp_f32(float x_in) {
+  // The clamp sends NaN to -87.3 (a false comparison) so the integer conversion below stays
+  // defined (UBSan); NaN is given back unchanged at the end, so non-finite inputs still propagate.
+  float x = x_in >= -87.3f ? x_in : -87.3f;
+  x = x > 88.7f ? 88.7f : x;
   // n = round(x / ln2) by the 1.5·2^23 trick (std::floor blocks GCC's vectoriser).
   const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
   float r = x - n * 0.693359375f;  // ln2 split in two so n·ln2 is exact (Cephes)
@@ -28,7 +31,8 @@ inline float exp_f32(float x) {
   // 2^n with n in [-126, 128]: split n = a + b so each half is a normal power of two.
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t a = ni >> 1, b = ni - a;
-  return p * std::bit_cast<float>((a + 127) << 23) * std::bit_cast<float>((b + 127) << 23);
+  const float y = p * std::bit_cast<float>((a + 127) << 23) * std::bit_cast<float>((b + 127) << 23);
+  return x_in == x_in ? y : x_in;
 }
 
 // 1 / (1 + exp(-x)), stable for both signs.

@@ -95,6 +95,17 @@ struct AttentionDesc {
   int64_t do_s[3]{}, dq_s[3]{}, dk_s[3]{}, dv_s[3]{};
   float* d_key_bias = nullptr;  // (B, Hkv, Tk) overwritten, or null
   float* d_slope = nullptr;     // (Hkv) overwritten, or null
+  // GOAT's relative lanes built inside the fused kernels (docs/kernels.md, flash_lanes.cuh) when
+  // `lanes` (else none; lane_a/b may be null when R = 0). q/k columns [lane_dc, lane_dc + 2R) are replaced by the lanes of
+  // positions q_pos0 + i / k_pos0 + j, columns past them by 0; scale applies to the content only.
+  // The backward stores 0 in the lane columns of dq, dk and overwrites d_lane_a/b with ∂a, ∂b.
+  // Needs the fused path (attention_fused and aligned operands): an error otherwise.
+  bool lanes = false;
+  const float* lane_a = nullptr;  // (Hkv, R)
+  const float* lane_b = nullptr;  // (Hkv, R)
+  int64_t lane_R = 0, lane_dc = 0, q_pos0 = 0, k_pos0 = 0;
+  float* d_lane_a = nullptr;  // (Hkv, R) (backward)
+  float* d_lane_b = nullptr;  // (Hkv, R) (backward)
 };
 void attention_forward(const AttentionDesc& a, DType dt);
 void attention_backward(const AttentionDesc& a, DType dt);
