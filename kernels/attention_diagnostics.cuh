@@ -12,28 +12,62 @@
 // max z, max/min s and an online logsumexp of ℓ (running max, sum). The per-thread partials are
 // combined by the warp-shuffle tree of block_sum / block_max (a fixed order: deterministic), and
 // the row's values come from the per-row formulas of kernel_math.h that the CPU kernel uses.
+// With in-kernel GOAT lanes (p.lanes: the fused flash forward built them from positions and
+// (a, b), flash_lanes.cuh) the pass sees the q/k the forward saw, not the raw ones in memory:
+// q's row gets its lane columns from flash::lane_pair (t_i = q_pos0 + i) and key j's lane columns
+// come from a (Tk, 2R) table that attention_lane_table_kernel fills with the same function
+// (t_j = k_pos0 + j), both rounded to T as the kernels' bf16 tiles round them, and the columns
+// past dc + 2R are 0.
 // Cost: 2·Tk·D flops per row (no reuse of k across rows: a diagnostics pass, run every
 // train.diag_every steps).
 #pragma once
 
 #include "attention.cuh"
 #include "cuda_common.cuh"
+#include "flash_lanes.cuh"
 
 namespace goat::kernels {
 
 // Outputs, each (B, H, Tq) fp32 contiguous on the device, or nullptr.
 struct AttentionDiagOut {
   float *entropy, *sink_mass, *p_max, *kl, *omega;
-  int64_t content_dim;  // dims [0, content_dim) are content, the rest prior lanes (1..D)
+  int64_t content_dim;    // dims [0, content_dim) are content, the rest prior lanes (1..D)
+  float* k_lanes;         // (Tk, 2R) scratch with in-kernel lanes (R > 0), else nullptr
 };
+
+// The k lanes of the keys as the fused kernels hold them: k_lanes[j, (r | R + r)] =
+// T(lane_pair(k row at k_pos0 + j, r)). One thread per (j, r).
+template <typename T>
+__global__ void attention_lane_table_kernel(AttentionArgs<T> p, float* k_lanes) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x, R = p.lane_R;
+  if (idx >= p.Tk * R) return;
+  const int64_t j = idx / R, r = idx % R;
+  float lo, hi;
+  flash::lane_pair(p, 0, r, p.k_pos0 + j, false, lo, hi);
+  k_lanes[j * 2 * R + r] = to_f(from_f<T>(lo));
+  k_lanes[j * 2 * R + R + r] = to_f(from_f<T>(hi));
+}
 
 template <typename T>
 __global__ void attention_diagnostics_kernel(AttentionArgs<T> p, AttentionDiagOut out) {
   __shared__ float scratch[32];
   float* qrow = simt::dynamic_smem<float>();
   const int64_t i = blockIdx.x, h = blockIdx.y, b = blockIdx.z, hk = h / (p.H / p.Hkv);
+  // Columns [0, kc) are read from q/k; with in-kernel lanes [kc, kc + nl) are the lanes, the rest 0.
+  const int64_t kc = p.lanes ? p.lane_dc : p.D, nl = p.lanes ? 2 * p.lane_R : 0;
   const T* q = p.q + off3(p.q_s, b, h, i);
-  for (int64_t d = threadIdx.x; d < p.D; d += blockDim.x) qrow[d] = to_f(q[d]);
+  for (int64_t d = threadIdx.x; d < p.D; d += blockDim.x) {
+    const int64_t r = d - kc;
+    if (r < 0) {
+      qrow[d] = to_f(q[d]);
+    } else if (r >= nl) {
+      qrow[d] = 0.f;
+    } else if (r < p.lane_R) {  // lane pair r writes columns kc + r and kc + R + r
+      float lo, hi;
+      flash::lane_pair(p, hk, r, p.q_pos0 + i, true, lo, hi);
+      qrow[d] = to_f(from_f<T>(lo)), qrow[d + p.lane_R] = to_f(from_f<T>(hi));
+    }
+  }
   __syncthreads();
   const int64_t row = (b * p.H + h) * p.Tq + i, nk = keys_of(p, i), dc = out.content_dim;
   const float lse = p.lse[row];
@@ -41,9 +75,12 @@ __global__ void attention_diagnostics_kernel(AttentionArgs<T> p, AttentionDiagOu
   float mp = -INFINITY, lp = 0.f, z0 = 0.f;
   for (int64_t j = threadIdx.x; j < nk; j += blockDim.x) {
     const T* k = p.k + off3(p.k_s, b, hk, j);
+    const float* klanes = out.k_lanes + j * nl;  // read only when nl > 0
     float c = 0.f, lanes = 0.f;
-    for (int64_t d = 0; d < dc; ++d) c += qrow[d] * to_f(k[d]);
-    for (int64_t d = dc; d < p.D; ++d) lanes += qrow[d] * to_f(k[d]);
+    for (int64_t d = 0; d < p.D; ++d) {
+      const float kd = d < kc ? to_f(k[d]) : d < kc + nl ? klanes[d - kc] : 0.f;
+      (d < dc ? c : lanes) += qrow[d] * kd;
+    }
     const float bias = prior_of(p, b, hk, i, j);
     const float z = p.scale * (c + lanes) + bias;
     const float e = expf(z - lse);
@@ -79,9 +116,16 @@ __global__ void attention_diagnostics_kernel(AttentionArgs<T> p, AttentionDiagOu
   if (out.omega) out.omega[row] = smax - smin;
 }
 
+// out.k_lanes must hold Tk·2R floats when p.lanes and R > 0.
 template <typename T>
 cudaError_t launch_attention_diagnostics(const AttentionArgs<T>& p, const AttentionDiagOut& out, cudaStream_t s) {
   if (p.B * p.H * p.Tq == 0) return cudaSuccess;
+  if (p.lanes && p.lane_R > 0) {
+    const int64_t n = p.Tk * p.lane_R;
+    const cudaError_t e = simt::launch(attention_lane_table_kernel<T>, dim3(grid_for(n, 128, 1 << 30)),
+                                       dim3(128), 0, s, p, out.k_lanes);
+    if (e != cudaSuccess) return e;
+  }
   const size_t smem = static_cast<size_t>(p.D) * sizeof(float);  // under 48 KiB for any head dim in use
   const dim3 grid(static_cast<unsigned>(p.Tq), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
   return simt::launch(attention_diagnostics_kernel<T>, grid, dim3(128), smem, s, p, out);

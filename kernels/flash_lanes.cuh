@@ -42,13 +42,30 @@ __device__ __forceinline__ void lane_cos_sin(int64_t R, int64_t r, int64_t t, fl
   s = static_cast<float>(y * sn);
 }
 
+// Lane pair r of a row at position t, in fp32 before the bf16 rounding: columns dc + r and
+// dc + R + r of a q row of kv head hk (is_q) or of a k row. The one definition of the lanes'
+// values: write_lanes and the diagnostics pass (attention_diagnostics.cuh) both take them from here.
+template <typename T>
+__device__ __forceinline__ void lane_pair(const AttentionArgs<T>& p, int64_t hk, int64_t r, int64_t t, bool is_q,
+                                          float& lo, float& hi) {
+  const int64_t R = p.lane_R;
+  float cs, sn;
+  lane_cos_sin(R, r, t, cs, sn);
+  if (!is_q) {
+    lo = cs, hi = sn;
+    return;
+  }
+  const float a = p.lane_a[hk * R + r], b = p.lane_b[hk * R + r], inv_scale = 1.f / p.scale;
+  lo = (a * cs + b * sn) * inv_scale;
+  hi = (a * sn - b * cs) * inv_scale;
+}
+
 // Overwrites the lane columns [dc, D) of a (Rows × kStride<D>) tile whose row r sits at position
 // pos0 + r: q lanes of kv head hk (is_q) or k lanes. Issued by all 128 threads; the caller
 // synchronises before and after.
 template <int D, int Rows, typename T>
 __device__ __forceinline__ void write_lanes(bf16* tile, const AttentionArgs<T>& p, int64_t hk, int64_t pos0, bool is_q) {
   const int64_t R = p.lane_R, dc = p.lane_dc, nl = D - dc;  // nl = 2R + the zero columns
-  const float inv_scale = 1.f / p.scale;
   for (int64_t c = threadIdx.x; c < Rows * nl; c += kThreads) {
     const int64_t row = c / nl, l = c % nl;
     bf16* dst = tile + row * kStride<D> + dc;
@@ -57,16 +74,10 @@ __device__ __forceinline__ void write_lanes(bf16* tile, const AttentionArgs<T>& 
       continue;
     }
     if (l >= R) continue;  // (row, r) with r = l writes both of its lanes
-    float cs, sn;
-    lane_cos_sin(R, l, pos0 + row, cs, sn);
-    if (is_q) {
-      const float a = p.lane_a[hk * R + l], b = p.lane_b[hk * R + l];
-      dst[l] = from_f<bf16>((a * cs + b * sn) * inv_scale);
-      dst[R + l] = from_f<bf16>((a * sn - b * cs) * inv_scale);
-    } else {
-      dst[l] = from_f<bf16>(cs);
-      dst[R + l] = from_f<bf16>(sn);
-    }
+    float lo, hi;
+    lane_pair(p, hk, l, pos0 + row, is_q, lo, hi);
+    dst[l] = from_f<bf16>(lo);
+    dst[R + l] = from_f<bf16>(hi);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_ops.h"
 #include "kernels/kernel_math.h"
 #include "model/position_alibi.h"
+#include "ops/elementwise.h"
 #include "ops/position.h"
 
 namespace goat {
@@ -327,12 +328,11 @@ void GoatPosition::backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos
   check_shape("goat", "dq", dq, {B, H_, Tq, D_});
   check_shape("goat", "dk", dk, {B, Hkv_, Tk, D_});
   if (lanes_in_kernel()) {  // dq/dk lanes are 0 and the content scaled already; ∂a, ∂b came out
-    if (R_ == 0) return;
-    std::vector<float> dab(static_cast<size_t>(2 * Hkv_ * R_));
-    d_lane_dev_.download(dab.data(), dab.size() * sizeof(float));
-    const Views G = host_views(grads, gmirror_);
-    for (int64_t i = 0; i < Hkv_ * R_; ++i) G.a[i] += dab[static_cast<size_t>(i)], G.b[i] += dab[static_cast<size_t>(Hkv_ * R_ + i)];
-    push_mirror(grads, gmirror_);
+    if (R_ == 0) return;   // added into the device arena: no host round trip
+    float* dab = static_cast<float*>(d_lane_dev_.data());
+    const Tensor ga = param(grads, "lambda_sym"), gb = param(grads, "lambda_asym");
+    ops::add_forward(ga, ga, Tensor(dab, ga.shape, DType::f32, Device::cuda));
+    ops::add_forward(gb, gb, Tensor(dab + Hkv_ * R_, gb.shape, DType::f32, Device::cuda));
     return;
   }
   const float qscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc_)));

@@ -10,7 +10,9 @@
 // every prior setting (slope, key bias, GOAT lanes R = 0/4/8 folded into q/k as goat.md §3 at
 // absolute position offsets), T = 16× a training length of 16, the model's fused-QKV strided
 // views; fact 11 (goat.md §6) at t ≈ 16k
-// with slope 0.7; determinism (two backward runs bitwise identical). Skips without a device.
+// with slope 0.7; determinism (two backward runs bitwise identical); the attention diagnostics
+// after the in-kernel-lanes forward against the CPU kernel on the folded inputs. Skips without a
+// device.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -499,6 +501,79 @@ TEST(FlashAttentionLanes, LaneGradientsAreDeterministic) {
   const LaneRun a = run_lanes(c, in), b = run_lanes(c, in);
   ASSERT_EQ(a.raw.size(), b.raw.size());
   EXPECT_EQ(0, std::memcmp(a.raw.data(), b.raw.data(), a.raw.size() * sizeof(float)));
+}
+
+// ---- Diagnostics after the in-kernel-lanes forward (kernels/attention_diagnostics.cuh) ----
+
+constexpr const char* kDiagNames[] = {"entropy", "sink_mass", "p_max", "kl", "omega"};
+
+// The five diagnostics of ops/attention.h, (5, B, H, Tq) row-major, from ops::attention_forward:
+// on the CPU (fp32) over the folded q/k (bf16-rounded when `round_bf16`: the plain bf16
+// reference), on CUDA (bf16) over the raw q/k with the lanes built in the kernels from (a, b).
+std::vector<double> run_diag(const FlashCase& c, const Inputs& in, Device dev, bool round_bf16) {
+  const RefDims& m = c.m;
+  const int64_t dc = m.D - (2 * c.R + 1), rows = m.B * m.H * m.Tq;
+  const bool cuda = dev == Device::cuda;
+  auto rounded = [&](const std::vector<float>& x) {
+    std::vector<float> y = x;
+    if (round_bf16)
+      for (float& v : y) v = bf16_round(v);
+    return y;
+  };
+  Buffers buf(dev);
+  const Shape qs{m.B, m.H, m.Tq, m.D}, ks{m.B, m.Hkv, m.Tk, m.D}, ls{m.Hkv, c.R};
+  ops::AttentionArgs a;
+  a.q = buf.make(cuda ? in.q_raw : rounded(in.q), qs, true), a.k = buf.make(cuda ? in.k_raw : rounded(in.k), ks, true);
+  a.v = buf.make(rounded(in.v), ks, true), a.o = buf.make({}, qs, true), a.lse = buf.make({}, {m.B, m.H, m.Tq}, false);
+  a.causal = m.causal;
+  a.scale = cuda ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc))) : static_cast<float>(m.scale);
+  if (c.slope) a.prior.slope = buf.make(in.slope, {m.Hkv}, false).f32();
+  if (c.key_bias) a.prior.key_bias = buf.make(in.key_bias, {m.B, m.Hkv, m.Tk}, false).f32();
+  a.prior.pos_offset = c.pos0;
+  if (cuda) {
+    a.prior.lanes.on = true, a.prior.lanes.R = c.R, a.prior.lanes.content_dim = dc;
+    if (c.R > 0) a.prior.lanes.a = buf.make(in.lane_a, ls, false).f32(), a.prior.lanes.b = buf.make(in.lane_b, ls, false).f32();
+  }
+  std::vector<float> host(static_cast<size_t>(5 * rows));
+  float* d = host.data();
+  a.diag.entropy = d, a.diag.sink_mass = d + rows, a.diag.p_max = d + 2 * rows, a.diag.kl = d + 3 * rows;
+  a.diag.omega = d + 4 * rows, a.diag.content_dim = dc;
+  ops::attention_forward(a);
+  return {host.begin(), host.end()};
+}
+
+// Rule per diagnostic as the op-case table (cuda_case.h), r = the CPU kernel on the folded fp32
+// inputs: NMSE(cuda, r) ≤ 3²·NMSE(plain bf16, r) + floor. The diagnostics read the lane columns
+// (KL's ℓ, and every logit z), which the raw q/k in memory do not hold: a pass that read them
+// instead of rebuilding the lanes sees other logits and fails this by orders of magnitude.
+void check_lane_diagnostics(FlashCase c) {
+  c.in_kernel = true;
+  const Inputs in = make_inputs(c);
+  const std::vector<double> ref = run_diag(c, in, Device::cpu, false), plain = run_diag(c, in, Device::cpu, true);
+  const std::vector<double> dev = run_diag(c, in, Device::cuda, false);
+  const size_t rows = static_cast<size_t>(c.m.B * c.m.H * c.m.Tq);
+  const double floor = fp32_floor(c.m);
+  for (size_t s = 0; s < 5; ++s) {
+    auto part = [&](const std::vector<double>& x) {
+      return std::vector<double>(x.begin() + static_cast<std::ptrdiff_t>(s * rows),
+                                 x.begin() + static_cast<std::ptrdiff_t>((s + 1) * rows));
+    };
+    const double e_dev = nmse(part(dev), part(ref)), limit = 9 * nmse(part(plain), part(ref)) + floor;
+    if (std::getenv("GOATLM_OPS_VERBOSE"))
+      std::printf("%s %s: flash+diag %.3g (limit %.3g)\n", c.name.c_str(), kDiagNames[s], e_dev, limit);
+    EXPECT_LE(e_dev, limit) << c.name << " diagnostics " << kDiagNames[s];
+  }
+}
+
+TEST(FlashAttentionLanes, DiagnosticsSeeTheInKernelLanes) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << cuda_status();
+  // R = 0 / 2 / 4 / 8, GQA, decode at an offset (t ≈ 5000), non-causal, T not a tile multiple.
+  for (const FlashCase& c : {FlashCase{"diag_lanes_d64_r4_gqa", {2, 4, 2, 77, 77, 64, true, 0}, true, true, 4},
+                             FlashCase{"diag_lanes_d128_r8_decode", {1, 2, 2, 20, 90, 128, true, 0}, true, true, 8, 5000},
+                             FlashCase{"diag_lanes_d16_r2_gqa", {1, 4, 2, 40, 40, 16, true, 0}, true, true, 2},
+                             FlashCase{"diag_lanes_d32_r4_noncausal", {1, 2, 1, 30, 50, 32, false, 0}, false, true, 4},
+                             FlashCase{"diag_lanes_d64_r0", {1, 2, 1, 33, 33, 64, true, 0}, true, true, 0}})
+    check_lane_diagnostics(c);
 }
 
 class FlashAttentionTest : public ::testing::TestWithParam<FlashCase> {};

@@ -110,8 +110,8 @@ struct AttentionDesc {
 void attention_forward(const AttentionDesc& a, DType dt);
 void attention_backward(const AttentionDesc& a, DType dt);
 // The attention diagnostics (ops/attention.h) of a finished forward (either kernel; reads q, k,
-// the prior and lse): each non-null output a (B, H, Tq) fp32 array in HOST memory, overwritten.
-// content_dim 0 means D.
+// the prior and lse, and with `lanes` rebuilds the lane columns as the fused forward did): each
+// non-null output a (B, H, Tq) fp32 array in HOST memory, overwritten. content_dim 0 means D.
 struct AttentionDiagHost {
   float *entropy = nullptr, *sink_mass = nullptr, *p_max = nullptr, *kl = nullptr, *omega = nullptr;
   int64_t content_dim = 0;

@@ -2,9 +2,8 @@
 // diagnostics pass after either forward into a device scratch and copies each requested
 // (B, H, Tq) array down to the caller's host memory (ops/attention.h: diagnostics arrays are host
 // memory on every device; one synchronous copy per array, only on diagnostics steps).
-#include <cstring>
-
 #include "attention_diagnostics.cuh"
+#include "backend/cuda/attention_args.h"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_runtime_util.h"
 
@@ -16,15 +15,14 @@ void attention_diagnostics(const AttentionDesc& a, const AttentionDiagHost& out,
   float* dev[5] = {};
   for (int s = 0; s < 5; ++s)
     if (host[s] && rows > 0) dev[s] = static_cast<float*>(alloc(rows * sizeof(float)));
-  const kernels::AttentionDiagOut o{dev[0], dev[1], dev[2], dev[3], dev[4], out.content_dim > 0 ? out.content_dim : a.D};
+  const size_t n_lanes = a.lanes ? static_cast<size_t>(a.Tk * 2 * a.lane_R) : 0;
+  float* k_lanes = n_lanes ? static_cast<float*>(alloc(n_lanes * sizeof(float))) : nullptr;
+  const kernels::AttentionDiagOut o{dev[0], dev[1], dev[2], dev[3], dev[4], out.content_dim > 0 ? out.content_dim : a.D,
+                                    k_lanes};
   dispatch_dtype(dt, [&]<typename T>() {
-    kernels::AttentionArgs<T> p{};
-    p.q = static_cast<const T*>(a.q), p.k = static_cast<const T*>(a.k), p.lse = a.lse;
-    p.slope = a.slope, p.key_bias = a.key_bias;
-    std::memcpy(p.q_s, a.q_s, sizeof p.q_s), std::memcpy(p.k_s, a.k_s, sizeof p.k_s);
-    p.B = a.B, p.H = a.H, p.Hkv = a.Hkv, p.Tq = a.Tq, p.Tk = a.Tk, p.D = a.D, p.scale = a.scale, p.causal = a.causal;
-    check(kernels::launch_attention_diagnostics(p, o, stream()), "attention", "diagnostics kernel");
+    check(kernels::launch_attention_diagnostics(to_args<T>(a), o, stream()), "attention", "diagnostics kernels");
   });
+  free(k_lanes);
   for (int s = 0; s < 5; ++s) {
     if (!dev[s]) continue;
     copy_to_host(host[s], dev[s], rows * sizeof(float));
