@@ -79,7 +79,10 @@ __global__ void attention_diagnostics_kernel(AttentionArgs<T> p, AttentionDiagOu
     float c = 0.f, lanes = 0.f;
     for (int64_t d = 0; d < p.D; ++d) {
       const float kd = d < kc ? to_f(k[d]) : d < kc + nl ? klanes[d - kc] : 0.f;
-      (d < dc ? c : lanes) += qrow[d] * kd;
+      if (d < dc)
+        c += qrow[d] * kd;
+      else
+        lanes += qrow[d] * kd;
     }
     const float bias = prior_of(p, b, hk, i, j);
     const float z = p.scale * (c + lanes) + bias;
