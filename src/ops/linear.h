@@ -10,6 +10,12 @@ namespace goat::ops {
 // out (N, Cout) = in (N, Cin) · weightᵀ (Cout, Cin) + bias (Cout); bias may have data == nullptr.
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
 
+// The MLP's c_fc with its GELU: pre (N, Cout) = in · weightᵀ + bias and act = gelu(pre), both kept
+// for the backward. With fp32 GEMMs on the CPU the GELU is applied in the pass over the GEMM's
+// output that adds the bias; otherwise (bf16, CUDA) it runs as linear_forward then gelu_forward.
+void linear_forward_gelu(const Tensor& pre, const Tensor& act, const Tensor& in, const Tensor& weight,
+                         const Tensor& bias);
+
 // d_in (N, Cin) = d_out · W  (overwritten, or added when accumulate_d_in; skipped when data == nullptr);
 // d_weight (Cout, Cin) += d_outᵀ · in; d_bias (Cout) += Σ_n d_out (each skipped when data == nullptr).
 // in/out may be (..., C) views whose leading dims collapse to rows with one row stride.
@@ -19,7 +25,7 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
 // linear_backward of a layer whose output `pre` went through GELU: d_act is the gradient at GELU's
 // output, the layer's d_out is d_act ∘ gelu'(pre). With bf16 GEMMs on the CPU, GELU's backward is
 // fused into the pass that rounds d_out to bf16; otherwise it runs in place on d_act (which is
-// therefore overwritten) before linear_backward.
+// therefore overwritten) before linear_backward, on the CPU in fp32 in one pass with d_bias's column sum.
 void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,
                           const Tensor& pre, const Tensor& in, const Tensor& weight);
 
