@@ -307,7 +307,8 @@ void Gpt::after_attention(Activations& a, int l) {
   ops::linear_forward(attproj, A("atty"), P("attn.out_proj.weight"), P("attn.out_proj.bias"));
   ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
                                   P("ln_2.weight"), P("ln_2.bias"));
-  ops::linear_forward_gelu(A("fch"), A("fch_gelu"), A("ln2"), P("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
+  ops::linear_forward(A("fch"), A("ln2"), P("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
+  ops::gelu_forward(A("fch_gelu"), A("fch"));
 }
 
 void Gpt::recompute_attention(Activations& a, int l) {

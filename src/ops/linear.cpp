@@ -46,21 +46,6 @@ void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
   cpu::linear_forward(d, y.data, x.data, weight.f32(), present(bias) ? bias.f32() : nullptr);
 }
 
-void linear_forward_gelu(const Tensor& pre, const Tensor& act, const Tensor& in, const Tensor& weight,
-                         const Tensor& bias) {
-  if (on_cuda(kOp, {&pre, &act, &in, &weight, &bias}) || cpu::gemm_precision() != cpu::GemmPrecision::fp32) {
-    linear_forward(pre, in, weight, bias);
-    return gelu_forward(act, pre);
-  }
-  const OpTimer timer("linear.forward");
-  const MatView x = as_matrix(kOp, "in", in, DType::f32), y = as_matrix(kOp, "pre", pre, DType::f32),
-                a = as_matrix(kOp, "act", act, DType::f32);
-  const cpu::LinearDims d = check_linear(in, x, pre, "pre", y, weight, bias, DType::f32);
-  check_shape(kOp, "act", act, pre.shape);
-  GOAT_CHECK(a.ld == y.ld, kOp, "expected act row stride {} to equal pre's {}", a.ld, y.ld);
-  cpu::linear_forward_gelu(d, y.data, a.data, x.data, weight.f32(), present(bias) ? bias.f32() : nullptr);
-}
-
 namespace {
 
 // linear_backward, with gelu_pre (CPU only) for linear_backward_gelu.

@@ -10,12 +10,6 @@ namespace goat::ops {
 // out (N, Cout) = in (N, Cin) · weightᵀ (Cout, Cin) + bias (Cout); bias may have data == nullptr.
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
 
-// The MLP's c_fc with its GELU: pre (N, Cout) = in · weightᵀ + bias and act = gelu(pre), both kept
-// for the backward. With fp32 GEMMs on the CPU the GELU is applied in the pass over the GEMM's
-// output that adds the bias; otherwise (bf16, CUDA) it runs as linear_forward then gelu_forward.
-void linear_forward_gelu(const Tensor& pre, const Tensor& act, const Tensor& in, const Tensor& weight,
-                         const Tensor& bias);
-
 // d_in (N, Cin) = d_out · W  (overwritten, or added when accumulate_d_in; skipped when data == nullptr);
 // d_weight (Cout, Cin) += d_outᵀ · in; d_bias (Cout) += Σ_n d_out (each skipped when data == nullptr).
 // in/out may be (..., C) views whose leading dims collapse to rows with one row stride.

@@ -1,15 +1,10 @@
 // Linear layer as GEMM calls (oneDNN; fp32 sgemm or bf16 operands by the thread's GEMM precision,
-// see gemm_bf16.h): forward is one GEMM plus, in fp32, one pass over the output that adds the bias
-// (and applies GELU for the MLP's c_fc); in bf16 the bias is the matmul's bias argument. Backward is
-// two GEMMs plus a column sum. All FLOPs go through the GEMM engine.
-//
-// fp32 choices, measured per shape (single thread, CPU clock; docs/performance.md "fp32 linear"):
-// - the forward GEMM runs with beta = 0 and the bias is added afterwards in one row pass: oneDNN's
-//   sgemm with beta = 1 over a bias-filled output was 5–25% slower on the (4096 × 3C × C) and
-//   (4096 × 4C × C) shapes than beta = 0 plus the pass, and the pass is where GELU is fused;
-// - d_w (cout, cin) = d_outᵀ · in runs as its transpose t (cin, cout) = inᵀ · d_out into a
-//   scratch matrix, then d_w += tᵀ, when cout > cin: sgemm's (T, N) kernel with k = tokens was up
-//   to 1.4× slower with the taller output (cout = 4·cin) than with the wider one.
+// see gemm_bf16.h): forward is one GEMM, with the bias pre-filled (beta = 1) in fp32 and as the
+// matmul's bias argument in bf16; backward two GEMMs plus a column sum. All FLOPs go through the
+// GEMM engine.
+// fp32 d_w (cout, cin) = d_outᵀ · in runs as its transpose t (cin, cout) = inᵀ · d_out into a
+// scratch matrix, then d_w += tᵀ, when cout > cin: sgemm's (T, N) kernel with k = tokens was up to
+// 1.4× slower with the taller output (cout = 4·cin) than with the wider one (docs/performance.md).
 #include "backend/cpu/linear.h"
 
 #include <algorithm>
@@ -19,35 +14,8 @@
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
-#include "core/check.h"
 
 namespace goat::cpu {
-
-namespace {
-
-// Rows of out (n, cout; row stride ld) += bias (when not null); with Gelu also act = gelu(out)
-// (same layout), in the same pass while the row is in cache.
-template <bool Gelu>
-void bias_epilogue(float* out, float* act, const float* bias, int64_t n, int64_t cout, int64_t ld) {
-#pragma omp parallel for schedule(static) if (n * cout >= kParallelMin)
-  for (int64_t r = 0; r < n; ++r) {
-    float* y = out + r * ld;
-    float* a = Gelu ? act + r * ld : nullptr;
-    if (bias) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) {
-        const float v = y[c] + bias[c];
-        y[c] = v;
-        if constexpr (Gelu) a[c] = gelu_f32(v);
-      }
-    } else if constexpr (Gelu) {
-#pragma omp simd
-      for (int64_t c = 0; c < cout; ++c) a[c] = gelu_f32(y[c]);
-    }
-  }
-}
-
-}  // namespace
 
 void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias) {
   if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0) {
@@ -56,16 +24,12 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
     matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, to_bf16(1, w, d.cout, d.cin, d.cin), 0.f, out, d.ld_out, bias);
     return;
   }
-  // out = in · wᵀ, then + bias
-  gemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, 0.f, out, d.ld_out);
-  if (bias) bias_epilogue<false>(out, nullptr, bias, d.n, d.cout, d.ld_out);
-}
-
-void linear_forward_gelu(const LinearDims& d, float* pre, float* act, const float* in, const float* w,
-                         const float* bias) {
-  GOAT_CHECK(gemm_precision() == GemmPrecision::fp32, "linear_forward_gelu", "fp32 GEMMs only (bf16 runs two ops)");
-  sgemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, 0.f, pre, d.ld_out);
-  bias_epilogue<true>(pre, act, bias, d.n, d.cout, d.ld_out);
+  if (bias) {
+#pragma omp parallel for schedule(static) if (d.n * d.cout >= kParallelMin)
+    for (int64_t r = 0; r < d.n; ++r) std::copy(bias, bias + d.cout, out + r * d.ld_out);
+  }
+  // out = in · wᵀ  (+ out when the bias was pre-filled)
+  gemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
 }
 
 namespace {

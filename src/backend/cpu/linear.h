@@ -13,10 +13,6 @@ struct LinearDims {
 
 // out (n, cout) = in (n, cin) · wᵀ + bias; bias may be nullptr.
 void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias);
-// fp32 GEMMs only: pre (n, cout) = in · wᵀ + bias and act = gelu(pre) (act with pre's row stride
-// ld_out), GELU applied in the same pass over the GEMM's output that adds the bias.
-void linear_forward_gelu(const LinearDims& d, float* pre, float* act, const float* in, const float* w,
-                         const float* bias);
 
 // d_in (n, cin) = d_out · w (overwritten, or += when accumulate_d_in; skipped when d_in is null);
 // d_w (cout, cin) += d_outᵀ · in; d_bias (cout) += Σ_n d_out (skipped when null).
