@@ -35,6 +35,17 @@ struct AttentionArgs {
   float* d_key_bias;    // (B, Hkv, Tk) overwritten, or nullptr
   float* slope_part;    // (B, Hkv, Tk) scratch: per-key Σ dS·(t_j − t_i), or nullptr
   float* d_slope;       // (Hkv) overwritten, or nullptr
+  // GOAT's relative lanes built inside the fused flash kernels (kernels/flash_lanes.cuh) when
+  // `lanes` (else none). Columns [lane_dc, lane_dc + 2R) of q and k are replaced by the lanes
+  // (q: (a∘cos + b∘sin, a∘sin − b∘cos) / scale, k: (cos, sin)), columns past them by 0, the
+  // content [0, lane_dc) is read as is (scale applies to it); t = q_pos0 + i, k_pos0 + j.
+  bool lanes;
+  const float* lane_a;  // (Hkv, R) fp32
+  const float* lane_b;  // (Hkv, R) fp32
+  int64_t lane_R, lane_dc, q_pos0, k_pos0;
+  float* lane_part;     // (B, H, ceil(Tq / 64), 2R) scratch: per query block Σ ∂a, Σ ∂b
+  float* d_lane_a;      // (Hkv, R) overwritten (backward)
+  float* d_lane_b;      // (Hkv, R) overwritten (backward)
 };
 
 __device__ __forceinline__ int64_t off3(const int64_t* s, int64_t a, int64_t b, int64_t c) {

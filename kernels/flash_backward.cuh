@@ -14,7 +14,7 @@
 // runs are bitwise identical. Shared memory: smem_bytes<D>() for kernels 2 and 3.
 #pragma once
 
-#include "flash_common.cuh"
+#include "flash_lanes.cuh"
 
 namespace goat::kernels::flash {
 
@@ -78,15 +78,22 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
   simt::cp_async_commit();
 
   const int64_t key[2] = {n0 + warp * 16 + g, n0 + warp * 16 + g + 8};  // this lane's key rows
+  const bool lanes = p.lanes;
+  const int64_t dc = lanes ? p.lane_dc : D;  // dk columns past dc (the lanes) are stored as 0
   float dk[OT][4] = {}, dv[OT][4] = {};
   float kb_sum[2] = {0.f, 0.f}, sl_sum[2] = {0.f, 0.f};
   for (int64_t it = 0; it < total; ++it) {
     const bool more = it + 1 < total;
     pipeline_step<D, BM>(more, stage(it + 1), q_of(more ? it + 1 : it), p.q_s[2], do_of(more ? it + 1 : it), p.do_s[2],
                          q0_of(more ? it + 1 : it), p.Tq);
-    const bf16* q_tile = stage(it);
+    bf16* q_tile = stage(it);
     const bf16* do_tile = q_tile + BM * S;
     const int64_t h = hk * group + it / per_head, q0 = q0_of(it);
+    if (lanes) {
+      if (it == 0) write_lanes<D, BN>(k_tile, p, hk, p.k_pos0 + n0, false);
+      write_lanes<D, BM>(q_tile, p, hk, p.q_pos0 + q0, true);
+      __syncthreads();
+    }
 
     float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ, dPᵀ: rows = keys, columns = queries
     mma_abt_pair<D, NT>(st, dpt, k_tile, v_tile, q_tile, do_tile, warp * 16);
@@ -131,7 +138,9 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
     bf16* dkrow = p.dk + off3(p.dk_s, b, hk, j);
     bf16* dvrow = p.dv + off3(p.dv_s, b, hk, j);
     GOAT_UNROLL for (int ot = 0; ot < OT; ++ot) {
-      store_bf16x2(dkrow + ot * 8 + 2 * t, p.scale * dk[ot][2 * kr], p.scale * dk[ot][2 * kr + 1]);
+      const int64_t col = ot * 8 + 2 * t;
+      store_bf16x2(dkrow + col, col < dc ? p.scale * dk[ot][2 * kr] : 0.f,
+                   col + 1 < dc ? p.scale * dk[ot][2 * kr + 1] : 0.f);
       store_bf16x2(dvrow + ot * 8 + 2 * t, dv[ot][2 * kr], dv[ot][2 * kr + 1]);
     }
     if (t != 0) continue;
@@ -169,10 +178,17 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
     delta[r] = p.delta[idx];
   }
   float dq[OT][4] = {};
+  const bool lanes = p.lanes;
+  const int64_t dc = lanes ? p.lane_dc : D;  // dq columns past dc (the lanes) are stored as 0
   for (int n = 0; n < n_tiles; ++n) {
     pipeline_step<D, BN>(n + 1 < n_tiles, stage(n + 1), k, p.k_s[2], v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
-    const bf16* k_tile = stage(n);
+    bf16* k_tile = stage(n);
     const bf16* v_tile = k_tile + BN * S;
+    if (lanes) {
+      if (n == 0) write_lanes<D, BM>(q_tile, p, hk, p.q_pos0 + m0, true);
+      write_lanes<D, BN>(k_tile, p, hk, p.k_pos0 + n * int64_t{BN}, false);
+      __syncthreads();
+    }
 
     float s[NT][4] = {}, dp[NT][4] = {};
     mma_abt_pair<D, NT>(s, dp, q_tile, do_tile, k_tile, v_tile, warp * 16);
@@ -196,16 +212,20 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
     __syncthreads();
   }
   simt::cp_async_wait<0>();
+  if (lanes && p.lane_R > 0) lane_grad_partials<D>(p, dq, reinterpret_cast<float*>(smem), b, h, m0);
 
   GOAT_UNROLL for (int r = 0; r < 2; ++r) {
     if (row[r] >= p.Tq) continue;
     bf16* dqrow = p.dq + off3(p.dq_s, b, h, row[r]);
-    GOAT_UNROLL for (int ot = 0; ot < OT; ++ot)
-      store_bf16x2(dqrow + ot * 8 + 2 * t, p.scale * dq[ot][2 * r], p.scale * dq[ot][2 * r + 1]);
+    GOAT_UNROLL for (int ot = 0; ot < OT; ++ot) {
+      const int64_t col = ot * 8 + 2 * t;
+      store_bf16x2(dqrow + col, col < dc ? p.scale * dq[ot][2 * r] : 0.f, col + 1 < dc ? p.scale * dq[ot][2 * r + 1] : 0.f);
+    }
   }
 }
 
-// Needs p.delta (B·H·Tq floats) and, when p.d_slope is set, p.slope_part (B·Hkv·Tk floats).
+// Needs p.delta (B·H·Tq floats), when p.d_slope is set p.slope_part (B·Hkv·Tk floats) and with
+// in-kernel lanes (p.lanes, R > 0) p.lane_part (B·H·ceil(Tq/64)·2R floats) and d_lane_a/b.
 template <int D>
 cudaError_t launch_flash_backward(const AttentionArgs<bf16>& p, cudaStream_t s) {
   if (p.B * p.H * p.Tq == 0) return cudaSuccess;
@@ -222,6 +242,8 @@ cudaError_t launch_flash_backward(const AttentionArgs<bf16>& p, cudaStream_t s) 
   if (e != cudaSuccess) return e;
   const dim3 gq(static_cast<unsigned>((p.Tq + 63) / 64), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
   e = simt::launch(flash_backward_q_kernel<D>, gq, dim3(kThreads), smem, s, p);
+  if (e == cudaSuccess && p.lanes && p.lane_R > 0)
+    e = simt::launch(goat_lane_grad_kernel<bf16>, dim3(grid_for(p.Hkv * p.lane_R, 128, 1 << 30)), dim3(128), 0, s, p);
   if (e != cudaSuccess || !p.d_slope) return e;
   return simt::launch(attention_slope_sum_kernel<bf16>, dim3(grid_for(p.Hkv, 32, 1 << 30)), dim3(32), 0, s, p);
 }

@@ -1,7 +1,8 @@
 // Fused flash-attention forward (FlashAttention-2) for bf16 q/k/v/o with D ∈ {16, 32, 64, 128} and the
 // prior hook of ops/attention.h computed in fp32 inside the kernel:
 //   z_ij = scale·<q_i, k_j> + slope[hk]·(t_j − t_i) + key_bias[b, hk, j],  o_i = Σ_j softmax_j(z_ij) v_j
-// (GOAT's relative/absolute lanes arrive folded into q/k; docs/kernels.md).
+// (GOAT's relative lanes either arrive folded into q/k or, with p.lanes set, are written into the
+// Q and K tiles after they land, flash_lanes.cuh; docs/kernels.md).
 //
 // Block: 64 query rows × one (b, h), 4 warps of 16 rows. The Q tile goes global → shared (cp.async)
 // → registers (ldmatrix, D/16 A fragments) once. K/V tiles of 64 keys stream through two shared
@@ -14,7 +15,7 @@
 // is staged in stage 1 before the pipeline starts.
 #pragma once
 
-#include "flash_common.cuh"
+#include "flash_lanes.cuh"
 
 namespace goat::kernels::flash {
 
@@ -39,6 +40,11 @@ __global__ void __launch_bounds__(kThreads, 2) flash_forward_kernel(AttentionArg
   simt::cp_async_commit();
   simt::cp_async_wait<1>();
   __syncthreads();
+  const bool lanes = p.lanes;
+  if (lanes) {
+    write_lanes<D, BM>(stage(1), p, hk, p.q_pos0 + m0, true);
+    __syncthreads();
+  }
   uint32_t qf[KS][4];
   GOAT_UNROLL for (int ks = 0; ks < KS; ++ks) load_a<D>(qf[ks], stage(1), warp * 16, ks * 16);
   __syncthreads();  // stage 1 is the first prefetch's target
@@ -48,8 +54,12 @@ __global__ void __launch_bounds__(kThreads, 2) flash_forward_kernel(AttentionArg
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};  // l: this lane's partial sums
   for (int n = 0; n < n_tiles; ++n) {
     pipeline_step<D, BN>(n + 1 < n_tiles, stage(n + 1), k, p.k_s[2], v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
-    const bf16* ks_tile = stage(n);
+    bf16* ks_tile = stage(n);
     const bf16* vs_tile = ks_tile + BN * S;
+    if (lanes) {
+      write_lanes<D, BN>(ks_tile, p, hk, p.k_pos0 + n * int64_t{BN}, false);
+      __syncthreads();
+    }
 
     float s[NT][4] = {};
     GOAT_UNROLL for (int ks = 0; ks < KS; ++ks)

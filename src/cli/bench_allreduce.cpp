@@ -4,6 +4,8 @@
 // the slowest rank's mean over the iterations. On the MPI backend the rank-ordered
 // (deterministic) all-reduce and MPI_Allreduce's own are printed side by side.
 // Launch under mpirun/srun, e.g. `mpirun -np 2 goatlm bench allreduce`; only rank 0 prints.
+// --device auto (default) measures NCCL on GPU buffers when the build has NCCL and a GPU is
+// visible, else MPI on host buffers.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,7 +24,7 @@ namespace {
 
 struct AllreduceArgs {
   std::string backend = "auto";
-  std::string device = "cpu";
+  std::string device = "auto";
   int64_t min_bytes = 1024;
   int64_t max_bytes = 64LL << 20;
   int warmup = 2;
@@ -50,9 +52,10 @@ std::string human_bytes(int64_t b) {
   return fmt::format("{}", b);
 }
 
-void run(const AllreduceArgs& a) {
-  GOAT_CHECK(a.device == "cpu" || a.device == "cuda", "bench allreduce", "--device must be cpu or cuda, got '{}'",
-             a.device);
+void run(AllreduceArgs a) {
+  GOAT_CHECK(a.device == "auto" || a.device == "cpu" || a.device == "cuda", "bench allreduce",
+             "--device must be auto, cpu or cuda, got '{}'", a.device);
+  if (a.device == "auto") a.device = nccl_built() && dist_cuda_device_count() > 0 ? "cuda" : "cpu";
   GOAT_CHECK(a.min_bytes >= 4 && a.min_bytes <= a.max_bytes, "bench allreduce",
              "need 4 <= --min-bytes <= --max-bytes, got {} and {}", a.min_bytes, a.max_bytes);
   const Device device = a.device == "cuda" ? Device::cuda : Device::cpu;
@@ -98,7 +101,8 @@ void register_bench_allreduce(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("allreduce", "All-reduce bus bandwidth per message size (run under mpirun/srun)");
   static AllreduceArgs args;
   cmd->add_option("--backend", args.backend, "auto, local, mpi or nccl")->capture_default_str();
-  cmd->add_option("--device", args.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--device", args.device, "auto (cuda with NCCL when a GPU is visible, else cpu), cpu or cuda")
+      ->capture_default_str();
   cmd->add_option("--min-bytes", args.min_bytes, "smallest message (sizes grow by 4x)")->capture_default_str();
   cmd->add_option("--max-bytes", args.max_bytes, "largest message")->capture_default_str();
   cmd->add_option("--warmup", args.warmup, "untimed iterations per size")->capture_default_str();

@@ -19,6 +19,7 @@
 #include "backend/cpu/gemm.h"
 #include "cli/commands.h"
 #include "core/cpu_info.h"
+#include "core/op_profile.h"
 #include "core/philox.h"
 #include "model/position_goat.h"
 #include "ops/attention.h"
@@ -33,13 +34,7 @@ struct AttnShape {
 
 // Wall clock, or with --clock cpu the process CPU time summed over threads (divided by the thread
 // count): on a shared, oversubscribed machine that still measures the work the kernel does.
-bool g_cpu_clock = false;
-double now_seconds() {
-  if (!g_cpu_clock) return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec)) / cpu_info().threads;
-}
+double now_seconds() { return profile_seconds(); }
 
 // Median time of f(); setup() runs untimed before each call.
 double median_seconds(const std::function<void()>& setup, const std::function<void()>& f, int reps) {
@@ -160,7 +155,7 @@ void register_bench_attention(CLI::App& bench) {
   cmd->add_option("--clock", clock, "wall, or cpu: process CPU time / threads (for a busy machine)")
       ->check(CLI::IsMember({"wall", "cpu"}));
   cmd->callback([] {
-    g_cpu_clock = clock == "cpu";
+    set_profile_clock(clock == "cpu" ? ProfileClock::cpu : ProfileClock::wall);
     // sgemm n = 1024 with the same clock, median of 5.
     const int64_t n = 1024;
     std::vector<float> ga(n * n, 0.5f), gb(n * n, 0.25f), gc(n * n);

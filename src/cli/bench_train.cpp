@@ -2,7 +2,10 @@
 // training steps (forward, backward, AdamW) after a warm-up and reports the median. The last
 // output line is one JSON object with tokens_per_s (scripts/bench/compare_pytorch.sh reads it).
 // --breakdown adds per-op times (core/op_profile.h: mean ms per step over the timed steps, by
-// phase and by op), the arena sizes and the process's peak RSS.
+// phase and by op). Every run prints the arena sizes, the activation arena under each
+// train.recompute mode (computed from the layout, only this run's mode allocated) and the
+// process's peak RSS. --clock cpu times steps and ops by process CPU time / threads instead of
+// wall clock (stable on a loaded machine, e.g. with OMP_NUM_THREADS=1).
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -27,6 +30,7 @@ double peak_rss_mib() {
 }
 
 double mib(int64_t f32_elements) { return static_cast<double>(f32_elements) * 4.0 / (1024.0 * 1024.0); }
+double bytes_mib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
 // Per-phase ("step.*") and per-op rows, mean ms per step, with their share of the mean step.
 void print_breakdown(const std::vector<OpTime>& times, int steps, double mean_step_s) {
@@ -62,6 +66,7 @@ void register_bench_train(CLI::App& bench) {
     std::vector<std::string> sets;
     int steps = 10, warmup = 3;
     bool breakdown = false;
+    std::string clock = "wall";
   };
   static Opts o;
   auto* cmd = bench.add_subcommand("train", "Training-step throughput (median step time) of a config");
@@ -70,15 +75,22 @@ void register_bench_train(CLI::App& bench) {
   cmd->add_option("--steps", o.steps, "timed steps (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", o.warmup, "untimed warm-up steps")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--breakdown", o.breakdown, "per-op times, arena sizes and peak RSS");
+  cmd->add_option("--clock", o.clock, "wall, or cpu: process CPU time / threads (for a busy machine)")
+      ->check(CLI::IsMember({"wall", "cpu"}));
   cmd->callback([] {
     Config cfg = load_config(o.config, o.sets);
     cfg.train.steps = std::max<int64_t>(cfg.train.steps, o.warmup + o.steps);
+    set_profile_clock(o.clock == "cpu" ? ProfileClock::cpu : ProfileClock::wall);
     Trainer trainer(cfg, "", true);
     for (int i = 0; i < o.warmup; ++i) trainer.step(i);
     reset_profile();
     set_profiling(o.breakdown);
     std::vector<double> sec;
-    for (int i = 0; i < o.steps; ++i) sec.push_back(trainer.step(o.warmup + i).seconds);
+    for (int i = 0; i < o.steps; ++i) {
+      const double t0 = profile_seconds();
+      trainer.step(o.warmup + i);
+      sec.push_back(profile_seconds() - t0);
+    }
     set_profiling(false);
     double total = 0;
     for (double s : sec) total += s;
@@ -91,19 +103,25 @@ void register_bench_train(CLI::App& bench) {
                trainer.model().num_params(), cfg.train.batch_size, cfg.train.seq_len, cfg.train.grad_accum, cfg.dtype,
                cpu_info().threads, cpu::gemm_kernel_isa());
     fmt::print("device: {}\n", describe_placement(cfg));
-    fmt::print("step ms: median {:.2f}, min {:.2f}, max {:.2f}; {:.0f} tokens/s; {:.1f} model GFLOP/s; MFU {:.1f}% of "
-               "{:.0f} GFLOP/s measured {}\n",
-               med * 1e3, sec.front() * 1e3, sec.back() * 1e3, tps, flops * 1e-9, mfu * 100, trainer.peak_gflops(),
-               peak_name(cfg));
+    fmt::print("step ms ({} clock): median {:.2f}, min {:.2f}, max {:.2f}; {:.0f} tokens/s; {:.1f} model GFLOP/s; MFU "
+               "{:.1f}% of {:.0f} GFLOP/s measured {}\n",
+               o.clock, med * 1e3, sec.front() * 1e3, sec.back() * 1e3, tps, flops * 1e-9, mfu * 100,
+               trainer.peak_gflops(), peak_name(cfg));
     const int64_t n_params = trainer.model().params().numel();
-    const double params_mib = mib(n_params), acts_mib = mib(trainer.activations().numel());
+    const Activations& acts = trainer.activations();
+    const double params_mib = mib(n_params), acts_mib = bytes_mib(acts.bytes());
     const double rss = peak_rss_mib();
-    if (o.breakdown) {
-      print_breakdown(profile_snapshot(), o.steps, total / o.steps);
-      fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, AdamW m+v {:.1f} MiB, activations {:.1f} MiB; peak RSS "
-                 "{:.1f} MiB\n",
-                 params_mib, params_mib, 2 * params_mib, acts_mib, rss);
-    }
+    if (o.breakdown) print_breakdown(profile_snapshot(), o.steps, total / o.steps);
+    fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, AdamW m+v {:.1f} MiB, activations {:.1f} MiB "
+               "(train.recompute {}); peak RSS {:.1f} MiB\n",
+               params_mib, params_mib, 2 * params_mib, acts_mib, cfg.train.recompute, rss);
+    fmt::print("activation arena by train.recompute (B {} T {}):", acts.batch(), acts.seq_len());
+    for (const char* mode : {"none", "attention", "block"})
+      fmt::print(" {} {:.1f} MiB", mode,
+                 bytes_mib(Activations::planned_bytes(cfg.model, acts.batch(), acts.seq_len(),
+                                                      trainer.model().placement(),
+                                                      ActivationPlan{parse_recompute(mode), true})));
+    fmt::print("\n");
     OrderedJson j{{"config", o.config},
                   {"dtype", cfg.dtype},
                   {"params", trainer.model().num_params()},
@@ -113,9 +131,12 @@ void register_bench_train(CLI::App& bench) {
                   {"model_gflops", flops * 1e-9},
                   {"mfu", mfu},
                   {"sgemm_gflops", trainer.peak_gflops()},
+                  {"recompute", cfg.train.recompute},
                   {"activations_mib", acts_mib},
+                  {"activation_bytes", acts.bytes()},
                   {"peak_rss_mib", rss},
-                  {"threads", cpu_info().threads}};
+                  {"threads", cpu_info().threads},
+                  {"clock", o.clock}};
     fmt::print("{}\n", j.dump());
   });
 }

@@ -41,7 +41,7 @@ void register_eval(CLI::App& app) {
     const int64_t B = o.batch_size > 0 ? o.batch_size : cfg.train.batch_size;
     const int64_t T = o.seq_len > 0 ? o.seq_len : cfg.train.seq_len;
     data::Loader loader(data::make_source(cfg, true), B, T, static_cast<uint64_t>(cfg.train.seed), RngPurpose::eval);
-    Activations acts(cfg.model, B, T);
+    Activations acts(cfg.model, B, T, Placement{}, kForwardOnly);
     DiagnosticsLog diag(cfg.model, o.diag ? 1 : 0, B, T);
     if (o.diag) diag.begin(*r.model);
     const double loss = mean_loss(*r.model, acts, loader, batches);

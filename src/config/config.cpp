@@ -141,7 +141,8 @@ OrderedJson to_json(const Config& c) {
                 {"eps", t.eps},             {"grad_clip", t.grad_clip},       {"grad_accum", t.grad_accum},
                 {"seed", t.seed},           {"eval_every", t.eval_every},     {"eval_batches", t.eval_batches},
                 {"ckpt_every", t.ckpt_every}, {"log_every", t.log_every},     {"keep_last", t.keep_last},
-                {"max_bad_steps", t.max_bad_steps}, {"diag_every", t.diag_every}};
+                {"max_bad_steps", t.max_bad_steps}, {"diag_every", t.diag_every},
+                {"recompute", t.recompute}};
   j["data"] = {{"source", c.data.source},
                {"synthetic", OrderedJson{{"task", s.task}, {"seed", s.seed}, {"train_tokens", s.train_tokens},
                                          {"val_tokens", s.val_tokens}, {"doc_len", s.doc_len},
@@ -201,6 +202,7 @@ Config from_tree(const OrderedJson& j) {
   t.keep_last = jt.at("keep_last").get<int64_t>();
   t.max_bad_steps = jt.at("max_bad_steps").get<int64_t>();
   t.diag_every = jt.at("diag_every").get<int64_t>();
+  t.recompute = jt.at("recompute").get<std::string>();
   const auto& jd = j.at("data");
   const auto& js = jd.at("synthetic");
   auto& s = c.data.synthetic;
@@ -282,6 +284,7 @@ void validate(const Config& c) {
   check_min("train.keep_last", static_cast<double>(t.keep_last), 1);
   check_min("train.max_bad_steps", static_cast<double>(t.max_bad_steps), 1);
   check_min("train.diag_every", static_cast<double>(t.diag_every), 0);
+  check_one_of("train.recompute", t.recompute, {"none", "attention", "block"});
   const auto& d = c.data;
   check_one_of("data.source", d.source, {"synthetic", "shards"});
   if (d.source == "shards" && d.train_shards.empty())

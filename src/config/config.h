@@ -62,6 +62,7 @@ struct TrainConfig {
   int64_t keep_last = 2;      // checkpoints kept; older ones are pruned after a new one is complete
   int64_t max_bad_steps = 10; // non-finite steps in a row (update skipped) before training stops
   int64_t diag_every = 0;     // attention diagnostics to metrics.jsonl every N steps and at each eval; 0 = off
+  std::string recompute = "none";  // activation recomputation: none | attention | block (model/gpt.h)
 };
 
 struct SyntheticConfig {

@@ -57,15 +57,19 @@ void Arena::copy_from(const Arena& src) const {
   GOAT_CHECK(src.numel_ == numel_ && src.dtype_ == dtype_, "arena",
              "copy_from: layouts differ ({} {} elements vs {} {})", src.numel_, dtype_name(src.dtype_), numel_,
              dtype_name(dtype_));
-  const size_t n = static_cast<size_t>(numel_) * dtype_size(dtype_);
-  if (device_ == Device::cpu && src.device_ == Device::cpu)
-    std::memcpy(data(), src.data(), n);
-  else if (device_ == Device::cuda && src.device_ == Device::cuda)
-    cuda::copy_device(data(), src.data(), n);
-  else if (device_ == Device::cuda)
-    cuda::copy_to_device(data(), src.data(), n);
+  copy_bytes(data(), device_, src.data(), src.device_, static_cast<size_t>(numel_) * dtype_size(dtype_));
+}
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_device == Device::cpu && src_device == Device::cpu)
+    std::memcpy(dst, src, bytes);
+  else if (dst_device == Device::cuda && src_device == Device::cuda)
+    cuda::copy_device(dst, src, bytes);
+  else if (dst_device == Device::cuda)
+    cuda::copy_to_device(dst, src, bytes);
   else
-    cuda::copy_to_host(data(), src.data(), n);
+    cuda::copy_to_host(dst, src, bytes);
 }
 
 void Arena::zero() const {

@@ -61,4 +61,8 @@ class Arena {
   std::unique_ptr<void, Free> data_{nullptr, Free{}};
 };
 
+// Copies `bytes` from src on src_device to dst on dst_device (any pair; copies within the device
+// are ordered on the CUDA compute stream, copies to or from the host complete before returning).
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+
 }  // namespace goat

@@ -10,7 +10,9 @@
 namespace goat::detail {
 
 std::unique_ptr<Communicator> make_local_communicator(Device device);
-std::unique_ptr<Communicator> make_mpi_communicator(const DistOptions& opts);
+// device: the memory the float collectives carry: cpu, or cuda only under the host emulation
+// (GOATLM_CUDA=EMU), whose device memory is host memory.
+std::unique_ptr<Communicator> make_mpi_communicator(const DistOptions& opts, Device device);
 std::unique_ptr<Communicator> make_nccl_communicator(const DistOptions& opts);
 
 }  // namespace goat::detail

@@ -31,10 +31,13 @@ void bucketed_all_reduce(Communicator& comm, std::span<float> data, const Bucket
     comm.all_reduce(data.subspan(static_cast<size_t>(b.begin), static_cast<size_t>(b.end - b.begin)), op);
 }
 
-void bucketed_all_reduce(Communicator& comm, std::span<float> data, double bucket_mb, ReduceOp op) {
+int64_t bucket_bytes(double bucket_mb) {
   GOAT_CHECK(bucket_mb > 0 && std::isfinite(bucket_mb), "dist.bucket_mb", "must be > 0, got {}", bucket_mb);
-  const auto bytes = std::max<int64_t>(4, static_cast<int64_t>(bucket_mb * 1024.0 * 1024.0));
-  bucketed_all_reduce(comm, data, BucketPlan(static_cast<int64_t>(data.size()), bytes, 4), op);
+  return std::max<int64_t>(4, static_cast<int64_t>(bucket_mb * 1024.0 * 1024.0));
+}
+
+void bucketed_all_reduce(Communicator& comm, std::span<float> data, double bucket_mb, ReduceOp op) {
+  bucketed_all_reduce(comm, data, BucketPlan(static_cast<int64_t>(data.size()), bucket_bytes(bucket_mb), 4), op);
 }
 
 }  // namespace goat

@@ -35,6 +35,9 @@ class BucketPlan {
   std::vector<Bucket> buckets_;
 };
 
+// dist.bucket_mb (MiB, > 0) as bytes for BucketPlan (at least one f32); throws naming a bad value.
+int64_t bucket_bytes(double bucket_mb);
+
 // data (n) in comm's device memory: all-reduces each bucket of `plan` in order, in place.
 void bucketed_all_reduce(Communicator& comm, std::span<float> data, const BucketPlan& plan,
                          ReduceOp op = ReduceOp::sum);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "backend/cuda/cuda_ops.h"
 #include "dist/backends.h"
 
 namespace goat {
@@ -57,6 +58,8 @@ std::unique_ptr<Communicator> make_communicator(const DistOptions& opts, Device 
     // One process needs no library: local (in-place collectives work on any device).
     if (launched <= 1) {
       b = Backend::local;
+    } else if (device == Device::cuda && !nccl_built() && cuda::emulated()) {
+      b = Backend::mpi;  // the emulated device's memory is host memory
     } else if (device == Device::cuda) {
       GOAT_CHECK(nccl_built(), "dist.backend", "auto: {} ranks on device cuda need NCCL, and this build has none",
                  launched);
@@ -74,8 +77,10 @@ std::unique_ptr<Communicator> make_communicator(const DistOptions& opts, Device 
                  "local runs one rank, but the launcher started {}; use dist.backend=auto or mpi", launched);
       return detail::make_local_communicator(device);
     case Backend::mpi:
-      GOAT_CHECK(device == Device::cpu, "dist.backend", "mpi carries CPU tensors only; device cuda needs nccl");
-      return detail::make_mpi_communicator(opts);
+      GOAT_CHECK(device == Device::cpu || cuda::emulated(), "dist.backend",
+                 "mpi carries CPU tensors only; device cuda needs nccl (mpi serves cuda only in the GOATLM_CUDA=EMU "
+                 "build, whose device memory is host memory)");
+      return detail::make_mpi_communicator(opts, device);
     case Backend::nccl:
       GOAT_CHECK(device == Device::cuda, "dist.backend", "nccl carries GPU tensors only; device cpu needs mpi");
       return detail::make_nccl_communicator(opts);

@@ -8,7 +8,7 @@ std::string mpi_status() { return "not built"; }
 
 bool mpi_built() { return false; }
 
-std::unique_ptr<Communicator> detail::make_mpi_communicator(const DistOptions&) {
+std::unique_ptr<Communicator> detail::make_mpi_communicator(const DistOptions&, Device) {
   fail("dist.backend", "mpi: this build has no MPI (install libopenmpi-dev openmpi-bin and reconfigure)");
 }
 

@@ -15,7 +15,7 @@ void GptEvalModel::run(const int32_t* inputs, const int32_t* targets, int64_t B,
   GOAT_CHECK(L <= max_len(), "extrapolate", "window of {} tokens exceeds the learned position table ({})", L, max_len());
   if (!acts_ || acts_->batch() != B || acts_->seq_len() != L) {
     acts_.reset();  // free the old buffers first: one (B, L) at a time
-    acts_ = std::make_unique<Activations>(model_.config(), B, L);
+    acts_ = std::make_unique<Activations>(model_.config(), B, L, Placement{}, kForwardOnly);
   }
   const size_t n = static_cast<size_t>(B * L);
   std::memcpy(acts_->inputs.data(), inputs, n * sizeof(int32_t));

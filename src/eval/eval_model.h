@@ -1,6 +1,7 @@
 // The model seen by the extrapolation suite: a batch of windows in, per-token losses and logits
-// out. GptEvalModel wraps a trained Gpt (one Activations sized for the current (B, L), so memory
-// is O(B·L) per layer; attention runs in the tiled kernel, never a T×T tensor). Tests plug in
+// out. GptEvalModel wraps a trained Gpt (one forward-only Activations sized for the current (B, L):
+// the residual stream x per layer, one shared slot for the other activations, no backward scratch,
+// the (B, L, V) logits; attention runs in the tiled kernel, never a T×T tensor). Tests plug in
 // exact oracles (e.g. a perfect induction copier) through the same interface, so the scoring
 // logic of every mode is checked against a known answer independent of training.
 //

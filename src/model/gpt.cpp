@@ -74,38 +74,85 @@ ops::AttentionArgs attention_views(const Activations& a, int l, const ModelConfi
 // ---------------------------------------------------------------------------------------------
 // Activations
 
-Activations::Activations(const ModelConfig& cfg, int64_t B, int64_t T, Placement place)
-    : batch_(B), seq_len_(T), place_(place), arena_(place.dtype, place.device), stats_(DType::f32, place.device) {
+Recompute parse_recompute(const std::string& name) {
+  if (name == "none") return Recompute::none;
+  if (name == "attention") return Recompute::attention;
+  if (name == "block") return Recompute::block;
+  fail("gpt", "recompute: expected none, attention or block, got \"{}\"", name);
+}
+
+namespace {
+
+// The per-layer activations the attention recomputation re-runs (the rest of the block's are
+// added to these under block, and under forward-only plans).
+bool attention_slot(const std::string& n) { return n == "qkv" || n == "atty" || n == "lse"; }
+
+}  // namespace
+
+bool Activations::shared(const ActivationPlan& plan, const char* name) {
+  const std::string n = name;
+  if (n == "x") return false;
+  if (!plan.backward || plan.recompute == Recompute::block) return true;
+  return plan.recompute == Recompute::attention && attention_slot(n);
+}
+
+void Activations::declare(Arena& arena, Arena& stats, const ModelConfig& cfg, int64_t B, int64_t T,
+                          const ActivationPlan& plan) {
   const int64_t C = cfg.d_model, H = cfg.n_head, V = cfg.vocab_size;
   const int64_t W = C + 2 * cfg.kv_heads() * cfg.head_dim();
+  // Layer l's entry, or the one shared slot "h.shared.*" (declared once).
+  const auto add = [&](Arena& ar, int l, const char* name, Shape s) {
+    if (!shared(plan, name)) return (void)ar.add(hname(l, name), s);
+    if (l == 0) ar.add(std::string("h.shared.") + name, s);
+  };
   for (int l = 0; l < cfg.n_layer; ++l) {
-    arena_.add(hname(l, "x"), Shape{B, T, C});
-    arena_.add(hname(l, "ln1"), Shape{B, T, C});
-    stats_.add(hname(l, "ln1_mean"), Shape{B, T});
-    stats_.add(hname(l, "ln1_rstd"), Shape{B, T});
-    arena_.add(hname(l, "qkv"), Shape{B, T, W});
-    arena_.add(hname(l, "atty"), Shape{B, T, C});
-    stats_.add(hname(l, "lse"), Shape{B, H, T});
-    arena_.add(hname(l, "res2"), Shape{B, T, C});
-    arena_.add(hname(l, "ln2"), Shape{B, T, C});
-    stats_.add(hname(l, "ln2_mean"), Shape{B, T});
-    stats_.add(hname(l, "ln2_rstd"), Shape{B, T});
-    arena_.add(hname(l, "fch"), Shape{B, T, 4 * C});
-    arena_.add(hname(l, "fch_gelu"), Shape{B, T, 4 * C});
+    add(arena, l, "x", Shape{B, T, C});
+    add(arena, l, "ln1", Shape{B, T, C});
+    add(stats, l, "ln1_mean", Shape{B, T});
+    add(stats, l, "ln1_rstd", Shape{B, T});
+    add(arena, l, "qkv", Shape{B, T, W});
+    add(arena, l, "atty", Shape{B, T, C});
+    add(stats, l, "lse", Shape{B, H, T});
+    add(arena, l, "res2", Shape{B, T, C});
+    add(arena, l, "ln2", Shape{B, T, C});
+    add(stats, l, "ln2_mean", Shape{B, T});
+    add(stats, l, "ln2_rstd", Shape{B, T});
+    add(arena, l, "fch", Shape{B, T, 4 * C});
+    add(arena, l, "fch_gelu", Shape{B, T, 4 * C});
   }
-  for (const char* n : {"x_final", "lnf", "attproj", "fcproj", "dres", "d_ln", "d_atty"}) arena_.add(n, Shape{B, T, C});
-  for (const char* n : {"lnf_mean", "lnf_rstd", "losses"}) stats_.add(n, Shape{B, T});
-  arena_.add("d_qkv", Shape{B, T, W});
-  arena_.add("d_fch", Shape{B, T, 4 * C});
-  arena_.add("logits", Shape{B, T, V});
+  for (const char* n : {"x_final", "lnf", "attproj", "fcproj"}) arena.add(n, Shape{B, T, C});
+  for (const char* n : {"lnf_mean", "lnf_rstd", "losses"}) stats.add(n, Shape{B, T});
+  if (plan.backward) {
+    for (const char* n : {"dres", "d_ln", "d_atty"}) arena.add(n, Shape{B, T, C});
+    arena.add("d_qkv", Shape{B, T, W});
+    arena.add("d_fch", Shape{B, T, 4 * C});
+  }
+  arena.add("logits", Shape{B, T, V});
+}
+
+Activations::Activations(const ModelConfig& cfg, int64_t B, int64_t T, Placement place, ActivationPlan plan)
+    : batch_(B), seq_len_(T), place_(place), plan_(plan), arena_(place.dtype, place.device),
+      stats_(DType::f32, place.device) {
+  declare(arena_, stats_, cfg, B, T, plan);
   arena_.allocate();
   stats_.allocate();
   inputs.assign(static_cast<size_t>(B * T), 0);
   targets.assign(static_cast<size_t>(B * T), 0);
 }
 
+int64_t Activations::planned_bytes(const ModelConfig& cfg, int64_t B, int64_t T, Placement place,
+                                   ActivationPlan plan) {
+  Arena arena(place.dtype, place.device), stats(DType::f32, place.device);
+  declare(arena, stats, cfg, B, T, plan);
+  return arena.numel() * static_cast<int64_t>(dtype_size(place.dtype)) + stats.numel() * 4;
+}
+
+int64_t Activations::bytes() const {
+  return arena_.numel() * static_cast<int64_t>(dtype_size(arena_.dtype())) + stats_.numel() * 4;
+}
+
 Tensor Activations::layer(int l, const char* name) const {
-  const std::string n = hname(l, name);
+  const std::string n = shared(plan_, name) ? std::string("h.shared.") + name : hname(l, name);
   return arena_.index_of(n) >= 0 ? arena_.view(n) : stats_.view(n);
 }
 
@@ -143,7 +190,7 @@ void Gpt::declare() {
     add(hname(l, "attn.out_proj.weight"), Shape{C, C}, true);
     add(hname(l, "attn.out_proj.bias"), Shape{C}, false);
     pos_.push_back(make_position(cfg_, ashape, train_len_));
-    pos_.back()->set_device(place_.device);
+    pos_.back()->set_device(place_.device, place_.dtype);
     const size_t before = params_.entries().size();
     pos_.back()->declare(params_, "h." + std::to_string(l) + ".attn.");
     decay_.resize(params_.entries().size(), false);  // position/prior parameters: no decay
@@ -235,13 +282,60 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
 // ---------------------------------------------------------------------------------------------
 // Forward / backward
 
+void Gpt::attention_sublayer(Activations& a, int l, bool diagnostics) {
+  const Arena& wts = weights();
+  const int64_t B = a.batch(), T = a.seq_len();
+  // (B, T, C) → qkv (B, T, C + 2·Hkv·D)
+  ops::linear_forward(a.layer(l, "qkv"), a.layer(l, "ln1"), wts.view(hname(l, "attn.in_proj.weight")),
+                      wts.view(hname(l, "attn.in_proj.bias")));
+  PositionScheme& pos = *pos_[static_cast<size_t>(l)];
+  ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
+  pos.forward_qk(args.q, args.k, 0, 0);
+  args.prior = pos.prior(B, T, 0);
+  if (diagnostics && diag_hook_) {
+    args.diag = diag_hook_(l);
+    args.diag.content_dim = pos.content_dim();
+  }
+  ops::attention_forward(args);
+}
+
+void Gpt::after_attention(Activations& a, int l) {
+  const Arena& wts = weights();
+  const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
+  const auto A = [&](const char* s) { return a.layer(l, s); };
+  const Tensor attproj = a.get("attproj");
+  ops::linear_forward(attproj, A("atty"), P("attn.out_proj.weight"), P("attn.out_proj.bias"));
+  ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
+                                  P("ln_2.weight"), P("ln_2.bias"));
+  ops::linear_forward(A("fch"), A("ln2"), P("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
+  ops::gelu_forward(A("fch_gelu"), A("fch"));
+}
+
+void Gpt::recompute_attention(Activations& a, int l) {
+  if (a.slot_layer == l) return;
+  attention_sublayer(a, l, false);
+  a.slot_layer = l;
+}
+
+void Gpt::recompute_block(Activations& a, int l) {
+  if (a.slot_layer == l) return;
+  const Arena& wts = weights();
+  // ln1 from the kept x: the same row normalisation the fused residual LayerNorm applied to it.
+  ops::layernorm_forward(a.layer(l, "ln1"), a.layer(l, "ln1_mean"), a.layer(l, "ln1_rstd"), a.layer(l, "x"),
+                         wts.view(hname(l, "ln_1.weight")), wts.view(hname(l, "ln_1.bias")));
+  attention_sublayer(a, l, false);
+  after_attention(a, l);
+  a.slot_layer = l;
+}
+
 double Gpt::forward(Activations& a, bool with_targets) {
   const int64_t B = a.batch(), T = a.seq_len();
   const Tensor none;
   const Arena& wts = weights();
+  a.slot_layer = -1;
   a.upload_ids();
   ops::embedding_forward(a.layer(0, "x"), a.input_ids(), wts.view("wte.weight"), position_table(0, T), 0);
-  const Tensor attproj = a.get("attproj"), fcproj = a.get("fcproj");
+  const Tensor fcproj = a.get("fcproj");
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto A = [&](const char* s) { return a.layer(l, s); };
@@ -250,24 +344,11 @@ double Gpt::forward(Activations& a, bool with_targets) {
     else
       ops::residual_layernorm_forward(A("x"), A("ln1"), A("ln1_mean"), A("ln1_rstd"), a.layer(l - 1, "res2"), fcproj,
                                       P("ln_1.weight"), P("ln_1.bias"));
-    // (B, T, C) → qkv (B, T, C + 2·Hkv·D)
-    ops::linear_forward(A("qkv"), A("ln1"), P("attn.in_proj.weight"), P("attn.in_proj.bias"));
-    PositionScheme& pos = *pos_[static_cast<size_t>(l)];
-    ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
-    pos.forward_qk(args.q, args.k, 0, 0);
-    args.prior = pos.prior(B, T, 0);
-    if (diag_hook_) {
-      args.diag = diag_hook_(l);
-      args.diag.content_dim = pos.content_dim();
-    }
-    ops::attention_forward(args);
-    ops::linear_forward(attproj, A("atty"), P("attn.out_proj.weight"), P("attn.out_proj.bias"));
-    ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
-                                    P("ln_2.weight"), P("ln_2.bias"));
-    ops::linear_forward(A("fch"), A("ln2"), P("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
-    ops::gelu_forward(A("fch_gelu"), A("fch"));
+    attention_sublayer(a, l, true);
+    after_attention(a, l);
     ops::linear_forward(fcproj, A("fch_gelu"), P("mlp.c_proj.weight"), P("mlp.c_proj.bias"));
   }
+  a.slot_layer = static_cast<int>(cfg_.n_layer) - 1;
   ops::residual_layernorm_forward(a.get("x_final"), a.get("lnf"), a.get("lnf_mean"), a.get("lnf_rstd"),
                                   a.layer(static_cast<int>(cfg_.n_layer) - 1, "res2"), fcproj,
                                   wts.view("ln_f.weight"), wts.view("ln_f.bias"));
@@ -278,7 +359,9 @@ double Gpt::forward(Activations& a, bool with_targets) {
   return ops::cross_entropy_forward(a.get("losses"), logits.reshape(Shape{B * T, cfg_.vocab_size}), a.target_ids());
 }
 
-void Gpt::backward(Activations& a, float loss_scale) {
+void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready) {
+  GOAT_CHECK(a.plan().backward, "gpt", "backward: these activations are forward-only (an evaluation plan)");
+  const Recompute rc = a.plan().recompute;
   const int64_t B = a.batch(), T = a.seq_len(), C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(),
                 D = cfg_.head_dim();
   const Tensor none;
@@ -291,17 +374,24 @@ void Gpt::backward(Activations& a, float loss_scale) {
   ops::fill_zero(dres);
   ops::layernorm_backward(dres, grads_.view("ln_f.weight"), grads_.view("ln_f.bias"), d_ln, a.get("x_final"),
                           wts.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
+  const auto written_from = [&](const std::string& first) {
+    if (ready) ready(params_.entries()[static_cast<size_t>(params_.index_of(first))].offset);
+  };
+  written_from("ln_f.weight");
   for (int l = static_cast<int>(cfg_.n_layer) - 1; l >= 0; --l) {
     const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto G = [&](const char* s) { return grads_.view(hname(l, s)); };
     const auto A = [&](const char* s) { return a.layer(l, s); };
+    if (rc == Recompute::block) recompute_block(a, l);
     // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
     ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G("mlp.c_proj.bias"), dres, A("fch_gelu"),
                          P("mlp.c_proj.weight"));
-    ops::gelu_backward(d_fch, d_fch, A("fch"));
-    ops::linear_backward(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("ln2"), P("mlp.c_fc.weight"));
+    // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
+    ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
+                              P("mlp.c_fc.weight"));
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
                             A("ln2_rstd"));
+    if (rc == Recompute::attention) recompute_attention(a, l);
     // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
     ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres, A("atty"),
                          P("attn.out_proj.weight"));
@@ -319,10 +409,12 @@ void Gpt::backward(Activations& a, float loss_scale) {
                          P("attn.in_proj.weight"));
     ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),
                             A("ln1_rstd"));
+    written_from(hname(l, "ln_1.weight"));  // layer l's parameters start with ln_1
   }
   Tensor d_wpe;
   if (cfg_.position.type == "learned") d_wpe = row_slice(grads_.view("wpe.weight"), 0, T);
   ops::embedding_backward(grads_.view("wte.weight"), d_wpe, dres, a.input_ids(), 0);
+  if (ready) ready(0);
 }
 
 }  // namespace goat

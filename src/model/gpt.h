@@ -37,16 +37,50 @@ struct Placement {
   DType dtype = DType::f32;
 };
 
+// Activation recomputation (config train.recompute; docs/performance.md "Activation memory").
+// Per layer and token the forward saves, in elements (W = C + 2·Hkv·D, the fused qkv width):
+//   x C, ln1 C, qkv W, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C (activation dtype)
+//   lse H, ln1/ln2 mean and rstd 4 (fp32)
+// The attention kernels keep no per-pair (T, T) buffer in any mode (only lse).
+//   none       every layer keeps all of them.
+//   attention  qkv (after the position scheme), atty and lse are one slot shared by all layers;
+//              the backward of layer l re-runs its in_proj GEMM, position scheme and attention
+//              forward into it. Saves (L − 1)·(W + C) activation + (L − 1)·H fp32 per token.
+//   block      only x is kept per layer, everything else is one shared slot; the backward of
+//              layer l re-runs its block forward (up to the GELU) from x. Saves (L − 1)·(12C + W)
+//              activation + (L − 1)·(H + 4) fp32 per token: all but x.
+// Recomputed values are bitwise the forward's (the same ops on the same inputs), so losses and
+// weights do not depend on the mode.
+enum class Recompute { none, attention, block };
+Recompute parse_recompute(const std::string& name);  // "none" | "attention" | "block"
+
+// Which activations an Activations object holds.
+struct ActivationPlan {
+  Recompute recompute = Recompute::none;
+  // false: forward only (evaluation): block's layout (x per layer, one shared slot for the rest)
+  // without the backward scratch (dres, d_ln, d_atty, d_qkv, d_fch).
+  bool backward = true;
+};
+inline constexpr ActivationPlan kForwardOnly{Recompute::none, false};
+
 // Saved activations and backward scratch for one (B, T).
 class Activations {
  public:
-  Activations(const ModelConfig& cfg, int64_t batch, int64_t seq_len, Placement place = {});
+  Activations(const ModelConfig& cfg, int64_t batch, int64_t seq_len, Placement place = {}, ActivationPlan plan = {});
   int64_t batch() const { return batch_; }
   int64_t seq_len() const { return seq_len_; }
-  Tensor layer(int l, const char* name) const;  // e.g. layer(3, "qkv")
+  const ActivationPlan& plan() const { return plan_; }
+  Tensor layer(int l, const char* name) const;  // e.g. layer(3, "qkv"); a shared slot when recomputed
   Tensor get(const char* name) const;
   // Elements of all activations and scratch (the activation arena in the run's dtype + fp32 stats).
   int64_t numel() const { return arena_.numel() + stats_.numel(); }
+  // Bytes of both arenas (the activation arena in its dtype, the fp32 stats).
+  int64_t bytes() const;
+  // bytes() of an Activations with these arguments, without allocating it.
+  static int64_t planned_bytes(const ModelConfig& cfg, int64_t batch, int64_t seq_len, Placement place,
+                               ActivationPlan plan);
+  // Which layer's forward values the shared slot holds (-1: none); set by Gpt.
+  int slot_layer = -1;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 
   // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by
@@ -56,8 +90,14 @@ class Activations {
   const int32_t* target_ids() const;
 
  private:
+  // true when layer(l, name) is the one shared slot under this plan
+  static bool shared(const ActivationPlan& plan, const char* name);
+  static void declare(Arena& arena, Arena& stats, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
+                      const ActivationPlan& plan);
+
   int64_t batch_, seq_len_;
   Placement place_;
+  ActivationPlan plan_;
   Arena arena_;   // activations (place_.dtype)
   Arena stats_;   // fp32 side values: LayerNorm mean/rstd, lse, losses
   DeviceBuffer ids_dev_;  // (2, B, T) inputs then targets
@@ -75,9 +115,14 @@ class Gpt {
   // Forward over acts.inputs (B, T). With targets, fills per-token losses and returns the mean
   // loss; without, returns 0 and leaves logits in acts.get("logits") (B, T, V).
   double forward(Activations& acts, bool with_targets = true);
+  // Progress of backward(): every gradient element at arena index >= written_from is final for
+  // this backward (the arena is in forward order, the backward runs from its end). Called after
+  // ln_f, after each layer (from that layer's first parameter) and at the end (0); the
+  // data-parallel trainer starts a bucket's all-reduce from it (train/overlapped_allreduce.h).
+  using GradReadyHook = std::function<void(int64_t written_from)>;
   // Accumulates parameter gradients (+=) for loss·loss_scale·(B·T) (i.e. dL/dlogits is
   // scale·(softmax − onehot)); call after forward with targets. Overwrites the logits.
-  void backward(Activations& acts, float loss_scale);
+  void backward(Activations& acts, float loss_scale, const GradReadyHook& ready = {});
 
   const ModelConfig& config() const { return cfg_; }
   const Arena& params() const { return params_; }
@@ -121,6 +166,14 @@ class Gpt {
   int64_t width_qkv() const;
   const Arena& weights() const { return work_.allocated() ? work_ : params_; }  // what the ops read
   void init_values(const Arena& dst, uint64_t seed);  // the init into a host arena
+  // Layer l's forward pieces, shared by forward() and the recomputation in backward():
+  // ln1 → qkv → position scheme → attention → atty (+ lse), with the diagnostics hook if asked;
+  // and from atty: out_proj → res2, ln2 → c_fc → GELU.
+  void attention_sublayer(Activations& a, int l, bool diagnostics);
+  void after_attention(Activations& a, int l);
+  // Re-runs what the plan dropped for layer l into the shared slot (backward).
+  void recompute_attention(Activations& a, int l);
+  void recompute_block(Activations& a, int l);
 
 
   ModelConfig cfg_;

@@ -11,7 +11,7 @@
 // Embedding-side variants (learned, sinusoidal) live in the model's embedding; their attention
 // scheme is the plain one. Schemes: none/learned/sinusoidal (plain), rope, alibi, goat.
 //
-// Device: a model on CUDA calls set_device(cuda) once; q/k and the parameter arenas are then
+// Device: a model on CUDA calls set_device(cuda, dtype) once; q/k and the parameter arenas are then
 // device memory, prior() and prior_grad_buffers() return device pointers, and the small prior
 // vectors (GOAT's key bias MLP, slopes) are computed on the host and copied (position_goat.cpp).
 #pragma once
@@ -35,7 +35,7 @@ class PositionScheme {
  public:
   virtual ~PositionScheme() = default;
 
-  void set_device(Device d) { device_ = d; }
+  void set_device(Device d, DType dt = DType::f32) { device_ = d, dtype_ = dt; }
   Device device() const { return device_; }
 
   // Declares this layer's parameters in `params` under `prefix` (e.g. "h.3.attn."), using the
@@ -75,6 +75,7 @@ class PositionScheme {
 
  protected:
   Device device_ = Device::cpu;
+  DType dtype_ = DType::f32;  // of q/k on the device
 };
 
 }  // namespace goat

@@ -169,10 +169,19 @@ Tensor GoatPosition::param(const Arena& a, const char* name) const {
   return a.view(prefix_ + name);
 }
 
+bool GoatPosition::lanes_in_kernel() const {
+  return device_ == Device::cuda && dtype_ == DType::bf16 && cuda::attention_fused(DType::bf16, D_);
+}
+
+float GoatPosition::score_scale() const {
+  return lanes_in_kernel() ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc_))) : 1.f;
+}
+
 void GoatPosition::forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, int64_t k_pos0) {
   const int64_t B = q.size(0), Tq = q.size(2), Tk = k.size(2);
   check_shape("goat", "q", q, {B, H_, Tq, D_});
   check_shape("goat", "k", k, {B, Hkv_, Tk, D_});
+  if (lanes_in_kernel()) return;  // the kernel builds the lanes from prior().lanes
   const float qscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc_)));
   lane_tables(q_pos0, Tq, cq_, sq_);
   lane_tables(k_pos0, Tk, ck_, sk_);
@@ -204,6 +213,10 @@ void GoatPosition::mlp_forward(const Views& v, int64_t tk, int64_t k_pos0) {
 ops::AttentionPrior GoatPosition::prior(int64_t batch, int64_t tk, int64_t k_pos0) {
   ops::AttentionPrior p;
   p.pos_offset = k_pos0;
+  if (lanes_in_kernel()) {
+    p.lanes.on = true, p.lanes.R = R_, p.lanes.content_dim = dc_;
+    p.lanes.a = param(*params_, "lambda_sym").f32(), p.lanes.b = param(*params_, "lambda_asym").f32();
+  }
   if (!cfg_.key_bias) return p;
   const Views v = host_views(*params_, pmirror_);
   mlp_forward(v, tk, k_pos0);
@@ -227,6 +240,10 @@ ops::AttentionPrior GoatPosition::prior(int64_t batch, int64_t tk, int64_t k_pos
 
 ops::AttentionGrads GoatPosition::prior_grad_buffers() {
   ops::AttentionGrads g;
+  if (lanes_in_kernel() && R_ > 0) {
+    g.d_lane_a = static_cast<float*>(d_lane_dev_.reserve(static_cast<size_t>(2 * Hkv_ * R_) * sizeof(float)));
+    g.d_lane_b = g.d_lane_a + Hkv_ * R_;
+  }
   if (!cfg_.key_bias) return g;
   g.d_key_bias = d_kb_.data();
   if (cfg_.causal) g.d_slope = d_slope_.data();
@@ -288,6 +305,15 @@ void GoatPosition::backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos
   const int64_t B = dq.size(0), Tq = dq.size(2), Tk = dk.size(2);
   check_shape("goat", "dq", dq, {B, H_, Tq, D_});
   check_shape("goat", "dk", dk, {B, Hkv_, Tk, D_});
+  if (lanes_in_kernel()) {  // dq/dk lanes are 0 and the content scaled already; ∂a, ∂b came out
+    if (R_ == 0) return;
+    std::vector<float> dab(static_cast<size_t>(2 * Hkv_ * R_));
+    d_lane_dev_.download(dab.data(), dab.size() * sizeof(float));
+    const Views G = host_views(grads, gmirror_);
+    for (int64_t i = 0; i < Hkv_ * R_; ++i) G.a[i] += dab[static_cast<size_t>(i)], G.b[i] += dab[static_cast<size_t>(Hkv_ * R_ + i)];
+    push_mirror(grads, gmirror_);
+    return;
+  }
   const float qscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc_)));
   // ∂L/∂a_r = Σ dq~_cos,r cos(w_r t_i) + dq~_sin,r sin(w_r t_i); ∂L/∂b_r = Σ dq~_cos,r sin − dq~_sin,r cos.
   lane_tables(q_pos0, Tq, cq_, sq_);

@@ -53,7 +53,12 @@ class GoatPosition final : public PositionScheme {
 
   void declare(Arena& params, const std::string& prefix) override;
   void init(const Arena& params, const Rng& rng) override;
-  float score_scale() const override { return 1.f; }
+  // 1 with the lanes folded into q/k (content pre-scaled); 1/sqrt(dc) with in-kernel lanes.
+  float score_scale() const override;
+  // Whether the CUDA fused kernels build the relative lanes (bf16 on CUDA with a fused head dim):
+  // then forward_qk leaves q/k alone, prior() hands (a, b) to the kernel and backward_qk takes
+  // ∂a, ∂b from it (docs/kernels.md). Otherwise the lanes are folded into q/k (goat.md §3).
+  bool lanes_in_kernel() const;
   int64_t content_dim() const override { return dc_; }
   int64_t prior_lanes() const { return dp_; }
 
@@ -94,6 +99,7 @@ class GoatPosition final : public PositionScheme {
   std::vector<float> cq_, sq_, ck_, sk_;    // lane tables of the last forward_qk/backward_qk
   std::vector<float> pmirror_, gmirror_;    // host copies of the layer's params / grads (CUDA)
   DeviceBuffer kb_dev_, slope_dev_, d_kb_dev_, d_slope_dev_, tab_dev_[4];
+  DeviceBuffer d_lane_dev_;                 // in-kernel lanes: ∂a, ∂b (2, Hkv, R) from the kernel
 };
 
 }  // namespace goat

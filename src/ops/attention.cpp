@@ -69,6 +69,11 @@ cuda::AttentionDesc cuda_desc(const AttentionArgs& a, const cpu::AttentionParams
   d.slope = p.slope, d.key_bias = p.key_bias;
   copy_strides(a.q, d.q_s), copy_strides(a.k, d.k_s), copy_strides(a.v, d.v_s), copy_strides(a.o, d.o_s);
   d.B = p.B, d.H = p.H, d.Hkv = p.Hkv, d.Tq = p.Tq, d.Tk = p.Tk, d.D = p.D, d.scale = p.scale, d.causal = p.causal;
+  const AttentionLanes& l = a.prior.lanes;
+  if (l.on) {
+    d.lanes = true, d.lane_a = l.a, d.lane_b = l.b, d.lane_R = l.R, d.lane_dc = l.content_dim;
+    d.k_pos0 = a.prior.pos_offset, d.q_pos0 = a.prior.pos_offset + p.Tk - p.Tq;  // queries at the end
+  }
   return d;
 }
 
@@ -81,6 +86,8 @@ bool attention_on_cuda(const AttentionArgs& a, std::initializer_list<const Tenso
     GOAT_CHECK(!present(*t) || (t->device == Device::cuda) == cuda, kWhere,
                "device cuda not supported together with cpu tensors (mixed devices)");
   GOAT_CHECK(!cuda || !a.diag.any(), kWhere, "diagnostics are not implemented on cuda (run them on the cpu)");
+  GOAT_CHECK(cuda || !a.prior.lanes.on, kWhere,
+             "in-kernel GOAT lanes are a CUDA fused-kernel mode; on the cpu the position scheme folds them into q/k");
   return cuda;
 }
 
@@ -110,6 +117,7 @@ void attention_backward(const AttentionArgs& a, const Tensor& d_o, const Attenti
     d.d_o = d_o.data, d.dq = g.dq.data, d.dk = g.dk.data, d.dv = g.dv.data;
     copy_strides(d_o, d.do_s), copy_strides(g.dq, d.dq_s), copy_strides(g.dk, d.dk_s), copy_strides(g.dv, d.dv_s);
     d.d_key_bias = g.d_key_bias, d.d_slope = g.d_slope;
+    d.d_lane_a = g.d_lane_a, d.d_lane_b = g.d_lane_b;
     return cuda::attention_backward(d, act);
   }
   p.d_entropy = p.d_sink = p.d_pmax = p.d_kl = p.d_omega = nullptr;

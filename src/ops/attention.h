@@ -22,10 +22,23 @@
 
 namespace goat::ops {
 
+// GOAT's relative lanes built inside the CUDA fused flash kernels (docs/kernels.md) instead of
+// written into q/k by the position scheme: q/k columns [content_dim, content_dim + 2R) are
+// replaced by (a∘cos + b∘sin, a∘sin − b∘cos)(w t_i) for q and (cos, sin)(w t_j) for k, columns
+// past them by 0; `scale` applies to the content only. The backward stores 0 in the lane columns
+// of dq, dk and overwrites AttentionGrads::d_lane_a/b. CUDA (bf16, fused path) only: the CPU
+// reference is the folded form (ops::goat_lanes_forward/backward around the same kernel).
+struct AttentionLanes {
+  bool on = false;
+  const float *a = nullptr, *b = nullptr;  // (Hkv, R) fp32 on the device (null when R = 0)
+  int64_t R = 0, content_dim = 0;
+};
+
 struct AttentionPrior {
   const float* slope = nullptr;     // (Hkv) per kv head, or nullptr: no recency term
   const float* key_bias = nullptr;  // (B, Hkv, Tk) contiguous, or nullptr: no per-key term
   int64_t pos_offset = 0;           // absolute position of key 0 (relative terms ignore it)
+  AttentionLanes lanes;             // in-kernel GOAT lanes (CUDA only), or off
 };
 
 // Per-row diagnostics accumulated inside the forward kernel (optional; theory.md §5). Each
@@ -60,6 +73,8 @@ struct AttentionGrads {
   Tensor dq, dk, dv;            // same shapes as q, k, v; overwritten
   float* d_key_bias = nullptr;  // (B, Hkv, Tk) overwritten: column sums of dS, if key_bias given
   float* d_slope = nullptr;     // (Hkv) overwritten: Σ dS_ij (t_j − t_i), if slope given
+  float* d_lane_a = nullptr;    // (Hkv, R) overwritten: ∂L/∂a, ∂L/∂b with prior.lanes (R > 0)
+  float* d_lane_b = nullptr;
 };
 
 // Needs o and lse from the forward pass and d_o (B, H, Tq, D). a.diag is ignored.

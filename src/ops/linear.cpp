@@ -3,9 +3,11 @@
 // in/out (and d_in/d_out) may be any (..., C) views whose leading dims collapse into rows.
 #include "ops/linear.h"
 
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/linear.h"
 #include "backend/cuda/cuda_ops.h"
 #include "core/op_profile.h"
+#include "ops/elementwise.h"
 #include "ops/op_args.h"
 
 namespace goat::ops {
@@ -43,13 +45,23 @@ void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
   cpu::linear_forward(d, y.data, x.data, weight.f32(), present(bias) ? bias.f32() : nullptr);
 }
 
-void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
-                     const Tensor& in, const Tensor& weight, bool accumulate_d_in) {
-  const OpTimer timer("linear.backward");
+namespace {
+
+// linear_backward, with gelu_pre (CPU only) for linear_backward_gelu.
+void backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out, const Tensor& in,
+              const Tensor& weight, bool accumulate_d_in, const Tensor* gelu_pre) {
   const bool cuda = on_cuda(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight});
   const DType act = act_dtype(in, cuda);
   const MatView x = as_matrix(kOp, "in", in, act), dy = as_matrix(kOp, "d_out", d_out, act);
   const cpu::LinearDims d = check_linear(in, x, d_out, "d_out", dy, weight, Tensor(), act);
+  const float* pre = nullptr;
+  if (gelu_pre) {
+    GOAT_CHECK(!cuda && gelu_pre->device == Device::cpu, kOp, "the fused GELU backward runs on the CPU only");
+    check_shape(kOp, "pre", *gelu_pre, d_out.shape);
+    const MatView pm = as_matrix(kOp, "pre", *gelu_pre, act);
+    GOAT_CHECK(pm.ld == dy.ld, kOp, "expected pre row stride {} to equal d_act's {}", pm.ld, dy.ld);
+    pre = pm.data;
+  }
   float* dx = nullptr;
   void* dx_ptr = nullptr;
   if (present(d_in)) {
@@ -74,7 +86,27 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
   if (cuda)
     return cuda::linear_backward(dx_ptr, x.ld, dw, db, dy.ptr, dy.ld, x.ptr, x.ld, weight.data, d.n, d.cin, d.cout,
                                  accumulate_d_in, act);
-  cpu::linear_backward(d, dx, dw, db, dy.data, x.data, weight.f32(), accumulate_d_in);
+  cpu::linear_backward(d, dx, dw, db, dy.data, x.data, weight.f32(), accumulate_d_in, pre);
+}
+
+}  // namespace
+
+void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                     const Tensor& in, const Tensor& weight, bool accumulate_d_in) {
+  const OpTimer timer("linear.backward");
+  backward(d_in, d_weight, d_bias, d_out, in, weight, accumulate_d_in, nullptr);
+}
+
+void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,
+                          const Tensor& pre, const Tensor& in, const Tensor& weight) {
+  // CUDA and CPU fp32: two ops, GELU's backward in place, then the layer's (in fp32 a fused pass
+  // into a scratch matrix measured no faster); CPU bf16: fused into the rounding of d_out.
+  if (on_cuda(kOp, {&d_act, &pre}) || cpu::gemm_precision() != cpu::GemmPrecision::bf16) {
+    gelu_backward(d_act, d_act, pre);
+    return linear_backward(d_in, d_weight, d_bias, d_act, in, weight);
+  }
+  const OpTimer timer("linear.backward");
+  backward(d_in, d_weight, d_bias, d_act, in, weight, false, &pre);
 }
 
 }  // namespace goat::ops

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/check.h"
 #include "ops/elementwise.h"
+#include "train/optimizer.h"
 
 namespace goat {
 
@@ -26,13 +28,17 @@ void GradAccumulator::before_backward(const Arena& grads, int64_t micro) {
   std::memset(g, 0, n * sizeof(float));
 }
 
-void GradAccumulator::after_backward(const Arena& grads, int64_t micro) {
-  if (micro == 0) return;
-  if (grads.device() == Device::cuda) return ops::add_forward(grads.flat(), device_sum_.flat(), grads.flat());
+void GradAccumulator::after_backward(const Arena& grads, int64_t micro, int64_t begin, int64_t end) {
+  if (micro == 0 || begin >= end) return;
+  GOAT_CHECK(begin >= 0 && end <= grads.numel(), "grad_accumulator", "range [{}, {}) outside {} gradients", begin,
+             end, grads.numel());
+  if (grads.device() == Device::cuda) {
+    const Tensor g = arena_range(grads, begin, end - begin);
+    return ops::add_forward(g, arena_range(device_sum_, begin, end - begin), g);
+  }
   float* g = static_cast<float*>(grads.data());
-  const auto n = static_cast<size_t>(grads.numel());
-#pragma omp parallel for simd schedule(static) if (n >= (1u << 16))
-  for (size_t i = 0; i < n; ++i) g[i] = sum_[i] + g[i];
+#pragma omp parallel for simd schedule(static) if (end - begin >= (1 << 16))
+  for (int64_t i = begin; i < end; ++i) g[i] = sum_[static_cast<size_t>(i)] + g[i];
 }
 
 }  // namespace goat

@@ -20,7 +20,10 @@ class GradAccumulator {
   // aside and zeroes the gradients so the backward computes g_k alone.
   void before_backward(const Arena& grads, int64_t micro);
   // Call after micro-batch k's backward: k > 0 adds the running sum back (sum + g_k).
-  void after_backward(const Arena& grads, int64_t micro);
+  void after_backward(const Arena& grads, int64_t micro) { after_backward(grads, micro, 0, grads.numel()); }
+  // The same for the elements [begin, end) only, once the backward has finished them (the
+  // overlapped all-reduce adds bucket by bucket, train/overlapped_allreduce.h).
+  void after_backward(const Arena& grads, int64_t micro, int64_t begin, int64_t end);
 
  private:
   std::vector<float> sum_;  // host gradients

@@ -50,8 +50,8 @@ void AdamW::load_moments(const Arena& m_full, const Arena& v_full) {
   for (const auto& [full, own, name] : {std::tuple{&m_full, &m_, "m"}, std::tuple{&v_full, &v_, "v"}}) {
     GOAT_CHECK(full->numel() == numel_, "adamw", "moment arena {} has {} elements, the parameters {}", name,
                full->numel(), numel_);
-    const float* src = static_cast<const float*>(full->data()) + begin_;
-    std::copy(src, src + (end_ - begin_), static_cast<float*>(own->data()));
+    copy_bytes(own->data(), own->device(), static_cast<const float*>(full->data()) + begin_, full->device(),
+               static_cast<size_t>(end_ - begin_) * sizeof(float));
   }
 }
 

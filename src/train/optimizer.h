@@ -39,7 +39,8 @@ class AdamW {
   int64_t begin() const { return begin_; }
   int64_t end() const { return end_; }
   bool owns_all() const { return begin_ == 0 && end_ == numel_; }
-  // Sets the owned moments from full parameter-layout arenas (a checkpoint on any world size).
+  // Sets the owned moments from full parameter-layout arenas (a checkpoint on any world size; any
+  // devices).
   void load_moments(const Arena& m_full, const Arena& v_full);
 
  private:

@@ -37,8 +37,8 @@ void check_resume_config(const Config& saved, const Config& now, const std::stri
     if (was != is && !is_safe(key))
       fail("resume",
            "config key {} changed from {} to {} since checkpoint '{}'; it is not safe to change on resume (safe: "
-           "train.steps, eval/log/checkpoint cadence, keep_last, max_bad_steps, dist.*). Restore it, or train into a "
-           "new --run-dir",
+           "train.steps, eval/log/checkpoint cadence, keep_last, max_bad_steps, recompute, dist.*). Restore it, or "
+           "train into a new --run-dir",
            key, was.dump(), is.dump(), checkpoint_dir);
   }
 }

@@ -3,8 +3,9 @@
 // Default: the newest checkpoint that verifies (corrupt ones are reported and skipped).
 // `--from STEP` picks one (it must verify); `--no-resume` refuses to start when the run
 // directory already has checkpoints. On resume every config key must equal the checkpoint's,
-// except the keys in kSafeToChange, which only steer cadence, length, bookkeeping and how the
-// work is spread over ranks (a checkpoint's layout does not depend on the world size or ZeRO).
+// except the keys in kSafeToChange, which only steer cadence, length, bookkeeping, how the work is
+// spread over ranks (a checkpoint's layout does not depend on the world size or ZeRO) and
+// activation recomputation (bitwise the same training).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,7 @@ namespace goat {
 inline constexpr const char* kSafeToChange[] = {
     "train.steps",    "train.eval_every",  "train.eval_batches", "train.log_every",   "train.ckpt_every",
     "train.keep_last", "train.max_bad_steps", "dist.backend",     "dist.zero",         "dist.timeout_s",
-    "dist.deterministic", "dist.bucket_mb"};
+    "dist.deterministic", "dist.bucket_mb", "train.recompute"};
 
 struct ResumeOptions {
   bool resume = true;      // false: --no-resume

@@ -56,7 +56,8 @@ Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cf
   model_ = std::make_unique<Gpt>(cfg_.model, t.seq_len, place);
   model_->init(static_cast<uint64_t>(t.seed));
   dp_->broadcast_params(model_->params());
-  acts_ = std::make_unique<Activations>(cfg_.model, local_batch, t.seq_len, place);
+  acts_ = std::make_unique<Activations>(cfg_.model, local_batch, t.seq_len, place,
+                                        ActivationPlan{parse_recompute(t.recompute), true});
   diag_ = DiagnosticsLog(cfg_.model, t.diag_every, local_batch, t.seq_len);  // this rank's rows
   const int64_t numel = model_->params().numel();
   opt_ = std::make_unique<AdamW>(model_->params(), model_->decay_mask(), t, dp_->owned_begin(numel),
@@ -74,19 +75,16 @@ Trainer::Trainer(const Config& cfg, std::string run_dir, bool measure_peak) : cf
 }
 
 void Trainer::resume(const ckpt::Checkpoint& c) {
-  if (model_->params().device() == Device::cuda) {  // read on the host, then copy up
-    const Arena& p = model_->params();
+  const Arena& p = model_->params();
+  if (p.device() == Device::cpu && opt_->owns_all()) {
+    ckpt::load(c, &p, &opt_->m(), &opt_->v());
+  } else {  // read on the host, then copy up (CUDA) and/or keep this rank's shard of the moments (ZeRO)
     const Arena hp = p.clone_layout(DType::f32, Device::cpu), hm = p.clone_layout(DType::f32, Device::cpu),
                 hv = p.clone_layout(DType::f32, Device::cpu);
     ckpt::load(c, &hp, &hm, &hv);
-    p.copy_from(hp), opt_->m().copy_from(hm), opt_->v().copy_from(hv);
+    p.copy_from(hp);
+    opt_->load_moments(hm, hv);
     model_->refresh_working_copy();
-  } else if (opt_->owns_all()) {
-    ckpt::load(c, &model_->params(), &opt_->m(), &opt_->v());
-  } else {  // ZeRO: the full moments, then this rank's shard of them
-    const Arena m_full = model_->params().clone_layout(), v_full = model_->params().clone_layout();
-    ckpt::load(c, &model_->params(), &m_full, &v_full);
-    opt_->load_moments(m_full, v_full);
   }
   start_step_ = last_ckpt_step_ = c.state.step;
   bad_in_a_row_ = c.state.bad_steps_in_a_row;
@@ -190,15 +188,11 @@ StepStats Trainer::step(int64_t step) {
       const OpTimer timer("step.forward");
       loss += model_->forward(*acts_, true);
     }
-    accum_.before_backward(grads, micro);
+    if (micro + 1 == t.grad_accum) dp_->maybe_inject_fault(step + 1);
+    // With several ranks the last micro-batch's backward includes the gradient averaging (rank
+    // mean of the per-rank mean gradients = the global mean), overlapped bucket by bucket.
     const OpTimer timer("step.backward");
-    model_->backward(*acts_, scale);
-    accum_.after_backward(grads, micro);
-  }
-  dp_->maybe_inject_fault(step + 1);
-  {
-    const OpTimer timer("step.allreduce");
-    dp_->reduce_gradients(grads);  // rank mean of the per-rank mean gradients = the global mean
+    dp_->backward(*model_, *acts_, scale, accum_, micro, t.grad_accum);
   }
   if (diag) diag_.end(*model_, metrics_, step + 1, "diag");
   const OpTimer timer("step.optimizer");
@@ -208,7 +202,7 @@ StepStats Trainer::step(int64_t step) {
   s.lr = lr_at(t, step);
   if (std::isfinite(s.loss) && std::isfinite(s.grad_norm)) {  // global values: every rank agrees
     opt_->step(model_->params(), grads, step, s.lr, s.grad_norm, model_->bf16_weights());
-    dp_->gather_params(model_->params());
+    dp_->gather_params(model_->params(), model_->bf16_weights());
   } else {
     s.skipped = true;
     const std::string g = first_non_finite(grads);

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "attention_reference.h"
 #include "backend/cuda/cuda_ops.h"
@@ -40,6 +41,8 @@ struct FlashCase {
   float slope_value = 0.f;  // 0: 0.1 + 0.2·|N(0, 1)| per kv head
   bool fused = false;   // q/k/v (and dq/dk/dv) as views into one (B, T, (H + 2Hkv)·D) buffer, o and
                         // d_o into (B, T, H·D): the model's layout (needs Tq = Tk)
+  bool in_kernel = false;  // the R lanes built by the kernel from (a, b) per kv head (goat.md's
+                           // frequencies), column D − 1 zero, u(j) as the key bias (run_lanes)
 };
 
 // gtest prints a parameter through this (instead of its bytes).
@@ -48,6 +51,9 @@ void PrintTo(const FlashCase& c, std::ostream* os) { *os << c.name; }
 // fp32 inputs of a case (what the model would hold before the bf16 cast).
 struct Inputs {
   std::vector<float> q, k, v, d_o, slope, key_bias;
+  // in_kernel cases: q/k as the kernel reads them (content unscaled, random values in the lane
+  // columns, which it must overwrite) and the lane parameters (Hkv, R); q/k above are folded.
+  std::vector<float> q_raw, k_raw, lane_a, lane_b;
 };
 
 uint64_t seed_of(const std::string& s) {
@@ -75,13 +81,27 @@ Inputs make_inputs(FlashCase& c) {
     for (float& s : in.slope) s = c.slope_value > 0 ? c.slope_value : 0.1f + 0.2f * std::fabs(s);
   }
   if (c.key_bias) in.key_bias = normals(5, m.B * m.Hkv * m.Tk);
-  const int64_t lanes = c.R > 0 ? 2 * c.R + 1 : 0, dc = m.D - lanes;
+  const int64_t lanes = c.R > 0 || c.in_kernel ? 2 * c.R + 1 : 0, dc = m.D - lanes;
   m.scale = lanes ? 1.0 : 1.0 / std::sqrt(static_cast<double>(m.D));
   if (!lanes) return in;
   // goat.md §3: q~ = [q_c/sqrt(d_c), a∘cos(wt_i) + b∘sin(wt_i), a∘sin(wt_i) − b∘cos(wt_i), 1],
   //             k~ = [k_c, cos(wt_j), sin(wt_j), u(j)], per query head (a, b).
   const std::vector<float> ab = normals(6, m.H * 2 * c.R), u = normals(7, m.B * m.Hkv * m.Tk);
   const int64_t shift = m.Tk - m.Tq;
+  // In-kernel lanes: goat.md's frequencies and (a, b) per kv head, as the model has them.
+  auto freq = [&](int r) { return std::pow(10000.0, -static_cast<double>(r) / (c.in_kernel ? std::max(c.R - 1, 1) : c.R)); };
+  auto ab_of = [&](int64_t h, int r, int which) {
+    const int64_t row = c.in_kernel ? h / (m.H / m.Hkv) : h;
+    return static_cast<double>(ab[static_cast<size_t>((row * c.R + r) * 2 + which)]);
+  };
+  if (c.in_kernel) {
+    in.q_raw = in.q, in.k_raw = in.k;
+    for (int64_t hk = 0; hk < m.Hkv; ++hk)
+      for (int r = 0; r < c.R; ++r) {
+        in.lane_a.push_back(static_cast<float>(ab_of(hk * (m.H / m.Hkv), r, 0)));
+        in.lane_b.push_back(static_cast<float>(ab_of(hk * (m.H / m.Hkv), r, 1)));
+      }
+  }
   for (int64_t b = 0; b < m.B; ++b)
     for (int64_t h = 0; h < m.H; ++h)
       for (int64_t i = 0; i < m.Tq; ++i) {
@@ -89,12 +109,11 @@ Inputs make_inputs(FlashCase& c) {
         for (int64_t d = 0; d < dc; ++d) q[d] /= std::sqrt(static_cast<float>(dc));
         const double t = static_cast<double>(c.pos0 + shift + i);
         for (int r = 0; r < c.R; ++r) {
-          const double w = std::pow(10000.0, -static_cast<double>(r) / c.R);
-          const double a = ab[static_cast<size_t>((h * c.R + r) * 2)], bb = ab[static_cast<size_t>((h * c.R + r) * 2 + 1)];
+          const double w = freq(r), a = ab_of(h, r, 0), bb = ab_of(h, r, 1);
           q[dc + r] = static_cast<float>(a * std::cos(w * t) + bb * std::sin(w * t));
           q[dc + c.R + r] = static_cast<float>(a * std::sin(w * t) - bb * std::cos(w * t));
         }
-        q[m.D - 1] = 1.f;
+        q[m.D - 1] = c.in_kernel ? 0.f : 1.f;
       }
   for (int64_t b = 0; b < m.B; ++b)
     for (int64_t hk = 0; hk < m.Hkv; ++hk)
@@ -102,11 +121,10 @@ Inputs make_inputs(FlashCase& c) {
         float* k = &in.k[static_cast<size_t>(((b * m.Hkv + hk) * m.Tk + j) * m.D)];
         const double t = static_cast<double>(c.pos0 + j);
         for (int r = 0; r < c.R; ++r) {
-          const double w = std::pow(10000.0, -static_cast<double>(r) / c.R);
-          k[dc + r] = static_cast<float>(std::cos(w * t));
-          k[dc + c.R + r] = static_cast<float>(std::sin(w * t));
+          k[dc + r] = static_cast<float>(std::cos(freq(r) * t));
+          k[dc + c.R + r] = static_cast<float>(std::sin(freq(r) * t));
         }
-        k[m.D - 1] = u[static_cast<size_t>((b * m.Hkv + hk) * m.Tk + j)];
+        k[m.D - 1] = c.in_kernel ? 0.f : u[static_cast<size_t>((b * m.Hkv + hk) * m.Tk + j)];
       }
   return in;
 }
@@ -338,6 +356,149 @@ void check_case(FlashCase c) {
   if (!c.slope) return;
   EXPECT_LE(nmse(cpu.d_slope, ref.d_slope), floor) << c.name << " cpu d_slope";
   check_d_slope(c, ref, plain, dev.d_slope, floor, verbose);
+}
+
+// ---- GOAT lanes built inside the kernels (cuda::AttentionDesc::lane_*, flash_lanes.cuh) ----
+
+struct LaneRun {
+  OpRun out;                         // o, lse, dq, dk, dv, d_key_bias, d_slope as the kernel wrote them
+  std::vector<double> d_a, d_b;      // (Hkv, R)
+  std::vector<float> raw;            // every output, for bitwise comparisons
+};
+
+// The raw q/k (content unscaled, junk in the lane columns) through cuda::attention_* with the
+// lane parameters: the kernels build the lanes, scale = 1/sqrt(dc) applies to the content.
+LaneRun run_lanes(const FlashCase& c, const Inputs& in) {
+  const RefDims& m = c.m;
+  const int64_t dc = m.D - (2 * c.R + 1);
+  Buffers buf(Device::cuda);
+  const Shape qs{m.B, m.H, m.Tq, m.D}, ks{m.B, m.Hkv, m.Tk, m.D}, ls{m.Hkv, c.R};
+  Tensor q = buf.make(in.q_raw, qs, true), k = buf.make(in.k_raw, ks, true), v = buf.make(in.v, ks, true);
+  Tensor o = buf.make({}, qs, true), d_o = buf.make(in.d_o, qs, true), lse = buf.make({}, {m.B, m.H, m.Tq}, false);
+  Tensor dq = buf.make({}, qs, true), dk = buf.make({}, ks, true), dv = buf.make({}, ks, true);
+  Tensor la = buf.make(in.lane_a, ls, false), lb = buf.make(in.lane_b, ls, false);
+  Tensor dla = buf.make({}, ls, false), dlb = buf.make({}, ls, false);
+  Tensor slope, kb, d_slope, d_kb;
+  if (c.slope) slope = buf.make(in.slope, {m.Hkv}, false), d_slope = buf.make({}, {m.Hkv}, false);
+  if (c.key_bias) kb = buf.make(in.key_bias, {m.B, m.Hkv, m.Tk}, false), d_kb = buf.make({}, {m.B, m.Hkv, m.Tk}, false);
+  auto strides = [](const Shape& s, int64_t* out) { out[0] = s[1] * s[2] * s[3], out[1] = s[2] * s[3], out[2] = s[3]; };
+  cuda::AttentionDesc d;
+  d.q = q.data, d.k = k.data, d.v = v.data, d.o = o.data, d.lse = lse.f32();
+  d.slope = c.slope ? slope.f32() : nullptr, d.key_bias = c.key_bias ? kb.f32() : nullptr;
+  strides(qs, d.q_s), strides(ks, d.k_s), strides(ks, d.v_s), strides(qs, d.o_s);
+  d.B = m.B, d.H = m.H, d.Hkv = m.Hkv, d.Tq = m.Tq, d.Tk = m.Tk, d.D = m.D;
+  d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dc))), d.causal = m.causal;
+  d.lanes = true, d.lane_a = la.f32(), d.lane_b = lb.f32(), d.lane_R = c.R, d.lane_dc = dc;
+  d.k_pos0 = c.pos0, d.q_pos0 = c.pos0 + m.Tk - m.Tq;
+  cuda::attention_forward(d, DType::bf16);
+  d.d_o = d_o.data, d.dq = dq.data, d.dk = dk.data, d.dv = dv.data;
+  strides(qs, d.do_s), strides(qs, d.dq_s), strides(ks, d.dk_s), strides(ks, d.dv_s);
+  d.d_key_bias = c.key_bias ? d_kb.f32() : nullptr, d.d_slope = c.slope ? d_slope.f32() : nullptr;
+  d.d_lane_a = dla.f32(), d.d_lane_b = dlb.f32();
+  cuda::attention_backward(d, DType::bf16);
+  LaneRun r;
+  auto take = [&](const Tensor& t, std::vector<double>& dst) {
+    const std::vector<float> x = buf.read(t);
+    dst.assign(x.begin(), x.end());
+    r.raw.insert(r.raw.end(), x.begin(), x.end());
+  };
+  take(o, r.out.o), take(lse, r.out.lse), take(dq, r.out.dq), take(dk, r.out.dk), take(dv, r.out.dv);
+  if (c.key_bias) take(d_kb, r.out.d_key_bias);
+  if (c.slope) take(d_slope, r.out.d_slope);
+  if (c.R > 0) take(dla, r.d_a), take(dlb, r.d_b);
+  return r;
+}
+
+// What the in-kernel run must produce, from a reference run on the folded inputs: dq content is
+// ∂L/∂q_c = ∂L/∂q~_c / sqrt(dc), the lane columns of dq and dk are 0, and
+// ∂a_r = Σ dq~_cos,r cos(w_r t_i) + dq~_sin,r sin(w_r t_i), ∂b_r = Σ dq~_cos,r sin − dq~_sin,r cos
+// (goat.md §4) over batch, the group's heads and rows, in fp64.
+struct LaneExpect {
+  RefOutputs o;
+  std::vector<double> d_a, d_b;
+};
+LaneExpect lane_expect(const FlashCase& c, RefOutputs ref) {
+  const RefDims& m = c.m;
+  const int64_t R = c.R, dc = m.D - (2 * R + 1), group = m.H / m.Hkv;
+  LaneExpect e;
+  e.d_a.assign(static_cast<size_t>(m.Hkv * R), 0.0), e.d_b = e.d_a;
+  for (int64_t b = 0; b < m.B; ++b)
+    for (int64_t h = 0; h < m.H; ++h)
+      for (int64_t i = 0; i < m.Tq; ++i) {
+        double* g = &ref.dq[static_cast<size_t>(((b * m.H + h) * m.Tq + i) * m.D)];
+        const double t = static_cast<double>(c.pos0 + m.Tk - m.Tq + i);
+        for (int64_t r = 0; r < R; ++r) {
+          const double w = std::pow(10000.0, -static_cast<double>(r) / static_cast<double>(std::max<int64_t>(R - 1, 1)));
+          const size_t ar = static_cast<size_t>((h / group) * R + r);
+          e.d_a[ar] += g[dc + r] * std::cos(w * t) + g[dc + R + r] * std::sin(w * t);
+          e.d_b[ar] += g[dc + r] * std::sin(w * t) - g[dc + R + r] * std::cos(w * t);
+        }
+        for (int64_t d = 0; d < dc; ++d) g[d] /= std::sqrt(static_cast<double>(dc));
+        for (int64_t d = dc; d < m.D; ++d) g[d] = 0;
+      }
+  for (size_t x = 0; x < ref.dk.size(); ++x)
+    if (static_cast<int64_t>(x % static_cast<size_t>(m.D)) >= dc) ref.dk[x] = 0;
+  e.o = std::move(ref);
+  return e;
+}
+
+// The in-kernel lanes against fp64 (FlashAttention's rule, as check_case) and the CPU kernel on
+// the folded inputs against the same fp64 reference; the lane columns of dq, dk exactly 0.
+void check_lanes_case(FlashCase c) {
+  c.in_kernel = true;
+  const Inputs in = make_inputs(c);
+  const RefOutputs ref_f = reference(c, in, false), plain_f = reference(c, in, true);
+  const LaneExpect ref = lane_expect(c, ref_f), plain = lane_expect(c, plain_f);
+  const OpRun cpu = run_op(c, in, Device::cpu);
+  const LaneRun dev = run_lanes(c, in);
+  const double floor = fp32_floor(c.m);
+  const bool verbose = std::getenv("GOATLM_OPS_VERBOSE") != nullptr;
+  struct Out {
+    const char* name;
+    const std::vector<double>&ref, &plain, &dev;
+  };
+  std::vector<Out> outs = {{"o", ref.o.o, plain.o.o, dev.out.o},     {"lse", ref.o.lse, plain.o.lse, dev.out.lse},
+                           {"dq", ref.o.dq, plain.o.dq, dev.out.dq}, {"dk", ref.o.dk, plain.o.dk, dev.out.dk},
+                           {"dv", ref.o.dv, plain.o.dv, dev.out.dv}};
+  if (c.key_bias) outs.push_back({"d_key_bias", ref.o.d_key_bias, plain.o.d_key_bias, dev.out.d_key_bias});
+  if (c.R > 0) outs.push_back({"d_a", ref.d_a, plain.d_a, dev.d_a}), outs.push_back({"d_b", ref.d_b, plain.d_b, dev.d_b});
+  for (const Out& o : outs) {
+    const double e_dev = nmse(o.dev, o.ref), limit = 9 * nmse(o.plain, o.ref) + floor;
+    if (verbose) std::printf("%s %s: flash %.3g (limit %.3g)\n", c.name.c_str(), o.name, e_dev, limit);
+    EXPECT_LE(e_dev, limit) << c.name << " flash " << o.name;
+  }
+  for (const auto& [name, cpu_v, ref_v] : {std::tuple{"o", &cpu.o, &ref_f.o}, std::tuple{"dq", &cpu.dq, &ref_f.dq},
+                                           std::tuple{"dk", &cpu.dk, &ref_f.dk}})
+    EXPECT_LE(nmse(*cpu_v, *ref_v), floor) << c.name << " cpu " << name;
+  const int64_t dc = c.m.D - (2 * c.R + 1);
+  for (const std::vector<double>* g : {&dev.out.dq, &dev.out.dk})
+    for (size_t x = 0; x < g->size(); ++x)
+      if (static_cast<int64_t>(x % static_cast<size_t>(c.m.D)) >= dc) {
+        ASSERT_EQ((*g)[x], 0.0) << c.name << " lane gradient";
+      }
+  if (c.slope) check_d_slope(c, ref.o, plain.o, dev.out.d_slope, floor, verbose);
+}
+
+TEST(FlashAttentionLanes, InKernelLanesMatchFp64) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << cuda_status();
+  // R = 0 / 4 / 8, GQA, decode at an offset, t ≈ 16k, D 16..128, T not a tile multiple.
+  for (const FlashCase& c : {FlashCase{"lanes_d64_r4_gqa", {1, 4, 2, 77, 77, 64, true, 0}, true, true, 4},
+                             FlashCase{"lanes_d64_r0", {1, 2, 1, 50, 50, 64, true, 0}, true, true, 0},
+                             FlashCase{"lanes_d128_r8_decode", {1, 2, 2, 20, 90, 128, true, 0}, true, true, 8, 5000},
+                             FlashCase{"lanes_d64_r8_t16k", {1, 2, 1, 16, 128, 64, true, 0}, true, true, 8, 16384 - 128, 0.7f},
+                             FlashCase{"lanes_d16_r2_gqa", {2, 4, 2, 70, 70, 16, true, 0}, true, true, 2},
+                             FlashCase{"lanes_d32_r4_noncausal", {1, 2, 2, 40, 70, 32, false, 0}, false, false, 4}})
+    check_lanes_case(c);
+}
+
+// Two runs with in-kernel lanes give bitwise-identical outputs and (a, b) gradients.
+TEST(FlashAttentionLanes, LaneGradientsAreDeterministic) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << cuda_status();
+  FlashCase c{"lanes_determinism", {2, 4, 2, 100, 100, 64, true, 0}, true, true, 4, 0, 0.f, false, true};
+  const Inputs in = make_inputs(c);
+  const LaneRun a = run_lanes(c, in), b = run_lanes(c, in);
+  ASSERT_EQ(a.raw.size(), b.raw.size());
+  EXPECT_EQ(0, std::memcmp(a.raw.data(), b.raw.data(), a.raw.size() * sizeof(float)));
 }
 
 class FlashAttentionTest : public ::testing::TestWithParam<FlashCase> {};

@@ -5,8 +5,9 @@
 //  - against the unrounded fp32 operands: each product carries relative error ≤ 2·u16 + u16²
 //    (u16 = 2^-8, bf16's unit roundoff), so |C − C64| ≤ (2·u16 + u16² + γ_K)·Σ|a||b|.
 // Covers both transpositions, row strides larger than the width, alpha and beta (the sum post-op
-// and the output scale), the GemmPrecisionScope dispatch used by the linear layers, and the bf16
-// linear backward that rounds d_out once for both of its GEMMs.
+// and the output scale), the GemmPrecisionScope dispatch used by the linear layers, the bf16
+// linear forward with the bias in the GEMM epilogue, and the bf16 linear backward that rounds d_out
+// once for both of its GEMMs and sums its columns for d_bias in the same pass.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -113,7 +114,8 @@ TEST(GemmBf16, LinearBackwardMatchesFp64OfRoundedOperands) {
   for (size_t i = 0; i < d_out.size(); ++i) d_out[i] = rng.normal(200000 + i);
   for (size_t i = 0; i < d_in.size(); ++i) d_in[i] = rng.normal(300000 + i);  // accumulated into
   for (size_t i = 0; i < d_w.size(); ++i) d_w[i] = rng.normal(400000 + i);
-  const std::vector<float> d_in0 = d_in, d_w0 = d_w;
+  for (size_t i = 0; i < d_b.size(); ++i) d_b[i] = rng.normal(500000 + i);  // accumulated into
+  const std::vector<float> d_in0 = d_in, d_w0 = d_w, d_b0 = d_b;
   {
     const cpu::GemmPrecisionScope scope(cpu::GemmPrecision::bf16);
     cpu::linear_backward(cpu::LinearDims{n, cin, cout, ld_in, ld_out}, d_in.data(), d_w.data(), d_b.data(),
@@ -143,7 +145,120 @@ TEST(GemmBf16, LinearBackwardMatchesFp64OfRoundedOperands) {
       }
       check(d_w[o * cin + c], d_w0[o * cin + c], acc, mag, n, "d_w");
     }
+  for (int64_t o = 0; o < cout; ++o) {  // d_b = d_b0 + Σ_r d_out (unrounded, summed in fp32)
+    double sum = 0, mag = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      sum += d_out[r * ld_out + o];
+      mag += std::abs(static_cast<double>(d_out[r * ld_out + o]));
+    }
+    check(d_b[o], d_b0[o], sum, mag, n, "d_b");
+  }
   // Padding columns of d_in (cin .. ld_in) are never written.
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = cin; c < ld_in; ++c) ASSERT_EQ(d_in[r * ld_in + c], d_in0[r * ld_in + c]);
+}
+
+// The bf16 linear forward adds the bias in the GEMM's epilogue (oneDNN matmul bias argument):
+// out = bf16(in) · bf16(w)ᵀ + bias against fp64, row strides wider than the widths, padding kept.
+TEST(GemmBf16, LinearForwardWithBiasMatchesFp64OfRoundedOperands) {
+  const int64_t n = 70, cin = 48, cout = 35, ld_in = 53, ld_out = 40;
+  std::vector<float> in(static_cast<size_t>(n * ld_in)), w(static_cast<size_t>(cout * cin)), bias(static_cast<size_t>(cout)),
+      out(static_cast<size_t>(n * ld_out));
+  const Rng rng(13, RngPurpose::test);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = rng.normal(i);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(100000 + i);
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = 3.f * rng.normal(200000 + i);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = rng.normal(300000 + i);  // overwritten
+  const std::vector<float> out0 = out;
+  for (const bool with_bias : {true, false}) {
+    {
+      const cpu::GemmPrecisionScope scope(cpu::GemmPrecision::bf16);
+      cpu::linear_forward(cpu::LinearDims{n, cin, cout, ld_in, ld_out}, out.data(), in.data(), w.data(),
+                          with_bias ? bias.data() : nullptr);
+    }
+    const double u32 = std::ldexp(1.0, -24);
+    const double gamma = static_cast<double>(cin + 2) * u32 / (1.0 - static_cast<double>(cin + 2) * u32);
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t o = 0; o < cout; ++o) {
+        double acc = with_bias ? bias[o] : 0.0, mag = with_bias ? std::abs(bias[o]) : 0.0;
+        for (int64_t c = 0; c < cin; ++c) {
+          acc += static_cast<double>(round_bf16(in[r * ld_in + c])) * round_bf16(w[o * cin + c]);
+          mag += 1.01 * std::abs(static_cast<double>(in[r * ld_in + c]) * w[o * cin + c]);
+        }
+        ASSERT_LE(std::abs(out[r * ld_out + o] - acc), gamma * mag + u32 * std::abs(acc))
+            << "(" << r << ", " << o << ") bias " << with_bias;
+      }
+      for (int64_t o = cout; o < ld_out; ++o) ASSERT_EQ(out[r * ld_out + o], out0[r * ld_out + o]);
+    }
+  }
+}
+
+// GELU's backward fused into the linear backward (the MLP's c_fc): the gradient used is
+// d_act ∘ gelu'(pre), formed inside the bf16 rounding pass (bf16) or in a scratch matrix (fp32).
+// Reference: fp64 GELU derivative (tanh form, written out here) and fp64 products. Tolerance per
+// output: the GEMM bound (bf16: 2·u16 + u16² + γ_K; fp32: γ_K) on Σ|g||b| plus the fp32
+// evaluation error of gelu' (≤ 1e-5 relative to the magnitude of its two terms, |σ| + |2xσ(1−σ)u'|).
+TEST(GemmBf16, LinearBackwardWithFusedGeluMatchesFp64) {
+  const int64_t n = 300, cin = 24, cout = 40, ld_out = 45;  // n > 128: several row chunks in the column sums
+  std::vector<float> in(static_cast<size_t>(n * cin)), w(static_cast<size_t>(cout * cin)),
+      d_act(static_cast<size_t>(n * ld_out)), pre(d_act.size());
+  const Rng rng(17, RngPurpose::test);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = rng.normal(i);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(100000 + i);
+  for (size_t i = 0; i < d_act.size(); ++i) d_act[i] = rng.normal(200000 + i);
+  for (size_t i = 0; i < pre.size(); ++i) pre[i] = 2.5f * rng.normal(300000 + i);
+  // fp64 g = d_act ∘ gelu'(pre) and the magnitude bound of its evaluation error.
+  std::vector<double> g(d_act.size()), g_err(d_act.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double x = pre[i], k = std::sqrt(2.0 / M_PI), u = k * (x + 0.044715 * x * x * x);
+    const double du = k * (1 + 3 * 0.044715 * x * x), s = 0.5 * (1 + std::tanh(u));
+    const double t = 2 * x * s * (1 - s) * du;  // 0.5·sech²(u) = 2σ(2u)(1 − σ(2u))
+    g[i] = d_act[i] * (s + t);
+    g_err[i] = 1e-5 * std::abs(static_cast<double>(d_act[i])) * (std::abs(s) + std::abs(t));
+  }
+  const double u32 = std::ldexp(1.0, -24), u16 = std::ldexp(1.0, -8);
+  for (const bool bf16 : {true, false}) {
+    std::vector<float> d_in(in.size()), d_w(w.size(), 0.f), d_b(static_cast<size_t>(cout), 0.f);
+    {
+      const cpu::GemmPrecisionScope scope(bf16 ? cpu::GemmPrecision::bf16 : cpu::GemmPrecision::fp32);
+      cpu::linear_backward(cpu::LinearDims{n, cin, cout, cin, ld_out}, d_in.data(), d_w.data(), d_b.data(),
+                           d_act.data(), in.data(), w.data(), false, pre.data());
+    }
+    const auto bound = [&](double mag, double err, int64_t k) {
+      const double gamma = static_cast<double>(k + 2) * u32 / (1.0 - static_cast<double>(k + 2) * u32);
+      return (bf16 ? 2 * u16 + u16 * u16 + gamma : gamma) * 1.01 * mag + err;
+    };
+    for (int64_t r = 0; r < n; ++r)  // d_in = g · w
+      for (int64_t c = 0; c < cin; ++c) {
+        double acc = 0, mag = 0, err = 0;
+        for (int64_t o = 0; o < cout; ++o) {
+          const size_t i = static_cast<size_t>(r * ld_out + o);
+          acc += g[i] * w[o * cin + c];
+          mag += std::abs(g[i] * w[o * cin + c]);
+          err += g_err[i] * std::abs(w[o * cin + c]);
+        }
+        ASSERT_LE(std::abs(d_in[r * cin + c] - acc), bound(mag, err, cout) + u32 * std::abs(acc)) << "d_in " << bf16;
+      }
+    for (int64_t o = 0; o < cout; ++o) {
+      for (int64_t c = 0; c < cin; ++c) {  // d_w = gᵀ · in
+        double acc = 0, mag = 0, err = 0;
+        for (int64_t r = 0; r < n; ++r) {
+          const size_t i = static_cast<size_t>(r * ld_out + o);
+          acc += g[i] * in[r * cin + c];
+          mag += std::abs(g[i] * in[r * cin + c]);
+          err += g_err[i] * std::abs(in[r * cin + c]);
+        }
+        ASSERT_LE(std::abs(d_w[o * cin + c] - acc), bound(mag, err, n) + u32 * std::abs(acc)) << "d_w " << bf16;
+      }
+      double sum = 0, mag = 0, err = 0;  // d_b = Σ_r g, unrounded, fp32 sums
+      for (int64_t r = 0; r < n; ++r) {
+        const size_t i = static_cast<size_t>(r * ld_out + o);
+        sum += g[i];
+        mag += std::abs(g[i]);
+        err += g_err[i];
+      }
+      const double gamma = static_cast<double>(n + 2) * u32 / (1.0 - static_cast<double>(n + 2) * u32);
+      ASSERT_LE(std::abs(d_b[o] - sum), gamma * mag + err + u32 * std::abs(sum)) << "d_b " << bf16;
+    }
+  }
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "backend/cpu/vec_math.h"
 
@@ -25,4 +26,13 @@ TEST(VecMath, ExpAndSigmoidSaturate) {
   EXPECT_EQ(goat::cpu::sigmoid_f32(100.f), 1.f);
   EXPECT_LT(goat::cpu::sigmoid_f32(-100.f), 1e-38f);
   EXPECT_EQ(goat::cpu::exp_f32(0.f), 1.f);
+}
+
+// NaN propagates (the non-finite step check relies on it) without the undefined float-to-int
+// conversion of NaN that UBSan reported from cross_entropy's row_stats.
+TEST(VecMath, ExpPropagatesNan) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(goat::cpu::exp_f32(nan)));
+  EXPECT_TRUE(std::isnan(goat::cpu::exp_f32(-nan)));
+  EXPECT_TRUE(std::isnan(goat::cpu::sigmoid_f32(nan)));
 }

@@ -163,9 +163,10 @@ TEST(Resume, ConfigChangeIsRefusedNamingTheKeyUnlessSafe) {
     const std::string msg = error_of([&] { pick_checkpoint(dir.string(), with({key}), {}); });
     EXPECT_NE(msg.find("config key " + k + " changed"), std::string::npos) << key << ": " << msg;
   }
-  // safe keys: more steps, other cadences
+  // safe keys: more steps, other cadences, activation recomputation (bitwise the same training)
   const auto c = pick_checkpoint(dir.string(), with({"train.steps=10", "train.eval_every=3", "train.log_every=2",
-                                                      "train.keep_last=3", "train.max_bad_steps=4"}),
+                                                      "train.keep_last=3", "train.max_bad_steps=4",
+                                                      "train.recompute=block"}),
                                  {});
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->state.step, 4);

@@ -9,10 +9,13 @@
 #include <chrono>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/vec_math.h"
 #include "core/check.h"
+#include "core/dtype.h"
 #include "core/op_profile.h"
 
 namespace goat::cpu {
@@ -20,13 +23,13 @@ namespace goat::cpu {
 namespace {
 
 using dnnl::memory;
-// (trans_a, trans_b, m, n, k, ldc, alpha, beta)
-using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float>;
+// (trans_a, trans_b, m, n, k, ldc, alpha, beta, with bias)
+using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float, bool>;
 using ReorderKey = std::tuple<int64_t, int64_t, int64_t>;  // (rows, cols, ld)
 
 struct MatmulPlan {
   dnnl::matmul mm;
-  memory a, b, c;  // handles set per call
+  memory a, b, c, bias;  // handles set per call
   std::string impl;
 };
 
@@ -54,9 +57,10 @@ memory::desc bf16_view(bool trans, int64_t rows, int64_t cols) {
 }
 
 MatmulPlan make_matmul(Engine& e, const MatmulKey& key) {
-  const auto [ta, tb, m, n, k, ldc, alpha, beta] = key;
+  const auto [ta, tb, m, n, k, ldc, alpha, beta, with_bias] = key;
   const memory::desc a = bf16_view(ta, m, k), b = bf16_view(tb, k, n);
   const memory::desc c({m, n}, memory::data_type::f32, memory::dims{ldc, 1});
+  const memory::desc bias = with_bias ? memory::desc({1, n}, memory::data_type::f32, memory::dims{n, 1}) : memory::desc();
   dnnl::primitive_attr attr;
   if (alpha != 1.f) attr.set_output_scales(0, {alpha});
   if (beta != 0.f) {
@@ -64,9 +68,11 @@ MatmulPlan make_matmul(Engine& e, const MatmulKey& key) {
     po.append_sum(beta);
     attr.set_post_ops(po);
   }
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, e.eng);
-  return MatmulPlan{dnnl::matmul(pd), memory(a, e.eng, nullptr), memory(b, e.eng, nullptr), memory(c, e.eng, nullptr),
-                    pd.impl_info_str()};
+  const dnnl::matmul::primitive_desc pd(with_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c),
+                                        attr, e.eng);
+  return MatmulPlan{dnnl::matmul(pd),          memory(a, e.eng, nullptr),
+                    memory(b, e.eng, nullptr), memory(c, e.eng, nullptr),
+                    with_bias ? memory(bias, e.eng, nullptr) : memory(), pd.impl_info_str()};
 }
 
 MatmulPlan& matmul_plan(const MatmulKey& key) {
@@ -80,12 +86,67 @@ thread_local GemmPrecision g_precision = GemmPrecision::fp32;
 
 }  // namespace
 
+namespace {
+// Scratch slot `slot` of this thread, grown to at least n elements.
+std::vector<uint16_t>& slot_buffer(const char* op, int slot, int64_t n) {
+  GOAT_CHECK(slot >= 0 && slot < kBf16Slots, op, "slot {} outside [0, {})", slot, kBf16Slots);
+  std::vector<uint16_t>& buf = engine().slots[slot];
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf;
+}
+}  // namespace
+
+namespace {
+// Rows [r0, r1) of to_bf16_column_sum, their column sums into acc (cols, zeroed here); Gelu:
+// x ∘ gelu'(pre) instead of x. Row-major streaming: one pass over each row.
+template <bool Gelu>
+void convert_sum_rows(const float* x, const float* pre, int64_t r0, int64_t r1, int64_t cols, int64_t ld,
+                      uint16_t* dst, float* acc) {
+  std::fill(acc, acc + cols, 0.f);
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* s = x + r * ld;
+    const float* g = Gelu ? pre + r * ld : nullptr;
+    uint16_t* d = dst + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = Gelu ? s[c] * gelu_grad_f32(g[c]) : s[c];
+      acc[c] += v;
+      d[c] = bf16::from_float(v).bits;
+    }
+  }
+}
+}  // namespace
+
+const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
+                                   const float* gelu_pre) {
+  const OpTimer timer("bf16.convert");
+  uint16_t* dst = slot_buffer("to_bf16_column_sum", slot, rows * cols).data();
+  // Fixed row chunks (not one per thread), so the sums do not depend on the thread count.
+  constexpr int64_t kChunk = 128;
+  const int64_t nchunks = (rows + kChunk - 1) / kChunk;
+  thread_local std::vector<float> partial;
+  partial.resize(static_cast<size_t>(nchunks * cols));
+  float* const part = partial.data();  // (nchunks, cols): the workers must not name the thread_local
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin && nchunks > 1)
+  for (int64_t ch = 0; ch < nchunks; ++ch) {
+    const int64_t r0 = ch * kChunk, r1 = std::min(rows, r0 + kChunk);
+    if (gelu_pre)
+      convert_sum_rows<true>(x, gelu_pre, r0, r1, cols, ld, dst, part + ch * cols);
+    else
+      convert_sum_rows<false>(x, nullptr, r0, r1, cols, ld, dst, part + ch * cols);
+  }
+  for (int64_t c = 0; c < cols; ++c) {
+    float sum = 0.f;
+    for (int64_t ch = 0; ch < nchunks; ++ch) sum += part[ch * cols + c];
+    col_sum[c] += sum;
+  }
+  return dst;
+}
+
 const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld) {
-  GOAT_CHECK(slot >= 0 && slot < kBf16Slots, "to_bf16", "slot {} outside [0, {})", slot, kBf16Slots);
   const OpTimer timer("bf16.convert");
   Engine& e = engine();
-  std::vector<uint16_t>& buf = e.slots[slot];
-  if (static_cast<int64_t>(buf.size()) < rows * cols) buf.resize(static_cast<size_t>(rows * cols));
+  std::vector<uint16_t>& buf = slot_buffer("to_bf16", slot, rows * cols);
   const ReorderKey key{rows, cols, ld};
   auto it = e.reorders.find(key);
   try {
@@ -108,14 +169,20 @@ const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, in
 }
 
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
-                 const uint16_t* b, float beta, float* c, int64_t ldc) {
+                 const uint16_t* b, float beta, float* c, int64_t ldc, const float* bias) {
+  GOAT_CHECK(!bias || alpha == 1.f, "matmul_bf16", "a bias needs alpha = 1, got {}", alpha);
   try {
-    MatmulPlan& p = matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, ldc, alpha, beta});
+    MatmulPlan& p = matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, ldc, alpha, beta, bias != nullptr});
     Engine& e = engine();
     p.a.set_data_handle(const_cast<uint16_t*>(a));
     p.b.set_data_handle(const_cast<uint16_t*>(b));
     p.c.set_data_handle(c);
-    p.mm.execute(e.stream, {{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}});
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}};
+    if (bias) {
+      p.bias.set_data_handle(const_cast<float*>(bias));
+      args.emplace(DNNL_ARG_BIAS, p.bias);
+    }
+    p.mm.execute(e.stream, args);
     e.stream.wait();
   } catch (const dnnl::error& err) {
     fail("matmul_bf16", "oneDNN bf16 matmul failed ({}) for m={} n={} k={}", err.what(), m, n, k);
@@ -131,7 +198,7 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   matmul_bf16(trans_a, trans_b, m, n, k, alpha, a16, b16, beta, c, ldc);
 }
 
-std::string bf16_gemm_impl() { return matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 1.f, 0.f}).impl; }
+std::string bf16_gemm_impl() { return matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 1.f, 0.f, false}).impl; }
 
 double measure_bf16_gflops(int64_t n, int reps) {
   std::vector<float> a(static_cast<size_t>(n * n), 0.5f), b(a.size(), 0.25f), c(a.size());

@@ -29,10 +29,18 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 // slot 0..kBf16Slots-1 of this thread; the copy stays valid until that slot is used again.
 constexpr int kBf16Slots = 3;
 const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld);
-// C = alpha · op(A) · op(B) + beta · C over dense bf16 copies: A stored (m, k), or (k, m) when
-// trans_a; B stored (k, n), or (n, k) when trans_b; C (m, n) f32 with row stride ldc.
+// to_bf16 that also adds the column sums of x to col_sum (cols), in fp32: per column, rows summed
+// in order within fixed 128-row chunks, then the chunks in order (independent of the thread
+// count). One pass over x serves the bf16 operand and the bias gradient of a linear backward. With gelu_pre (same layout as x) the
+// matrix rounded and summed is x ∘ gelu'(gelu_pre) (GELU's backward fused into the pass).
+const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
+                                   const float* gelu_pre = nullptr);
+// C = alpha · op(A) · op(B) (+ bias broadcast over rows) + beta · C over dense bf16 copies: A stored
+// (m, k), or (k, m) when trans_a; B stored (k, n), or (n, k) when trans_b; C (m, n) f32 with row
+// stride ldc; bias (n) f32 or nullptr (then alpha must be 1). The bias is oneDNN's matmul bias
+// argument, added in the GEMM's epilogue: C is written once instead of filled, read and rewritten.
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
-                 const uint16_t* b, float beta, float* c, int64_t ldc);
+                 const uint16_t* b, float beta, float* c, int64_t ldc, const float* bias = nullptr);
 
 // The oneDNN implementation a bf16 GEMM dispatches to, e.g. "brg:avx512_core_amx_bf16".
 std::string bf16_gemm_impl();

@@ -1,9 +1,10 @@
 // Linear layer as GEMM calls (oneDNN; fp32 sgemm or bf16 operands by the thread's GEMM precision,
-// see gemm_bf16.h): forward is one GEMM with the bias pre-filled (beta = 1), backward two GEMMs
-// plus a column sum. All FLOPs go through the GEMM engine.
+// see gemm_bf16.h): forward is one GEMM, with the bias pre-filled (beta = 1) in fp32 and as the
+// matmul's bias argument in bf16; backward two GEMMs plus a column sum. All FLOPs go through the GEMM engine.
 #include "backend/cpu/linear.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/reduce.h"
@@ -12,6 +13,12 @@
 namespace goat::cpu {
 
 void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias) {
+  if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0) {
+    // bias in the AMX GEMM's epilogue: out is written once
+    const uint16_t* x = to_bf16(0, in, d.n, d.cin, d.ld_in);
+    matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, to_bf16(1, w, d.cout, d.cin, d.cin), 0.f, out, d.ld_out, bias);
+    return;
+  }
   if (bias) {
 #pragma omp parallel for schedule(static) if (d.n * d.cout >= kParallelMin)
     for (int64_t r = 0; r < d.n; ++r) std::copy(bias, bias + d.cout, out + r * d.ld_out);
@@ -22,10 +29,17 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
 
 namespace {
 
-// bf16 backward: d_out is rounded once and serves both GEMMs (dW reads it transposed).
-void linear_backward_bf16(const LinearDims& d, float* d_in, float* d_w, const float* d_out, const float* in,
-                          const float* w, bool accumulate_d_in) {
-  const uint16_t* dy = to_bf16(0, d_out, d.n, d.cout, d.ld_out);
+// bf16 backward: d_out is rounded once and serves both GEMMs (dW reads it transposed); the same
+// pass over d_out sums its columns into d_bias.
+void linear_backward_bf16(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out,
+                          const float* in, const float* w, bool accumulate_d_in, const float* gelu_pre) {
+  thread_local std::vector<float> no_bias;  // column sums nobody reads, when a GELU needs the fused pass
+  if (!d_bias && gelu_pre) {
+    no_bias.assign(static_cast<size_t>(d.cout), 0.f);
+    d_bias = no_bias.data();
+  }
+  const uint16_t* dy = d_bias ? to_bf16_column_sum(0, d_out, d.n, d.cout, d.ld_out, d_bias, gelu_pre)
+                              : to_bf16(0, d_out, d.n, d.cout, d.ld_out);
   if (d_in)
     matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, to_bf16(1, w, d.cout, d.cin, d.cin),
                 accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
@@ -35,11 +49,22 @@ void linear_backward_bf16(const LinearDims& d, float* d_in, float* d_w, const fl
 }  // namespace
 
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
-                     const float* w, bool accumulate_d_in) {
-  if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0 && (d_in || d_w)) {
-    linear_backward_bf16(d, d_in, d_w, d_out, in, w, accumulate_d_in);
-    if (d_bias) column_sum_add(d_bias, d_out, d.n, d.cout, d.ld_out);
-    return;
+                     const float* w, bool accumulate_d_in, const float* gelu_pre) {
+  if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0 && (d_in || d_w))
+    return linear_backward_bf16(d, d_in, d_w, d_bias, d_out, in, w, accumulate_d_in, gelu_pre);
+  if (gelu_pre) {  // fp32: d_out ∘ gelu'(pre) into a dense scratch matrix, then the plain backward
+    thread_local std::vector<float> scratch;
+    scratch.resize(static_cast<size_t>(d.n * d.cout));
+    float* const g = scratch.data();  // the workers must not name the thread_local
+#pragma omp parallel for schedule(static) if (d.n * d.cout >= kParallelMin)
+    for (int64_t r = 0; r < d.n; ++r) {
+      const float *dy = d_out + r * d.ld_out, *pre = gelu_pre + r * d.ld_out;
+#pragma omp simd
+      for (int64_t c = 0; c < d.cout; ++c) g[r * d.cout + c] = dy[c] * gelu_grad_f32(pre[c]);
+    }
+    LinearDims dense = d;
+    dense.ld_out = d.cout;
+    return linear_backward(dense, d_in, d_w, d_bias, scratch.data(), in, w, accumulate_d_in);
   }
   if (d_in)  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
     gemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);

@@ -16,7 +16,10 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
 
 // d_in (n, cin) = d_out · w (overwritten, or += when accumulate_d_in; skipped when d_in is null);
 // d_w (cout, cin) += d_outᵀ · in; d_bias (cout) += Σ_n d_out (skipped when null).
+// With gelu_pre (n, cout; row stride ld_out) the layer's output went through GELU: d_out is the
+// gradient at GELU's output and the gradient used is d_out ∘ gelu'(gelu_pre), fused into the bf16
+// operand rounding (bf16) or formed in a scratch matrix (fp32).
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
-                     const float* w, bool accumulate_d_in);
+                     const float* w, bool accumulate_d_in, const float* gelu_pre = nullptr);
 
 }  // namespace goat::cpu

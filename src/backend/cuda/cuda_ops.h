@@ -28,6 +28,17 @@ void copy_to_host(void* dst, const void* src, size_t bytes);
 void copy_device(void* dst, const void* src, size_t bytes);
 void memset_zero(void* p, size_t bytes);
 void synchronize();
+// Streams and events as opaque handles (cudaStream_t / cudaEvent_t), for code that must not
+// include CUDA headers (the data-parallel gradient all-reduce on a second stream).
+// compute_stream(): the stream every op and copy above runs on.
+void* compute_stream();
+void* stream_create();                          // a new stream (cudaStreamNonBlocking)
+void stream_destroy(void* stream);
+void* event_create();                           // cudaEventDisableTiming
+void event_destroy(void* event);
+void event_record(void* event, void* stream);   // event marks the work enqueued on stream so far
+void stream_wait_event(void* stream, void* event);  // later work on stream waits for event
+void stream_synchronize(void* stream);
 
 // ---- GEMM: C[M,N] = alpha·op(A)·op(B) + beta·C, row-major, exactly cpu::sgemm's semantics.
 // A, B of dtype ab (f32 or bf16), C of dtype c (f32, or bf16 when ab is bf16), fp32 accumulate.
@@ -84,6 +95,17 @@ struct AttentionDesc {
   int64_t do_s[3]{}, dq_s[3]{}, dk_s[3]{}, dv_s[3]{};
   float* d_key_bias = nullptr;  // (B, Hkv, Tk) overwritten, or null
   float* d_slope = nullptr;     // (Hkv) overwritten, or null
+  // GOAT's relative lanes built inside the fused kernels (docs/kernels.md, flash_lanes.cuh) when
+  // `lanes` (else none; lane_a/b may be null when R = 0). q/k columns [lane_dc, lane_dc + 2R) are replaced by the lanes of
+  // positions q_pos0 + i / k_pos0 + j, columns past them by 0; scale applies to the content only.
+  // The backward stores 0 in the lane columns of dq, dk and overwrites d_lane_a/b with ∂a, ∂b.
+  // Needs the fused path (attention_fused and aligned operands): an error otherwise.
+  bool lanes = false;
+  const float* lane_a = nullptr;  // (Hkv, R)
+  const float* lane_b = nullptr;  // (Hkv, R)
+  int64_t lane_R = 0, lane_dc = 0, q_pos0 = 0, k_pos0 = 0;
+  float* d_lane_a = nullptr;  // (Hkv, R) (backward)
+  float* d_lane_b = nullptr;  // (Hkv, R) (backward)
 };
 void attention_forward(const AttentionDesc& a, DType dt);
 void attention_backward(const AttentionDesc& a, DType dt);

@@ -29,6 +29,18 @@ void copy_to_host(void*, const void*, size_t) { missing("cuda copy"); }
 void copy_device(void*, const void*, size_t) { missing("cuda copy"); }
 void memset_zero(void*, size_t) { missing("cuda copy"); }
 void synchronize() { missing("cuda"); }
+void* compute_stream() { missing("cuda stream"); }
+void* stream_create() { missing("cuda stream"); }
+void stream_destroy(void* s) {
+  if (s) missing("cuda stream");
+}
+void* event_create() { missing("cuda event"); }
+void event_destroy(void* e) {
+  if (e) missing("cuda event");
+}
+void event_record(void*, void*) { missing("cuda event"); }
+void stream_wait_event(void*, void*) { missing("cuda stream"); }
+void stream_synchronize(void*) { missing("cuda stream"); }
 void gemm(bool, bool, int64_t, int64_t, int64_t, float, const void*, int64_t, const void*, int64_t, float, void*,
           int64_t, DType, DType) {
   missing("gemm");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "attention.cuh"
 #include "flash_backward.cuh"
@@ -33,6 +34,8 @@ kernels::AttentionArgs<T> to_args(const AttentionDesc& a) {
   std::memcpy(p.do_s, a.do_s, sizeof p.do_s), std::memcpy(p.dq_s, a.dq_s, sizeof p.dq_s);
   std::memcpy(p.dk_s, a.dk_s, sizeof p.dk_s), std::memcpy(p.dv_s, a.dv_s, sizeof p.dv_s);
   p.d_key_bias = a.d_key_bias, p.d_slope = a.d_slope;
+  p.lanes = a.lanes, p.lane_a = a.lane_a, p.lane_b = a.lane_b, p.lane_R = a.lane_R, p.lane_dc = a.lane_dc;
+  p.q_pos0 = a.q_pos0, p.k_pos0 = a.k_pos0, p.d_lane_a = a.d_lane_a, p.d_lane_b = a.d_lane_b;
   return p;
 }
 
@@ -42,9 +45,20 @@ bool aligned(const void* ptr, const int64_t* s) {
 }
 
 bool use_flash(const AttentionDesc& a, DType dt, bool backward) {
-  if (!attention_fused(dt, a.D)) return false;
-  bool ok = aligned(a.q, a.q_s) && aligned(a.k, a.k_s) && aligned(a.v, a.v_s) && aligned(a.o, a.o_s);
+  bool ok = attention_fused(dt, a.D);
+  ok = ok && aligned(a.q, a.q_s) && aligned(a.k, a.k_s) && aligned(a.v, a.v_s) && aligned(a.o, a.o_s);
   if (backward) ok = ok && aligned(a.d_o, a.do_s) && aligned(a.dq, a.dq_s) && aligned(a.dk, a.dk_s) && aligned(a.dv, a.dv_s);
+  if (a.lanes) {
+    require(ok, "attention",
+            "in-kernel GOAT lanes need the fused flash kernels (bf16, D 16/32/64/128, aligned operands, "
+            "GOATLM_ATTENTION not plain); got dtype " + std::string(dtype_name(dt)) + ", D " + std::to_string(a.D));
+    require(a.lane_R >= 0 && a.lane_dc > 0 && a.lane_dc + 2 * a.lane_R <= a.D && (a.lane_R == 0 || (a.lane_a && a.lane_b)),
+            "attention",
+            "in-kernel GOAT lanes: content dims " + std::to_string(a.lane_dc) + " + 2·R (R = " +
+                std::to_string(a.lane_R) + ") must fit head dim " + std::to_string(a.D) + ", with a, b given");
+    require(!backward || a.lane_R == 0 || (a.d_lane_a && a.d_lane_b), "attention",
+            "in-kernel GOAT lanes: backward needs d_lane_a and d_lane_b");
+  }
   return ok;
 }
 
@@ -101,7 +115,10 @@ void attention_backward(const AttentionDesc& a, DType dt) {
   if (use_flash(a, dt, true)) {
     FlashArgs p = to_args<__nv_bfloat16>(a);
     p.delta = delta, p.slope_part = part;
+    const size_t n_lane_part = a.lanes ? static_cast<size_t>(a.B * a.H * ((a.Tq + 63) / 64) * 2 * a.lane_R) : 0;
+    p.lane_part = n_lane_part ? static_cast<float*>(alloc(n_lane_part * sizeof(float))) : nullptr;
     check(flash_for_head_dim<FlashBackward>(a.D, p), "attention", "flash backward kernels");
+    if (p.lane_part) free(p.lane_part);
     ++flash_calls;
   } else {
     dispatch_dtype(dt, [&]<typename T>() {

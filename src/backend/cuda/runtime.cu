@@ -140,6 +140,41 @@ void memset_zero(void* p, size_t bytes) {
 
 void synchronize() { check(cudaStreamSynchronize(stream()), "runtime", "cudaStreamSynchronize"); }
 
+void* compute_stream() { return stream(); }
+
+void* stream_create() {
+  cudaStream_t s = nullptr;
+  check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "runtime", "cudaStreamCreateWithFlags");
+  return s;
+}
+
+void stream_destroy(void* s) {
+  if (s) check(cudaStreamDestroy(static_cast<cudaStream_t>(s)), "runtime", "cudaStreamDestroy");
+}
+
+void* event_create() {
+  cudaEvent_t e = nullptr;
+  check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "runtime", "cudaEventCreateWithFlags");
+  return e;
+}
+
+void event_destroy(void* e) {
+  if (e) check(cudaEventDestroy(static_cast<cudaEvent_t>(e)), "runtime", "cudaEventDestroy");
+}
+
+void event_record(void* e, void* s) {
+  check(cudaEventRecord(static_cast<cudaEvent_t>(e), static_cast<cudaStream_t>(s)), "runtime", "cudaEventRecord");
+}
+
+void stream_wait_event(void* s, void* e) {
+  check(cudaStreamWaitEvent(static_cast<cudaStream_t>(s), static_cast<cudaEvent_t>(e), 0), "runtime",
+        "cudaStreamWaitEvent");
+}
+
+void stream_synchronize(void* s) {
+  check(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "runtime", "cudaStreamSynchronize");
+}
+
 }  // namespace goat::cuda
 
 namespace goat {

@@ -41,11 +41,12 @@ int to_int(int64_t x, const char* op) {
 }
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(const DistOptions& opts)
+MpiCommunicator::MpiCommunicator(const DistOptions& opts, Device memory)
     : comm_(dup_world(opts)),
       rank_(comm_rank(comm_)),
       size_(comm_size(comm_)),
       deterministic_(opts.deterministic),
+      memory_(memory),
       watchdog_("rank " + std::to_string(rank_) + "/" + std::to_string(size_), opts.timeout_s) {
   watchdog_.install_termination_handler();
 }

@@ -19,13 +19,15 @@ void mpi_runtime_acquire(double timeout_s);
 
 class MpiCommunicator final : public Communicator {
  public:
-  explicit MpiCommunicator(const DistOptions& opts);
+  // memory: Device::cpu, or Device::cuda under the host SIMT emulation (its device memory is host
+  // memory, so the same MPI calls serve it; make_communicator allows that only in EMU builds).
+  explicit MpiCommunicator(const DistOptions& opts, Device memory = Device::cpu);
   // The duplicated communicator is left to MPI_Finalize: MPI_Comm_free could wait on a dead peer.
   ~MpiCommunicator() override = default;
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  Device device() const override { return Device::cpu; }
+  Device device() const override { return memory_; }
   Backend backend() const override { return Backend::mpi; }
 
   void all_reduce(std::span<float> data, ReduceOp op = ReduceOp::sum) override;
@@ -50,6 +52,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   bool deterministic_ = true;
+  Device memory_ = Device::cpu;
   Watchdog watchdog_;
   std::vector<float> scratch_;
   std::vector<int> counts_, displs_, rcounts_, rdispls_;

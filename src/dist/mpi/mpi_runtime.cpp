@@ -58,8 +58,8 @@ std::string mpi_status() {
          (nccl_built() ? "; NCCL communicator built" : "; no NCCL");
 }
 
-std::unique_ptr<Communicator> detail::make_mpi_communicator(const DistOptions& opts) {
-  return std::make_unique<MpiCommunicator>(opts);
+std::unique_ptr<Communicator> detail::make_mpi_communicator(const DistOptions& opts, Device device) {
+  return std::make_unique<MpiCommunicator>(opts, device);
 }
 
 }  // namespace goat
