@@ -28,6 +28,16 @@ std::string dims(std::initializer_list<std::pair<const char*, int64_t>> kv) {
 }
 
 // ---- linear: out (N, Cout) = in (N, Cin) · wᵀ + b ----
+// fp64 reference: x = {in (N, ld), weight (Cout, Cin), bias (Cout) when `bias`}.
+void linear_ref(const Vecs& x, int64_t n, int64_t cin, int64_t cout, int64_t ld, bool bias, std::vector<double>& out) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t o = 0; o < cout; ++o) {
+      double s = bias ? x[2][o] : 0.0;
+      for (int64_t i = 0; i < cin; ++i) s += x[0][r * ld + i] * x[1][o * cin + i];
+      out[r * cout + o] = s;
+    }
+}
+
 // ld > cin runs the op on a row view of a wider (N, ld) buffer; its d_in then accumulates, so
 // the columns outside the view must stay as they were.
 OpCase linear_case(int64_t n, int64_t cin, int64_t cout, bool bias, bool acc_d_in, int64_t ld = 0) {
@@ -53,13 +63,34 @@ OpCase linear_case(int64_t n, int64_t cin, int64_t cout, bool bias, bool acc_d_i
     ops::linear_backward(in_view(b.grad(0)), b.grad(1), bias ? b.grad(2) : Tensor(), b.d_out(0), in_view(b.in(0)),
                          b.in(1), acc_d_in);
   };
+  c.reference = [=](const Vecs& x, Vecs& y) { linear_ref(x, n, cin, cout, ld, bias, y[0]); };
+  c.reduction = cin;
+  c.reduction_bwd = std::max(cout, n);
+  return c;
+}
+
+// ---- the MLP's c_fc with GELU: pre = in · wᵀ + b, act = gelu(pre) (the model's two forward ops),
+// and the backward from act's gradient (linear_backward_gelu, d_bias summed in GELU's backward
+// pass); pre is saved for the backward, so it carries no upstream gradient of its own.
+double gelu_ref(double x);
+OpCase linear_gelu_case(int64_t n, int64_t cin, int64_t cout, bool bias) {
+  OpCase c;
+  c.name = "linear_gelu/" + dims({{"N", n}, {"Cin", cin}, {"Cout", cout}}) + (bias ? "" : "_nobias");
+  c.inputs = {{"in", {n, cin}, gen_normal(), Grad::overwrite}, {"weight", {cout, cin}, gen_normal(0.5f), Grad::accumulate}};
+  if (bias) c.inputs.push_back({"bias", {cout}, gen_normal(0.5f), Grad::accumulate});
+  c.outputs = {{"pre", {n, cout}, false}, {"act", {n, cout}}};
+  c.forward = [=](const OpBuffers& b) {
+    ops::linear_forward(b.out(0), b.in(0), b.in(1), bias ? b.in(2) : Tensor());
+    ops::gelu_forward(b.out(1), b.out(0));
+  };
+  c.backward = [=](const OpBuffers& b) {
+    std::vector<float> d_act(b.d_out(1).f32(), b.d_out(1).f32() + n * cout);  // overwritten by the op
+    ops::linear_backward_gelu(b.grad(0), b.grad(1), bias ? b.grad(2) : Tensor(), Tensor(d_act.data(), {n, cout}),
+                              b.out(0), b.in(0), b.in(1));
+  };
   c.reference = [=](const Vecs& x, Vecs& y) {
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t o = 0; o < cout; ++o) {
-        double s = bias ? x[2][o] : 0.0;
-        for (int64_t i = 0; i < cin; ++i) s += x[0][r * ld + i] * x[1][o * cin + i];
-        y[0][r * cout + o] = s;
-      }
+    linear_ref(x, n, cin, cout, cin, bias, y[0]);
+    for (size_t i = 0; i < y[0].size(); ++i) y[1][i] = gelu_ref(y[0][i]);
   };
   c.reduction = cin;
   c.reduction_bwd = std::max(cout, n);
@@ -269,6 +300,13 @@ std::vector<OpCase> make_cases() {
   cs.push_back(linear_case(5, 19, 33, true, true, 24));
   // Cases above kParallelMin (32k elements) so the OpenMP paths are checked too.
   cs.push_back(linear_case(260, 24, 129, true, false));
+  // Cout > Cin (d_w through its transpose) above kParallelMin: the tiled transposed add in parallel.
+  cs.push_back(linear_case(70, 96, 384, true, false));
+  // linear + GELU (fp32: GELU's backward fused with the bias column sum): one row, odd
+  // sizes, no bias, and more than one 128-row chunk above kParallelMin.
+  cs.push_back(linear_gelu_case(1, 3, 5, true));
+  cs.push_back(linear_gelu_case(7, 17, 13, false));
+  cs.push_back(linear_gelu_case(300, 40, 130, true));
   // layernorm: C = 1 (zero variance), C = 3, odd C, 3-d input, GPT-2-like width.
   cs.push_back(layernorm_case({4, 1}));
   cs.push_back(layernorm_case({1, 3}));
@@ -280,6 +318,9 @@ std::vector<OpCase> make_cases() {
   cs.push_back(residual_layernorm_case(4, 67, true));
   cs.push_back(layernorm_case({64, 771}));
   cs.push_back(residual_layernorm_case(50, 700));
+  // more than one 128-row chunk of the backward's parameter-gradient sums, serial and parallel
+  cs.push_back(layernorm_case({300, 40}));
+  cs.push_back(layernorm_case({2, 130, 130}));
   // GELU: tails (spread 6 reaches saturation), tiny and odd sizes, in-place backward.
   cs.push_back(gelu_case({1}, 1.f, false));
   cs.push_back(gelu_case({3}, 2.f, true));

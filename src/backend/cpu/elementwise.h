@@ -9,6 +9,9 @@ namespace goat::cpu {
 void gelu_forward(float* out, const float* in, int64_t n);
 // d_in[i] = d_out[i]·gelu'(in[i]); d_in may alias d_out.
 void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n);
+// The MLP's GELU backward with its linear layer's bias gradient in one pass: d (rows, cols,
+// contiguous) = d ∘ gelu'(pre) in place, and col_sum (cols) += Σ_rows of the new d (fixed-order sums).
+void gelu_backward_column_sum(float* d, const float* pre, int64_t rows, int64_t cols, float* col_sum);
 // out[i] = a[i] + b[i]; out may alias a or b.
 void add_forward(float* out, const float* a, const float* b, int64_t n);
 
