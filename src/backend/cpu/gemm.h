@@ -22,7 +22,8 @@ void sgemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t
 std::string gemm_engine_name();  // "oneDNN 2.6.3"
 std::string gemm_kernel_isa();   // the ISA oneDNN dispatches to, e.g. "avx512_core_amx"
 
-// Measures f32 GFLOP/s of a square n×n×n sgemm (median of reps) with the current threads.
+// Measures f32 GFLOP/s of a square n×n×n sgemm (median of reps) with the current threads, on the
+// profile clock (core/op_profile.h: wall, or process CPU time / threads under `--clock cpu`).
 double measure_sgemm_gflops(int64_t n = 1024, int reps = 5);
 
 }  // namespace goat::cpu
