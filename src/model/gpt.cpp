@@ -168,6 +168,14 @@ Tensor Activations::typed(const char* name, Tensor slot) const {
 }
 
 Tensor Activations::layer(int l, const char* name) const {
+  if (std::strcmp(name, "atty_bf16") == 0) {
+    // The bf16 copy of atty lives in the upper half of ln2's slot (bf16 ln2 fills the lower half):
+    // per layer whenever atty is (shared under block, where both are recomputed; under attention
+    // the copy made by the forward's out_proj survives atty's recomputation, bitwise the same).
+    GOAT_CHECK(bf16_operands, "gpt", "atty_bf16 exists only with CPU bf16 GEMMs");
+    const Tensor ln2 = layer(l, "ln2");
+    return Tensor(static_cast<uint16_t*>(ln2.data) + ln2.numel(), ln2.shape, DType::bf16, ln2.device);
+  }
   const std::string n = shared(plan_, name) ? std::string("h.shared.") + name : hname(l, name);
   return typed(name, arena_.index_of(n) >= 0 ? arena_.view(n) : stats_.view(n));
 }
@@ -325,7 +333,10 @@ void Gpt::after_attention(Activations& a, int l) {
   const auto W = [&](const char* s) { return linear_weight(a, hname(l, s)); };
   const auto A = [&](const char* s) { return a.layer(l, s); };
   const Tensor attproj = a.get("attproj");
-  ops::linear_forward(attproj, A("atty"), W("attn.out_proj.weight"), P("attn.out_proj.bias"));
+  // CPU bf16: atty (fp32 for the attention backward) rounded once for out_proj's forward and backward
+  if (a.bf16_operands) ops::round_to_bf16(A("atty_bf16"), A("atty"));
+  ops::linear_forward(attproj, A(a.bf16_operands ? "atty_bf16" : "atty"), W("attn.out_proj.weight"),
+                      P("attn.out_proj.bias"));
   ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
                                   P("ln_2.weight"), P("ln_2.bias"));
   ops::linear_forward(A("fch"), A("ln2"), W("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
@@ -422,8 +433,8 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
                             A("ln2_rstd"));
     if (rc == Recompute::attention) recompute_attention(a, l);
     // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
-    ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres, A("atty"),
-                         W("attn.out_proj.weight"));
+    ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres,
+                         A(a.bf16_operands ? "atty_bf16" : "atty"), W("attn.out_proj.weight"));
     PositionScheme& pos = *pos_[static_cast<size_t>(l)];
     ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
     args.prior = pos.prior(B, T, 0);

@@ -16,6 +16,10 @@
 // read a bf16 working copy of the weights (refreshed by the fused AdamW kernel) and store the
 // activations in bf16 (LayerNorm statistics, lse and losses stay fp32). Token ids are copied up
 // per micro-batch; the loss comes back as the op's return value.
+// On the CPU with bf16 GEMMs (the trainer's GemmPrecisionScope) the arenas stay fp32; forward()
+// rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
+// (ln1, ln2, fch, fch_gelu, lnf, d_fch) hold bf16 in their slots, and out_proj reads a bf16 copy
+// of atty (Activations::bf16_operands).
 #pragma once
 
 #include <functional>
@@ -83,7 +87,8 @@ class Activations {
   int slot_layer = -1;
   // CPU bf16 GEMMs (set by Gpt::forward from the thread's GEMM precision): the activations that
   // only GEMMs consume (kGemmOperands) hold bf16 bits in the first half of their fp32 slots,
-  // rounded once by their producer, and layer()/get() return them as bf16 views.
+  // rounded once by their producer, and layer()/get() return them as bf16 views; layer(l,
+  // "atty_bf16") is then a bf16 copy of atty (kept fp32 for the attention backward).
   bool bf16_operands = false;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 

@@ -1,13 +1,14 @@
 // bf16 GEMMs with fp32 accumulation (dtype "bf16" on the CPU), and the process-wide GEMM
 // precision that the linear layers follow.
 //
-// Recipe (the CUDA bf16 path's): the two operands are rounded to bf16 (round-to-nearest-even)
-// right before the GEMM, products are accumulated in fp32 and C stays fp32; weights, gradients,
-// optimizer state, activations, softmax statistics and layer norms stay fp32. Each shape gets one
-// cached oneDNN matmul primitive and each operand shape one cached f32→bf16 reorder into a dense
-// row-major scratch copy, so a call is reorder A, reorder B, matmul (a transposed operand is a
-// strided view of its dense copy). The conversions are memory-bound and cost up to half of an
-// AMX GEMM on this model's shapes, hence the split API below that lets a caller round once.
+// Recipe (the CUDA bf16 path's): both operands bf16 (round-to-nearest-even), products accumulated
+// in fp32, C fp32 (or, for an activation that only GEMMs and GELU consume, rounded to bf16 in the
+// GEMM's store). Each shape gets one cached oneDNN matmul primitive. Operands come either already
+// rounded (the CPU bf16 model keeps the GEMM-only activations in bf16, written by their producers,
+// and a bf16 copy of the weights; ops/linear.h) or as f32, rounded by a cached f32→bf16 reorder
+// into a dense per-thread scratch copy (a transposed operand is a strided view of its copy).
+// Conversions are memory-bound and cost up to half of an AMX GEMM on this model's shapes, hence
+// rounding once where a value is produced, and the split API below for the rest.
 // Why explicit bf16 operands and not oneDNN's fpmath_mode=bf16 on f32 matmuls: oneDNN 2.6.3
 // (Debian's) implements fpmath_mode=bf16 matmul with its avx512_core f32 kernel, not AMX, i.e.
 // no speed-up; explicit bf16 operands dispatch to brg:avx512_core_amx_bf16 (docs/performance.md).

@@ -1,6 +1,7 @@
-// Linear layer as GEMM calls (oneDNN; fp32 sgemm or bf16 operands by the thread's GEMM precision,
-// see gemm_bf16.h): forward is one GEMM, with the bias pre-filled (beta = 1) in fp32 and as the
-// matmul's bias argument in bf16; backward two GEMMs plus a column sum. All FLOPs go through the GEMM engine.
+// Linear layer as GEMM calls (oneDNN; fp32 sgemm, or bf16 operands by the thread's GEMM precision
+// or because an operand is already bf16, see gemm_bf16.h): forward is one GEMM, with the bias
+// pre-filled (beta = 1) in fp32 and as the matmul's bias argument in bf16; backward two GEMMs
+// plus a column sum. All FLOPs go through the GEMM engine.
 #include "backend/cpu/linear.h"
 
 #include <algorithm>
