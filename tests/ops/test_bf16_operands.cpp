@@ -66,8 +66,8 @@ void gelu_grad64(double x, double& grad, double& mag) {
 
 TEST(Bf16Operands, RoundToBf16IsNearestEven) {
   std::vector<float> src = f32_normal(5000, 1, 3.f);
-  src.push_back(1.f + std::ldexp(1.f, -8));                        // a tie: rounds to even (1)
-  src.push_back(1.f + 3 * std::ldexp(1.f, -8));                    // a tie: rounds to even (1 + 2^-6)
+  src.push_back(1.f + std::ldexp(1.f, -8));      // a tie: rounds to even (1)
+  src.push_back(1.f + 3 * std::ldexp(1.f, -8));  // a tie: rounds to even (1 + 2^-6)
   src.push_back(-0.f);
   std::vector<uint16_t> dst(src.size());
   ops::round_to_bf16(Tensor(dst.data(), Shape{static_cast<int64_t>(dst.size())}, DType::bf16),
@@ -100,8 +100,8 @@ TEST(Bf16Operands, LayerNormBf16OutMatchesFp64) {
     const Tensor out_t = bf16_tensor(out, Shape{n, c}), mean_t(mean.data(), Shape{n}), rstd_t(rstd.data(), Shape{n});
     const Tensor w_t(w.data(), Shape{c}), b_t(bias.data(), Shape{c});
     if (residual)
-      ops::residual_layernorm_forward(Tensor(res.data(), Shape{n, c}), out_t, mean_t, rstd_t, Tensor(a.data(), Shape{n, c}),
-                                      Tensor(b.data(), Shape{n, c}), w_t, b_t);
+      ops::residual_layernorm_forward(Tensor(res.data(), Shape{n, c}), out_t, mean_t, rstd_t,
+                                      Tensor(a.data(), Shape{n, c}), Tensor(b.data(), Shape{n, c}), w_t, b_t);
     else
       ops::layernorm_forward(out_t, mean_t, rstd_t, Tensor(a.data(), Shape{n, c}), w_t, b_t);
     for (int64_t r = 0; r < n; ++r) {
@@ -121,7 +121,8 @@ TEST(Bf16Operands, LayerNormBf16OutMatchesFp64) {
       for (int64_t j = 0; j < c; ++j) {
         const double xh = (x[j] - m) * rs, want = xh * w[j] + bias[j];
         const double mag = std::abs(xh * w[j]) + std::abs(bias[j]);
-        ASSERT_LE(std::abs(bits_to_double(out[r * c + j]) - want), fp32_err * mag + u16 * (std::abs(want) + fp32_err * mag))
+        ASSERT_LE(std::abs(bits_to_double(out[r * c + j]) - want),
+                  fp32_err * mag + u16 * (std::abs(want) + fp32_err * mag))
             << "row " << r << " col " << j << " residual " << residual;
       }
       ASSERT_LE(std::abs(mean[r] - m), fp32_err * (std::abs(m) + 1.0));
@@ -142,15 +143,17 @@ TEST(Bf16Operands, GeluForwardBf16MatchesFp64) {
 
 TEST(Bf16Operands, LinearForwardBf16OperandsAndOutMatchFp64) {
   const int64_t n = 150, cin = 64, cout = 48;
-  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 7), w = bf16_normal(static_cast<size_t>(cout * cin), 8);
-  std::vector<float> bias = f32_normal(static_cast<size_t>(cout), 9, 2.f), w32(w.size()), out32(static_cast<size_t>(n * cout));
+  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 7),
+                        w = bf16_normal(static_cast<size_t>(cout * cin), 8);
+  std::vector<float> bias = f32_normal(static_cast<size_t>(cout), 9, 2.f), w32(w.size()),
+                     out32(static_cast<size_t>(n * cout));
   for (size_t i = 0; i < w.size(); ++i) w32[i] = static_cast<float>(bits_to_double(w[i]));
   std::vector<uint16_t> out16(out32.size());
   // bf16 in, bf16 weight, bf16 out; and bf16 in with an f32 weight (rounded by the op) into f32
-  ops::linear_forward(bf16_tensor(out16, Shape{n, cout}), bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}),
-                      Tensor(bias.data(), Shape{cout}));
-  ops::linear_forward(Tensor(out32.data(), Shape{n, cout}), bf16_tensor(in, Shape{n, cin}), Tensor(w32.data(), Shape{cout, cin}),
-                      Tensor(bias.data(), Shape{cout}));
+  ops::linear_forward(bf16_tensor(out16, Shape{n, cout}), bf16_tensor(in, Shape{n, cin}),
+                      bf16_tensor(w, Shape{cout, cin}), Tensor(bias.data(), Shape{cout}));
+  ops::linear_forward(Tensor(out32.data(), Shape{n, cout}), bf16_tensor(in, Shape{n, cin}),
+                      Tensor(w32.data(), Shape{cout, cin}), Tensor(bias.data(), Shape{cout}));
   for (int64_t r = 0; r < n; ++r)
     for (int64_t o = 0; o < cout; ++o) {
       double acc = bias[o], mag = std::abs(bias[o]);
@@ -168,11 +171,14 @@ TEST(Bf16Operands, LinearForwardBf16OperandsAndOutMatchFp64) {
 
 TEST(Bf16Operands, LinearBackwardGeluBf16MatchesFp64) {
   const int64_t n = 300, cin = 32, cout = 80;  // n > 128: several row chunks in the column sums
-  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 10), w = bf16_normal(static_cast<size_t>(cout * cin), 11),
-                        d_act = bf16_normal(static_cast<size_t>(n * cout), 12), pre = bf16_normal(d_act.size(), 13, 2.5f);
+  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 10),
+                        w = bf16_normal(static_cast<size_t>(cout * cin), 11),
+                        d_act = bf16_normal(static_cast<size_t>(n * cout), 12),
+                        pre = bf16_normal(d_act.size(), 13, 2.5f);
   std::vector<float> d_in(static_cast<size_t>(n * cin)), d_w(w.size(), 0.f), d_b(static_cast<size_t>(cout), 0.f);
-  ops::linear_backward_gelu(Tensor(d_in.data(), Shape{n, cin}), Tensor(d_w.data(), Shape{cout, cin}), Tensor(d_b.data(), Shape{cout}),
-                            bf16_tensor(d_act, Shape{n, cout}), bf16_tensor(pre, Shape{n, cout}), bf16_tensor(in, Shape{n, cin}),
+  ops::linear_backward_gelu(Tensor(d_in.data(), Shape{n, cin}), Tensor(d_w.data(), Shape{cout, cin}),
+                            Tensor(d_b.data(), Shape{cout}), bf16_tensor(d_act, Shape{n, cout}),
+                            bf16_tensor(pre, Shape{n, cout}), bf16_tensor(in, Shape{n, cin}),
                             bf16_tensor(w, Shape{cout, cin}));
   std::vector<double> g(d_act.size()), g_err(d_act.size());
   for (size_t i = 0; i < g.size(); ++i) {
@@ -181,49 +187,53 @@ TEST(Bf16Operands, LinearBackwardGeluBf16MatchesFp64) {
     g[i] = bits_to_double(d_act[i]) * gr;
     g_err[i] = 1e-5 * std::abs(bits_to_double(d_act[i])) * mag;
   }
-  const auto check = [&](double got, double want, double mag, double err, int64_t k, double rounding, const char* what) {
+  const auto check = [&](double got, double want, double mag, double err, int64_t k, double rounding,
+                         const char* what) {
     ASSERT_LE(std::abs(got - want), (rounding + gamma(k)) * 1.01 * mag + err + u32 * std::abs(want)) << what;
   };
+  struct Dot {
+    double acc = 0, mag = 0, err = 0;  // Σ g·b, Σ |g·b|, Σ g_err·|b|
+  };
+  const auto dot = [&](int64_t len, auto g_index, auto b_value) {
+    Dot d;
+    for (int64_t p = 0; p < len; ++p) {
+      const size_t i = static_cast<size_t>(g_index(p));
+      const double b = b_value(p);
+      d.acc += g[i] * b;
+      d.mag += std::abs(g[i] * b);
+      d.err += g_err[i] * std::abs(b);
+    }
+    return d;
+  };
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < cin; ++c) {
-      double acc = 0, mag = 0, err = 0;
-      for (int64_t o = 0; o < cout; ++o) {
-        const double b = bits_to_double(w[o * cin + c]);
-        acc += g[r * cout + o] * b;
-        mag += std::abs(g[r * cout + o] * b);
-        err += g_err[r * cout + o] * std::abs(b);
-      }
-      check(d_in[r * cin + c], acc, mag, err, cout, u16, "d_in");
+    for (int64_t c = 0; c < cin; ++c) {  // d_in = g · w
+      const Dot d = dot(
+          cout, [&](int64_t o) { return r * cout + o; }, [&](int64_t o) { return bits_to_double(w[o * cin + c]); });
+      check(d_in[r * cin + c], d.acc, d.mag, d.err, cout, u16, "d_in");
     }
   for (int64_t o = 0; o < cout; ++o) {
-    for (int64_t c = 0; c < cin; ++c) {
-      double acc = 0, mag = 0, err = 0;
-      for (int64_t r = 0; r < n; ++r) {
-        const double b = bits_to_double(in[r * cin + c]);
-        acc += g[r * cout + o] * b;
-        mag += std::abs(g[r * cout + o] * b);
-        err += g_err[r * cout + o] * std::abs(b);
-      }
-      check(d_w[o * cin + c], acc, mag, err, n, u16, "d_w");
+    for (int64_t c = 0; c < cin; ++c) {  // d_w = gᵀ · in
+      const Dot d = dot(
+          n, [&](int64_t r) { return r * cout + o; }, [&](int64_t r) { return bits_to_double(in[r * cin + c]); });
+      check(d_w[o * cin + c], d.acc, d.mag, d.err, n, u16, "d_w");
     }
-    double sum = 0, mag = 0, err = 0;
-    for (int64_t r = 0; r < n; ++r) {
-      sum += g[r * cout + o];
-      mag += std::abs(g[r * cout + o]);
-      err += g_err[r * cout + o];
-    }
-    check(d_b[o], sum, mag, err, n, 0.0, "d_b");
+    const Dot d = dot(
+        n, [&](int64_t r) { return r * cout + o; }, [](int64_t) { return 1.0; });  // d_b = Σ_r g
+    check(d_b[o], d.acc, d.mag, d.err, n, 0.0, "d_b");
   }
 }
 
 // The MLP's c_proj backward of the CPU bf16 model: d_out f32, d_in written as bf16 (c_fc's d_act).
 TEST(Bf16Operands, LinearBackwardBf16DInMatchesFp64) {
   const int64_t n = 140, cin = 72, cout = 40;
-  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 14), w = bf16_normal(static_cast<size_t>(cout * cin), 15);
-  std::vector<float> d_out = f32_normal(static_cast<size_t>(n * cout), 16), d_w(w.size(), 0.f), d_b(static_cast<size_t>(cout), 0.f);
+  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 14),
+                        w = bf16_normal(static_cast<size_t>(cout * cin), 15);
+  std::vector<float> d_out = f32_normal(static_cast<size_t>(n * cout), 16), d_w(w.size(), 0.f),
+                     d_b(static_cast<size_t>(cout), 0.f);
   std::vector<uint16_t> d_in(static_cast<size_t>(n * cin));
-  ops::linear_backward(bf16_tensor(d_in, Shape{n, cin}), Tensor(d_w.data(), Shape{cout, cin}), Tensor(d_b.data(), Shape{cout}),
-                       Tensor(d_out.data(), Shape{n, cout}), bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}));
+  ops::linear_backward(bf16_tensor(d_in, Shape{n, cin}), Tensor(d_w.data(), Shape{cout, cin}),
+                       Tensor(d_b.data(), Shape{cout}), Tensor(d_out.data(), Shape{n, cout}),
+                       bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}));
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < cin; ++c) {
       double acc = 0, mag = 0;
@@ -243,7 +253,8 @@ TEST(Bf16Operands, LinearBackwardBf16DInMatchesFp64) {
     }
     ASSERT_LE(std::abs(d_b[o] - sum), gamma(n) * mag + u32 * std::abs(sum)) << "d_b";
   }
-  EXPECT_THROW(ops::linear_backward(bf16_tensor(d_in, Shape{n, cin}), Tensor(), Tensor(), Tensor(d_out.data(), Shape{n, cout}),
-                                    bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}), true),
-               std::exception);  // a bf16 d_in cannot be accumulated into
+  EXPECT_THROW(
+      ops::linear_backward(bf16_tensor(d_in, Shape{n, cin}), Tensor(), Tensor(), Tensor(d_out.data(), Shape{n, cout}),
+                           bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}), true),
+      std::exception);  // a bf16 d_in cannot be accumulated into
 }
