@@ -4,7 +4,7 @@
 // Priors: none (plain), alibi (slope), goat (the full GOAT layer side: GoatPosition::forward_qk and
 // prior() — lanes, sink MLP — timed with the forward, backward_prior/backward_qk with the backward;
 // R = M = 4, train_len = T). --diag turns on every in-kernel diagnostic (entropy, sink mass,
-// p_max, KL, ω; content_dim = d_c for goat).
+// p_max, KL, ω; content_dim = d_c for goat). --shape B H Hkv T D runs one shape instead of the sweep.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -151,6 +151,9 @@ void register_bench_attention(CLI::App& bench) {
   cmd->add_flag("--diag", diag, "accumulate every in-kernel diagnostic");
   cmd->add_option("--reps", reps, "repetitions per shape (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--t", only_t, "only shapes with this sequence length");
+  static std::vector<int64_t> shape;
+  cmd->add_option("--shape", shape, "one shape instead of the sweep: B H Hkv T D (e.g. the training shapes)")
+      ->expected(5);
   static std::string clock = "wall";
   cmd->add_option("--clock", clock, "wall, or cpu: process CPU time / threads (for a busy machine)")
       ->check(CLI::IsMember({"wall", "cpu"}));
@@ -171,6 +174,7 @@ void register_bench_attention(CLI::App& bench) {
     const std::vector<AttnShape> shapes = {{4, 8, 8, 256, 64},  {4, 8, 8, 512, 64},  {4, 8, 8, 1024, 64},
                                            {4, 8, 2, 1024, 64}, {2, 8, 8, 2048, 64}, {4, 4, 4, 1024, 128},
                                            {8, 4, 4, 1024, 32}};
+    if (!shape.empty()) return bench_shape({shape[0], shape[1], shape[2], shape[3], shape[4]}, prior, diag, reps, sgemm);
     for (const auto& s : shapes)
       if (only_t == 0 || s.t == only_t) bench_shape(s, prior, diag, reps, sgemm);
   });

@@ -39,13 +39,6 @@ struct BwdScratch {
         dkb(kBk) {}
 };
 
-void copy_rows(const float* src, int64_t stride, int64_t rows, int64_t d, int64_t dp, float* dst) {
-  for (int64_t r = 0; r < rows; ++r) {
-    std::copy(src + r * stride, src + r * stride + d, dst + r * dp);
-    std::fill(dst + r * dp + d, dst + (r + 1) * dp, 0.f);
-  }
-}
-
 // One (b, kv head) item. Returns Σ dS (t_j − t_i) over it, for d_slope.
 double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, BwdScratch& w) {
   const int64_t D = p.D, dp = w.dp, G = p.H / p.Hkv, shift = p.Tk - p.Tq;
@@ -65,28 +58,43 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
       w.dvec[gi * p.Tq + i] = acc;
     }
   }
-  // Q and dO rows of every head in the group, padded once per item (re-read for every key block).
-  w.qall.resize(G * p.Tq * dp), w.doall.resize(G * p.Tq * dp);
-  for (int64_t gi = 0; gi < G; ++gi) {
-    const int64_t h = hk * G + gi;
-    copy_rows(p.q + b * p.q_s[0] + h * p.q_s[1], p.q_s[2], p.Tq, D, dp, w.qall.data() + gi * p.Tq * dp);
-    copy_rows(g.d_o + b * g.do_s[0] + h * g.do_s[1], g.do_s[2], p.Tq, D, dp, w.doall.data() + gi * p.Tq * dp);
+  // Q and dO rows of every head in the group: read in place when D is a multiple of 16, else
+  // padded once per item (re-read for every key block). Row strides q_rs, do_rs; head h at q_at(h).
+  const bool in_place = D == dp;
+  const int64_t q_rs = in_place ? p.q_s[2] : dp, do_rs = in_place ? g.do_s[2] : dp;
+  if (!in_place) {
+    w.qall.resize(G * p.Tq * dp), w.doall.resize(G * p.Tq * dp);
+    for (int64_t gi = 0; gi < G; ++gi) {
+      const int64_t h = hk * G + gi;
+      copy_rows(p.q + b * p.q_s[0] + h * p.q_s[1], p.q_s[2], p.Tq, D, dp, w.qall.data() + gi * p.Tq * dp);
+      copy_rows(g.d_o + b * g.do_s[0] + h * g.do_s[1], g.do_s[2], p.Tq, D, dp, w.doall.data() + gi * p.Tq * dp);
+    }
   }
+  const auto q_at = [&](int64_t gi, int64_t i) {
+    return in_place ? p.q + b * p.q_s[0] + (hk * G + gi) * p.q_s[1] + i * q_rs : w.qall.data() + (gi * p.Tq + i) * dp;
+  };
+  const auto do_at = [&](int64_t gi, int64_t i) {
+    return in_place ? g.d_o + b * g.do_s[0] + (hk * G + gi) * g.do_s[1] + i * do_rs
+                    : w.doall.data() + (gi * p.Tq + i) * dp;
+  };
   double d_slope = 0.0;
   for (int64_t j0 = 0; j0 < p.Tk; j0 += kBk) {
     const int64_t nk = std::min(kBk, p.Tk - j0), nkp = round_up(nk, kLanes);
-    // K_j rows (ks), Kᵀ and Vᵀ (dp × kBk), zero padded.
-    std::fill(w.kt.begin(), w.kt.end(), 0.f);
-    std::fill(w.vt.begin(), w.vt.end(), 0.f);
-    std::fill(w.ks.begin(), w.ks.begin() + nkp * dp, 0.f);
-    for (int64_t j = 0; j < nk; ++j) {
-      const float* kr = kbase + (j0 + j) * p.k_s[2];
-      const float* vr = vbase + (j0 + j) * p.v_s[2];
-      for (int64_t c = 0; c < D; ++c) {
-        w.kt[c * kBk + j] = kr[c];
-        w.vt[c * kBk + j] = vr[c];
-        w.ks[j * dp + c] = kr[c];
-      }
+    // Kᵀ and Vᵀ (dp × kBk, zero padded); K_j rows in place when no padding is needed, else a
+    // padded copy in ks (row stride ks_rs).
+    const float* kblock = kbase + j0 * p.k_s[2];
+    if (nk != nkp || D != dp) {
+      std::fill(w.kt.begin(), w.kt.end(), 0.f);
+      std::fill(w.vt.begin(), w.vt.end(), 0.f);
+    }
+    transpose_into(kblock, p.k_s[2], nk, D, w.kt.data(), kBk);
+    transpose_into(vbase + j0 * p.v_s[2], p.v_s[2], nk, D, w.vt.data(), kBk);
+    const bool k_in_place = D == dp && nk == nkp;
+    const float* ks = k_in_place ? kblock : w.ks.data();
+    const int64_t ks_rs = k_in_place ? p.k_s[2] : dp;
+    if (!k_in_place) {
+      std::fill(w.ks.begin(), w.ks.begin() + nkp * dp, 0.f);
+      copy_rows(kblock, p.k_s[2], nk, D, dp, w.ks.data());
     }
     std::fill(w.dks.begin(), w.dks.begin() + nkp * dp, 0.f);
     std::fill(w.dvs.begin(), w.dvs.begin() + nkp * dp, 0.f);
@@ -104,10 +112,18 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
       const int64_t i_first = p.causal ? std::max<int64_t>(0, j0 - shift) : 0;
       for (int64_t i0 = i_first / kBq * kBq; i0 < p.Tq; i0 += kBq) {
         const int64_t mq = std::min(kBq, p.Tq - i0);
-        const float* qs = w.qall.data() + (gi * p.Tq + i0) * dp;
-        const float* dos = w.doall.data() + (gi * p.Tq + i0) * dp;
-        tile_gemm(mq, nkp, dp, qs, dp, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
-        tile_gemm(mq, nkp, dp, dos, dp, 1, w.vt.data(), kBk, w.ds.data(), kBk, false);
+        const float* qs = q_at(gi, i0);
+        const float* dos = do_at(gi, i0);
+        // A tile the diagonal crosses computes only what the mask lets through (tile_gemm_causal).
+        const int64_t diag = shift + i0 - j0;
+        const bool tri = p.causal && nk - 1 > diag;
+        if (tri) {
+          tile_gemm_causal(Tri::cols, diag, mq, nkp, dp, qs, q_rs, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
+          tile_gemm_causal(Tri::cols, diag, mq, nkp, dp, dos, do_rs, 1, w.vt.data(), kBk, w.ds.data(), kBk, false);
+        } else {
+          tile_gemm(mq, nkp, dp, qs, q_rs, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
+          tile_gemm(mq, nkp, dp, dos, do_rs, 1, w.vt.data(), kBk, w.ds.data(), kBk, false);
+        }
         const float* lse = p.lse + (b * p.H + h) * p.Tq + i0;
         const float* dv = w.dvec.data() + gi * p.Tq + i0;
         v16 col_sum[kBk / kLanes] = {};
@@ -115,14 +131,15 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
           const int64_t qpos = shift + i0 + r;
           float* sr = w.s.data() + r * kBk;
           float* dsr = w.ds.data() + r * kBk;
-          for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
+          const int64_t nc = tri ? causal_cover(r, diag, nkp) : nkp;  // columns written (0 past the mask)
+          for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
             const v16 delta = splat(static_cast<float>(j0 + c0 - qpos)) + iota();
             const v16 col = splat(static_cast<float>(c0)) + iota();
             const auto adm =
                 p.causal ? ((col < static_cast<float>(nk)) & (delta <= 0.f)) : (col < static_cast<float>(nk));
             const v16 z = fma(load(sr + c0), splat(p.scale), fma(splat(slope), delta, kb[c0 / kLanes]));
             const v16 pr = adm ? vexp(z - lse[r]) : v16{};
-            const v16 dsv = pr * (load(dsr + c0) - dv[r]);
+            const v16 dsv = adm ? pr * (load(dsr + c0) - dv[r]) : v16{};  // dP may be undefined past the mask
             store(sr + c0, pr);
             store(dsr + c0, dsv);
             col_sum[c0 / kLanes] += dsv;
@@ -132,9 +149,16 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
         for (int64_t c0 = 0; c0 < nkp; c0 += kLanes)
           store(w.dkb.data() + c0, load(w.dkb.data() + c0) + col_sum[c0 / kLanes]);
         // dV_j += Pᵀ dO, dK_j += dSᵀ Q (scaled at the end), dQ_i += dS K_j (scaled at the end).
-        tile_gemm(nkp, dp, mq, w.s.data(), 1, kBk, dos, dp, w.dvs.data(), dp, true);
-        tile_gemm(nkp, dp, mq, w.ds.data(), 1, kBk, qs, dp, w.dks.data(), dp, true);
-        tile_gemm(mq, dp, nkp, w.ds.data(), kBk, 1, w.ks.data(), dp, w.dq.data() + (gi * p.Tq + i0) * dp, dp, true);
+        float* dq = w.dq.data() + (gi * p.Tq + i0) * dp;
+        if (tri) {
+          tile_gemm_causal(Tri::k_upper, diag, nkp, dp, mq, w.s.data(), 1, kBk, dos, do_rs, w.dvs.data(), dp, true);
+          tile_gemm_causal(Tri::k_upper, diag, nkp, dp, mq, w.ds.data(), 1, kBk, qs, q_rs, w.dks.data(), dp, true);
+          tile_gemm_causal(Tri::k_lower, diag, mq, dp, nkp, w.ds.data(), kBk, 1, ks, ks_rs, dq, dp, true);
+        } else {
+          tile_gemm(nkp, dp, mq, w.s.data(), 1, kBk, dos, do_rs, w.dvs.data(), dp, true);
+          tile_gemm(nkp, dp, mq, w.ds.data(), 1, kBk, qs, q_rs, w.dks.data(), dp, true);
+          tile_gemm(mq, dp, nkp, w.ds.data(), kBk, 1, ks, ks_rs, dq, dp, true);
+        }
       }
     }
     d_slope += hsum(slope_acc);

@@ -51,13 +51,12 @@ void pack_block(const AttentionParams& p, int64_t b, int64_t hk, int64_t j0, int
   const int64_t D = p.D, nk = std::min(kBk, p.Tk - j0);
   const float* kb0 = p.k + b * p.k_s[0] + hk * p.k_s[1] + j0 * p.k_s[2];
   const float* vb0 = p.v + b * p.v_s[0] + hk * p.v_s[1] + j0 * p.v_s[2];
-  std::fill(kt, kt + dp * kBk, 0.f);
-  std::fill(vs, vs + kBk * dp, 0.f);
-  for (int64_t j = 0; j < nk; ++j) {
-    const float* kr = kb0 + j * p.k_s[2];
-    for (int64_t c = 0; c < D; ++c) kt[c * kBk + j] = kr[c];
-    std::copy(vb0 + j * p.v_s[2], vb0 + j * p.v_s[2] + D, vs + j * dp);
+  if (nk < kBk || D < dp) {
+    std::fill(kt, kt + dp * kBk, 0.f);
+    std::fill(vs, vs + kBk * dp, 0.f);
   }
+  transpose_into(kb0, p.k_s[2], nk, D, kt, kBk);
+  copy_rows(vb0, p.v_s[2], nk, D, dp, vs);
 }
 
 }  // namespace
@@ -110,10 +109,7 @@ void attention_forward(const AttentionParams& p) {
       const float slope = p.slope ? p.slope[hk] : 0.f;
       const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
 
-      for (int64_t r = 0; r < mq; ++r) {
-        std::copy(qb + r * p.q_s[2], qb + r * p.q_s[2] + D, w.qs.data() + r * dp);
-        std::fill(w.qs.data() + r * dp + D, w.qs.data() + (r + 1) * dp, 0.f);
-      }
+      copy_rows(qb, p.q_s[2], mq, D, dp, w.qs.data());
       std::fill(w.os.begin(), w.os.begin() + mq * dp, 0.f);
       st.reset(mq);
 
@@ -133,17 +129,29 @@ void attention_forward(const AttentionParams& p) {
         // product in s is the same GEMM as with diagnostics off, so turning them on leaves o, LSE
         // and therefore training bit-identical.
         const bool split = need_content && n_lanes > 0;
-        tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
-        if (split) tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk, w.lane.data(), kBk, false);
+        // A tile the diagonal crosses computes only what the mask lets through (tile_gemm_causal).
+        const int64_t diag = shift + i0 - j0;
+        const bool tri = p.causal && nk - 1 > diag;  // the block's last key is masked for row 0
+        if (tri) {
+          tile_gemm_causal(Tri::cols, diag, mq, nkp, dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
+          if (split)
+            tile_gemm_causal(Tri::cols, diag, mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk,
+                             w.lane.data(), kBk, false);
+        } else {
+          tile_gemm(mq, nkp, dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
+          if (split)
+            tile_gemm(mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk, w.lane.data(), kBk, false);
+        }
 
         for (int64_t r = 0; r < mq; ++r) {
           const int64_t qpos = shift + i0 + r;
           float* sr = w.s.data() + r * kBk;
           float* lr = w.lane.data() + r * kBk;
+          const int64_t nc = tri ? causal_cover(r, diag, nkp) : nkp;  // columns written (P = 0 past the mask)
           // Pass 1: logits with bias and mask, row max (and the prior logits for KL / ω).
           const bool row_full = nk == kBk && (!p.causal || j0 + kBk - 1 <= qpos);
           v16 mx = splat(kNegInf), lmx = splat(kNegInf), smx = splat(kNegInf), smn = splat(-kNegInf);
-          for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
+          for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
             const v16 delta = splat(static_cast<float>(j0 + c0 - qpos)) + iota();
             const v16 col = splat(static_cast<float>(c0)) + iota();
             const v16 raw = load(sr + c0);
@@ -169,10 +177,11 @@ void attention_forward(const AttentionParams& p) {
           }
           if (j0 == 0) st.z0[r] = sr[0];
           const float m_old = st.m[r], m_new = std::max(m_old, hmax(mx));
-          const float alpha = std::exp(m_old - m_new);
+          // e^{m_old − m_new}; exactly 1 or 0 in the common cases, without the libm call.
+          const float alpha = m_old == m_new ? 1.f : m_old == kNegInf ? 0.f : std::exp(m_old - m_new);
           // Pass 2: P = e^{z − m}, row sum, diagnostics.
           v16 sum{}, ent{}, es{};
-          for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) {
+          for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
             const v16 z = load(sr + c0);
             const v16 pr = vexp(z - m_new);
             store(sr + c0, pr);
@@ -194,7 +203,7 @@ void attention_forward(const AttentionParams& p) {
           if (prior_lse) {
             const float mp_new = std::max(st.mp[r], hmax(lmx));
             v16 lsum{};
-            for (int64_t c0 = 0; c0 < nkp; c0 += kLanes) lsum += vexp(load(lr + c0) - mp_new);
+            for (int64_t c0 = 0; c0 < nc; c0 += kLanes) lsum += vexp(load(lr + c0) - mp_new);
             st.lp[r] = st.lp[r] * std::exp(st.mp[r] - mp_new) + hsum(lsum);
             st.mp[r] = mp_new;
           }
@@ -204,12 +213,15 @@ void attention_forward(const AttentionParams& p) {
           }
           st.l[r] = alpha * st.l[r] + hsum(sum);
           st.m[r] = m_new;
-          if (alpha != 1.f) {
+          if (alpha != 1.f && m_old != kNegInf) {  // O is still zero before the row's first key
             float* orow = w.os.data() + r * dp;
             for (int64_t c = 0; c < dp; c += kLanes) store(orow + c, load(orow + c) * alpha);
           }
         }
-        tile_gemm(mq, dp, nkp, w.s.data(), kBk, 1, vs, dp, w.os.data(), dp, true);
+        if (tri)
+          tile_gemm_causal(Tri::k_lower, diag, mq, dp, nkp, w.s.data(), kBk, 1, vs, dp, w.os.data(), dp, true);
+        else
+          tile_gemm(mq, dp, nkp, w.s.data(), kBk, 1, vs, dp, w.os.data(), dp, true);
       }
 
       // Epilogue: o = O / l, LSE = m + log l, diagnostics.

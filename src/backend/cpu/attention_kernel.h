@@ -5,6 +5,7 @@
 // narrower SIMD elsewhere; FMA is explicit because ISO C++ mode does not contract a·b + c.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -158,6 +159,47 @@ inline void micro_kernel(int64_t K, const float* a, int64_t a_rs, int64_t a_cs, 
 
 void tile_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
                float* c, int64_t ldc, bool accumulate);
+
+// rows × d of src (row stride `stride`) into dst rows of dp ≥ d floats, zero padded. Vector
+// copies when d is a multiple of 16 (the rows are short: a memmove call each cost more).
+inline void copy_rows(const float* src, int64_t stride, int64_t rows, int64_t d, int64_t dp, float* dst) {
+  if (d % kLanes == 0) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < d; c += kLanes) store(dst + r * dp + c, load(src + r * stride + c));
+      for (int64_t c = d; c < dp; c += kLanes) store(dst + r * dp + c, v16{});
+    }
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(src + r * stride, src + r * stride + d, dst + r * dp);
+    std::fill(dst + r * dp + d, dst + (r + 1) * dp, 0.f);
+  }
+}
+
+// dst(c, r) = src(r, c) for r < rows, c < cols: dst[c·ldd + r], src[r·src_rs + c]. 16×16 blocks
+// are transposed in registers; the rest element by element. Padding of dst is the caller's.
+void transpose_into(const float* src, int64_t src_rs, int64_t rows, int64_t cols, float* dst, int64_t ldd);
+
+// Causal tiles: which part of a tile GEMM a lower-triangular mask lets through. The mask admits
+// (query row i, key column j) when j ≤ i + diag (diag = shift + i0 − j0 for query tile i0 and key
+// block j0). Every row block of at most kMaxRows rows is cut to what its rows can see:
+//   cols     C = S (rows i, columns j): columns up to the block's last admitted key (rounded up to
+//            16); the columns past a row's own mask are left undefined — the caller masks them.
+//   k_lower  C += P·V with the sum over keys j (rows i): the sum stops at the block's last key.
+//   k_upper  C += Pᵀ·X with the sum over queries i (rows j, keys): it starts at the block's first
+//            query that sees key j.
+// k_lower and k_upper read masked entries of P near the diagonal: the caller must have stored them
+// as zeros for every column below round_up(i + diag + 1 + kMaxRows, 16) (see causal_cover).
+enum class Tri { cols, k_lower, k_upper };
+constexpr int64_t kMaxRows = 6;
+void tile_gemm_causal(Tri mode, int64_t diag, int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs,
+                      int64_t a_cs, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate);
+// Columns of row i (of a causal tile with this diag, n columns padded to 16) that the elementwise
+// pass must write (P or dS, zeros where masked) for tile_gemm_causal's k_lower / k_upper.
+inline int64_t causal_cover(int64_t i, int64_t diag, int64_t n) {
+  const int64_t want = i + diag + 1 + kMaxRows;
+  return want <= 0 ? 0 : std::min(n, round_up(want, kLanes));
+}
 
 #pragma GCC diagnostic pop
 

@@ -1,6 +1,8 @@
 // The attention kernel's tile GEMM: C (+)= A·B on blocks of at most 64×64, dispatched to the
 // register-blocked micro-kernel in attention_kernel.h (R rows × NV 16-lane vectors). Small
 // oneDNN calls per tile cost more in call overhead than these tiles take to compute.
+// tile_gemm_causal cuts every row block to the part of a diagonal tile the causal mask lets
+// through (about half of the tile's work at the diagonal).
 #include "backend/cpu/attention_kernel.h"
 
 // See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
@@ -9,7 +11,7 @@
 namespace goat::cpu::attn {
 
 namespace {
-constexpr int kRows = 6;
+constexpr int kRows = static_cast<int>(kMaxRows);
 
 template <int R>
 void row_block(int nv, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, float* c,
@@ -29,37 +31,99 @@ void row_block(int nv, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, co
       break;
   }
 }
-}  // namespace
 
-void tile_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
-               float* c, int64_t ldc, bool accumulate) {
+// rows × n (n a multiple of 16) of C, rows ≤ kRows, in chunks of 64 columns.
+void rows_block(int rows, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                int64_t ldb, float* c, int64_t ldc, bool acc) {
   for (int64_t n0 = 0; n0 < n; n0 += 64) {
     const int nv = static_cast<int>(n - n0 >= 64 ? 4 : (n - n0) / 16);
-    const float* bb = b + n0;
-    float* cc = c + n0;
-    int64_t r0 = 0;
-    for (; r0 + kRows <= m; r0 += kRows)
-      row_block<kRows>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
-    switch (m - r0) {
+    switch (rows) {
+      case 6:
+        row_block<6>(nv, k, a, a_rs, a_cs, b + n0, ldb, c + n0, ldc, acc);
+        break;
       case 5:
-        row_block<5>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        row_block<5>(nv, k, a, a_rs, a_cs, b + n0, ldb, c + n0, ldc, acc);
         break;
       case 4:
-        row_block<4>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        row_block<4>(nv, k, a, a_rs, a_cs, b + n0, ldb, c + n0, ldc, acc);
         break;
       case 3:
-        row_block<3>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        row_block<3>(nv, k, a, a_rs, a_cs, b + n0, ldb, c + n0, ldc, acc);
         break;
       case 2:
-        row_block<2>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        row_block<2>(nv, k, a, a_rs, a_cs, b + n0, ldb, c + n0, ldc, acc);
         break;
       case 1:
-        row_block<1>(nv, k, a + r0 * a_rs, a_rs, a_cs, bb, ldb, cc + r0 * ldc, ldc, accumulate);
+        row_block<1>(nv, k, a, a_rs, a_cs, b + n0, ldb, c + n0, ldc, acc);
         break;
       default:
         break;
     }
   }
+}
+static_assert(kRows == 6, "rows_block dispatches up to 6 rows");
+}  // namespace
+
+void tile_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
+               float* c, int64_t ldc, bool accumulate) {
+  for (int64_t r0 = 0; r0 < m; r0 += kRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kRows, m - r0));
+    rows_block(rows, n, k, a + r0 * a_rs, a_rs, a_cs, b, ldb, c + r0 * ldc, ldc, accumulate);
+  }
+}
+
+void tile_gemm_causal(Tri mode, int64_t diag, int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs,
+                      int64_t a_cs, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  for (int64_t r0 = 0; r0 < m; r0 += kRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kRows, m - r0));
+    // Last admitted key + 1 of the block's last row (cols, k_lower); first query that sees the
+    // block's first key (k_upper).
+    const int64_t key_end = r0 + rows + diag;
+    int64_t n_use = n, k0 = 0, k1 = k;
+    if (mode == Tri::cols) n_use = std::min(n, round_up(std::max<int64_t>(key_end, 0), kLanes));
+    if (mode == Tri::k_lower) k1 = std::clamp<int64_t>(key_end, 0, k);
+    if (mode == Tri::k_upper) k0 = std::clamp<int64_t>(r0 - diag, 0, k);
+    if (n_use == 0 || (k1 <= k0 && accumulate)) continue;
+    rows_block(rows, n_use, k1 - k0, a + r0 * a_rs + k0 * a_cs, a_rs, a_cs, b + k0 * ldb, ldb, c + r0 * ldc, ldc,
+               accumulate);
+  }
+}
+
+namespace {
+// One butterfly stage of the 16×16 transpose: rows i and i + w swap their off-diagonal w × w blocks.
+template <int W>
+void swap_blocks(v16 (&r)[16]) {
+  for (int i = 0; i < 16; ++i) {
+    if (i & W) continue;
+    const v16 a = r[i], b = r[i + W];
+    if constexpr (W == 8) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      r[i + W] = __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    } else if constexpr (W == 4) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+      r[i + W] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    } else if constexpr (W == 2) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+      r[i + W] = __builtin_shufflevector(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    } else {
+      r[i] = __builtin_shufflevector(a, b, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+      r[i + W] = __builtin_shufflevector(a, b, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    }
+  }
+}
+}  // namespace
+
+void transpose_into(const float* src, int64_t src_rs, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  const int64_t rows16 = rows / 16 * 16, cols16 = cols / 16 * 16;
+  for (int64_t r0 = 0; r0 < rows16; r0 += 16)
+    for (int64_t c0 = 0; c0 < cols16; c0 += 16) {
+      v16 t[16];
+      for (int i = 0; i < 16; ++i) t[i] = load(src + (r0 + i) * src_rs + c0);
+      swap_blocks<8>(t), swap_blocks<4>(t), swap_blocks<2>(t), swap_blocks<1>(t);
+      for (int i = 0; i < 16; ++i) store(dst + (c0 + i) * ldd + r0, t[i]);
+    }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = (r < rows16 ? cols16 : 0); c < cols; ++c) dst[c * ldd + r] = src[r * src_rs + c];
 }
 
 }  // namespace goat::cpu::attn
