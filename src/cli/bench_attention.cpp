@@ -4,7 +4,8 @@
 // Priors: none (plain), alibi (slope), goat (the full GOAT layer side: GoatPosition::forward_qk and
 // prior() — lanes, sink MLP — timed with the forward, backward_prior/backward_qk with the backward;
 // R = M = 4, train_len = T). --diag turns on every in-kernel diagnostic (entropy, sink mass,
-// p_max, KL, ω; content_dim = d_c for goat). --shape B H Hkv T D runs one shape instead of the sweep.
+// p_max, KL, ω; content_dim = d_c for goat). --shape B H Hkv T D runs one shape instead of the sweep;
+// --dtype bf16 times the bf16-product kernel (AMX) that dtype "bf16" training runs.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_bf16.h"
 #include "cli/commands.h"
 #include "core/cpu_info.h"
 #include "core/op_profile.h"
@@ -151,6 +153,9 @@ void register_bench_attention(CLI::App& bench) {
   cmd->add_flag("--diag", diag, "accumulate every in-kernel diagnostic");
   cmd->add_option("--reps", reps, "repetitions per shape (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--t", only_t, "only shapes with this sequence length");
+  static std::string dtype = "fp32";
+  cmd->add_option("--dtype", dtype, "fp32, or bf16: bf16 products on AMX (dtype bf16's kernel)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   static std::vector<int64_t> shape;
   cmd->add_option("--shape", shape, "one shape instead of the sweep: B H Hkv T D (e.g. the training shapes)")
       ->expected(5);
@@ -159,6 +164,7 @@ void register_bench_attention(CLI::App& bench) {
       ->check(CLI::IsMember({"wall", "cpu"}));
   cmd->callback([] {
     set_profile_clock(clock == "cpu" ? ProfileClock::cpu : ProfileClock::wall);
+    const cpu::GemmPrecisionScope precision(dtype == "bf16" ? cpu::GemmPrecision::bf16 : cpu::GemmPrecision::fp32);
     // sgemm n = 1024 with the same clock, median of 5.
     const int64_t n = 1024;
     std::vector<float> ga(n * n, 0.5f), gb(n * n, 0.25f), gc(n * n);
@@ -166,8 +172,8 @@ void register_bench_attention(CLI::App& bench) {
         2.0 * n * n * n * 1e-9 /
         median_seconds(
             [] {}, [&] { cpu::sgemm(false, false, n, n, n, 1.f, ga.data(), n, gb.data(), n, 0.f, gc.data(), n); }, 5);
-    fmt::print("attention bench: prior {}, diagnostics {}, threads {}, causal, f32, {} clock\n", prior,
-               diag ? "on" : "off", cpu_info().threads, clock);
+    fmt::print("attention bench: prior {}, diagnostics {}, threads {}, causal, {} products, {} clock\n", prior,
+               diag ? "on" : "off", cpu_info().threads, dtype, clock);
     fmt::print("sgemm (n=1024): {:.1f} GFLOP/s\n", sgemm);
     fmt::print("{:>3} {:>3} {:>3} {:>6} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n", "B", "H", "Hkv", "T", "D",
                "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "f+b ms", "f+b GF/s", "/sgemm");

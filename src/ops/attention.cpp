@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/attention_kernel.h"
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cuda/cuda_ops.h"
 #include "core/op_profile.h"
 #include "ops/op_args.h"
@@ -58,6 +59,8 @@ cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32)
   p.d_kl = a.diag.kl, p.d_omega = a.diag.omega;
   p.content_dim = a.diag.content_dim > 0 ? a.diag.content_dim : D;
   p.prior_shared_over_batch = a.diag.prior_shared_over_batch;
+  // CPU dtype bf16 (the linear layers' GEMM precision): bf16 products on AMX where supported.
+  p.bf16 = cpu::gemm_precision() == cpu::GemmPrecision::bf16;
   return p;
 }
 

@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <spdlog/spdlog.h>
 #include <vector>
 
+#include "backend/cpu/attention_amx.h"
 #include "backend/cpu/attention_kernel.h"
 
 // See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
@@ -42,11 +45,28 @@ struct RowStats {
 struct Scratch {
   int64_t dp;
   std::vector<float> qs, kt, vs, s, lane, os, kb;
-  explicit Scratch(int64_t d)
-      : dp(d), qs(kBq * d), kt(d * kBk), vs(kBk * d), s(kBq * kBk), lane(kBq * kBk), os(kBq * d), kb(kBk) {}
+  // bf16 products: Q and P as bf16 rows, the key block's Kᵀ and V as VNNI pairs (see pack_bf16).
+  std::vector<uint16_t> q16, p16;
+  std::vector<uint32_t> kv16;
+  Scratch(int64_t d, bool bf16)
+      : dp(d), qs(kBq * d), kt(d * kBk), vs(kBk * d), s(kBq * kBk), lane(kBq * kBk), os(kBq * d), kb(kBk) {
+    if (bf16) q16.assign(kBq * d, 0), p16.assign(kBq * kBk, 0), kv16.assign(d * kBk, 0);
+  }
 };
 
 // The key block at j0 of (b, hk): Kᵀ into kt (dp × kBk) and V into vs (kBk × dp), zero padded.
+// The key block at j0 of (b, hk) as AMX B operands (bf16 products; D = dp): Kᵀ pairs over d
+// (dp/2 × kBk words), then V pairs over keys (kBk/2 × dp words), zero padded.
+void pack_bf16(const AttentionParams& p, int64_t b, int64_t hk, int64_t j0, int64_t dp, uint32_t* dst) {
+  thread_local std::vector<uint32_t> tmp;
+  tmp.resize(static_cast<size_t>(kBk * dp / 2));
+  const int64_t nk = std::min(kBk, p.Tk - j0);
+  const float* kb0 = p.k + b * p.k_s[0] + hk * p.k_s[1] + j0 * p.k_s[2];
+  const float* vb0 = p.v + b * p.v_s[0] + hk * p.v_s[1] + j0 * p.v_s[2];
+  to_bf16_pairs_over_cols(kb0, p.k_s[2], nk, dp, tmp.data(), dst, kBk);
+  to_bf16_pairs(vb0, p.v_s[2], nk, dp, kBk / 2, dst + dp / 2 * kBk, dp);
+}
+
 void pack_block(const AttentionParams& p, int64_t b, int64_t hk, int64_t j0, int64_t dp, float* kt, float* vs) {
   const int64_t D = p.D, nk = std::min(kBk, p.Tk - j0);
   const float* kb0 = p.k + b * p.k_s[0] + hk * p.k_s[1] + j0 * p.k_s[2];
@@ -84,21 +104,33 @@ void attention_forward(const AttentionParams& p) {
   // (Inside the parallel regions only `packed_kv` is used: naming the thread_local there would
   // give each worker its own, empty vector.)
   thread_local std::vector<float> pack;
-  if (packed && pack.size() < static_cast<size_t>(p.B * p.Hkv * nkb * blk))
+  thread_local std::vector<uint32_t> pack16;  // the same blocks as AMX operands (bf16 products)
+  const bool amx = bf16_products(p);
+  const int64_t blk16 = dp * kBk;
+  if (packed && !amx && pack.size() < static_cast<size_t>(p.B * p.Hkv * nkb * blk))
     pack.resize(static_cast<size_t>(p.B * p.Hkv * nkb * blk));
+  if (packed && amx && pack16.size() < static_cast<size_t>(p.B * p.Hkv * nkb * blk16))
+    pack16.resize(static_cast<size_t>(p.B * p.Hkv * nkb * blk16));
   float* const packed_kv = pack.data();
+  uint32_t* const packed_kv16 = pack16.data();
   if (packed) {
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t t = 0; t < p.B * p.Hkv * nkb; ++t) {
-      float* kt = packed_kv + t * blk;
-      pack_block(p, t / (p.Hkv * nkb), t / nkb % p.Hkv, t % nkb * kBk, dp, kt, kt + dp * kBk);
+      const int64_t b = t / (p.Hkv * nkb), hk = t / nkb % p.Hkv, j0 = t % nkb * kBk;
+      if (amx) {
+        pack_bf16(p, b, hk, j0, dp, packed_kv16 + t * blk16);
+      } else {
+        float* kt = packed_kv + t * blk;
+        pack_block(p, b, hk, j0, dp, kt, kt + dp * kBk);
+      }
     }
   }
 
 #pragma omp parallel if (parallel)
   {
     const FlushDenormals ftz;
-    Scratch w(dp);
+    Scratch w(dp, amx);
+    const std::optional<AmxTiles> tiles = amx ? std::optional<AmxTiles>(std::in_place) : std::nullopt;
     RowStats st;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < n_items; ++item) {
@@ -110,6 +142,8 @@ void attention_forward(const AttentionParams& p) {
       const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
 
       copy_rows(qb, p.q_s[2], mq, D, dp, w.qs.data());
+      const int64_t mq16 = round_up(mq, 16);  // AMX rows (the rows past mq are computed, not used)
+      if (amx) to_bf16_rows(w.qs.data(), dp, mq, dp, dp, w.q16.data(), dp);
       std::fill(w.os.begin(), w.os.begin() + mq * dp, 0.f);
       st.reset(mq);
 
@@ -117,9 +151,14 @@ void attention_forward(const AttentionParams& p) {
       for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
         const int64_t nk = std::min(kBk, kend - j0), nkp = round_up(nk, kLanes);
         const float *kt = w.kt.data(), *vs = w.vs.data();
-        if (packed) {
+        const uint32_t* kv16 = w.kv16.data();
+        if (packed && amx) {
+          kv16 = packed_kv16 + ((b * p.Hkv + hk) * nkb + j0 / kBk) * blk16;
+        } else if (packed) {
           kt = packed_kv + ((b * p.Hkv + hk) * nkb + j0 / kBk) * blk;
           vs = kt + dp * kBk;
+        } else if (amx) {
+          pack_bf16(p, b, hk, j0, dp, w.kv16.data());
         } else {
           pack_block(p, b, hk, j0, dp, w.kt.data(), w.vs.data());
         }
@@ -132,7 +171,10 @@ void attention_forward(const AttentionParams& p) {
         // A tile the diagonal crosses computes only what the mask lets through (tile_gemm_causal).
         const int64_t diag = shift + i0 - j0;
         const bool tri = p.causal && nk - 1 > diag;  // the block's last key is masked for row 0
-        if (tri) {
+        if (amx) {
+          amx_gemm(tri ? AmxPart::cols : AmxPart::full, diag, mq16, nkp, dp, w.q16.data(), dp, kv16, kBk, w.s.data(),
+                   kBk, false);
+        } else if (tri) {
           tile_gemm_causal(Tri::cols, diag, mq, nkp, dp, w.qs.data(), dp, 1, kt, kBk, w.s.data(), kBk, false);
           if (split)
             tile_gemm_causal(Tri::cols, diag, mq, nkp, n_lanes, w.qs.data() + dc, dp, 1, kt + dc * kBk, kBk,
@@ -147,7 +189,10 @@ void attention_forward(const AttentionParams& p) {
           const int64_t qpos = shift + i0 + r;
           float* sr = w.s.data() + r * kBk;
           float* lr = w.lane.data() + r * kBk;
-          const int64_t nc = tri ? causal_cover(r, diag, nkp) : nkp;  // columns written (P = 0 past the mask)
+          // Columns computed (P = 0 past the mask); AMX reads whole rows, so the rest is zeroed.
+          const int64_t nc = tri ? causal_cover(r, diag, nkp) : nkp;
+          if (amx)
+            for (int64_t c0 = nc; c0 < nkp; c0 += kLanes) store(sr + c0, v16{});
           // Pass 1: logits with bias and mask, row max (and the prior logits for KL / ω).
           const bool row_full = nk == kBk && (!p.causal || j0 + kBk - 1 <= qpos);
           v16 mx = splat(kNegInf), lmx = splat(kNegInf), smx = splat(kNegInf), smn = splat(-kNegInf);
@@ -218,7 +263,12 @@ void attention_forward(const AttentionParams& p) {
             for (int64_t c = 0; c < dp; c += kLanes) store(orow + c, load(orow + c) * alpha);
           }
         }
-        if (tri)
+        if (amx) {
+          const int64_t nk32 = round_up(nkp, 32);
+          to_bf16_rows(w.s.data(), kBk, mq, nkp, nk32, w.p16.data(), kBk);
+          amx_gemm(tri ? AmxPart::k_lower : AmxPart::full, diag, mq16, dp, nk32, w.p16.data(), kBk,
+                   kv16 + dp / 2 * kBk, dp, w.os.data(), dp, true);
+        } else if (tri)
           tile_gemm_causal(Tri::k_lower, diag, mq, dp, nkp, w.s.data(), kBk, 1, vs, dp, w.os.data(), dp, true);
         else
           tile_gemm(mq, dp, nkp, w.s.data(), kBk, 1, vs, dp, w.os.data(), dp, true);
@@ -247,6 +297,22 @@ void attention_forward(const AttentionParams& p) {
   if (shared_prior)
     for (int64_t bh = 0; bh < p.B * p.H; ++bh)
       for (int64_t i = 0; i < p.Tq; ++i) p.d_kl[bh * p.Tq + i] += logz_prior[bh % p.H * p.Tq + i];
+}
+
+bool bf16_products(const AttentionParams& p) {
+  if (!p.bf16) return false;
+  const bool diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
+  const char* why = !amx_ready() ? "this CPU (or build) has no AMX-BF16"
+                    : p.D % 32 != 0 ? "the head dim is not a multiple of 32"
+                                    : nullptr;
+  if (why) {
+    static const bool said = [&] {
+      spdlog::warn("dtype bf16: attention products stay fp32 ({})", why);
+      return true;
+    }();
+    (void)said;
+  }
+  return !why && !diag;  // calls with diagnostics (evaluation) keep fp32 products
 }
 
 }  // namespace goat::cpu

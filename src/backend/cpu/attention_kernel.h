@@ -29,6 +29,10 @@ struct AttentionParams {
   float *d_entropy = nullptr, *d_sink = nullptr, *d_pmax = nullptr, *d_kl = nullptr, *d_omega = nullptr;
   int64_t content_dim = 0;  // D when all dims are content
   bool prior_shared_over_batch = false;
+  // dtype bf16: the products (QKᵀ, PV and the backward's) on bf16-rounded operands with fp32
+  // accumulation, on AMX (attention_amx.h); fp32 products where AMX, a head dim that is a multiple
+  // of 32 or no diagnostics is missing (bf16_products() says which).
+  bool bf16 = false;
 };
 
 struct AttentionBackwardParams {
@@ -41,6 +45,9 @@ struct AttentionBackwardParams {
 };
 
 void attention_forward(const AttentionParams& p);
+// Whether this call runs its products in bf16 on AMX (p.bf16 and the kernel supports the call);
+// the first bf16 call that cannot says why once (log warning).
+bool bf16_products(const AttentionParams& p);
 void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g);
 
 namespace attn {
@@ -179,6 +186,7 @@ inline void copy_rows(const float* src, int64_t stride, int64_t rows, int64_t d,
 // dst(c, r) = src(r, c) for r < rows, c < cols: dst[c·ldd + r], src[r·src_rs + c]. 16×16 blocks
 // are transposed in registers; the rest element by element. Padding of dst is the caller's.
 void transpose_into(const float* src, int64_t src_rs, int64_t rows, int64_t cols, float* dst, int64_t ldd);
+void transpose_into(const uint32_t* src, int64_t src_rs, int64_t rows, int64_t cols, uint32_t* dst, int64_t ldd);
 
 // Causal tiles: which part of a tile GEMM a lower-triangular mask lets through. The mask admits
 // (query row i, key column j) when j ≤ i + diag (diag = shift + i0 − j0 for query tile i0 and key

@@ -111,19 +111,28 @@ void swap_blocks(v16 (&r)[16]) {
     }
   }
 }
-}  // namespace
 
-void transpose_into(const float* src, int64_t src_rs, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+template <class T>
+void transpose_words(const T* src, int64_t src_rs, int64_t rows, int64_t cols, T* dst, int64_t ldd) {
+  static_assert(sizeof(T) == 4, "32-bit words; the vector path moves bits, it does no arithmetic");
   const int64_t rows16 = rows / 16 * 16, cols16 = cols / 16 * 16;
   for (int64_t r0 = 0; r0 < rows16; r0 += 16)
     for (int64_t c0 = 0; c0 < cols16; c0 += 16) {
       v16 t[16];
-      for (int i = 0; i < 16; ++i) t[i] = load(src + (r0 + i) * src_rs + c0);
+      for (int i = 0; i < 16; ++i) std::memcpy(&t[i], src + (r0 + i) * src_rs + c0, sizeof t[i]);
       swap_blocks<8>(t), swap_blocks<4>(t), swap_blocks<2>(t), swap_blocks<1>(t);
-      for (int i = 0; i < 16; ++i) store(dst + (c0 + i) * ldd + r0, t[i]);
+      for (int i = 0; i < 16; ++i) std::memcpy(dst + (c0 + i) * ldd + r0, &t[i], sizeof t[i]);
     }
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = (r < rows16 ? cols16 : 0); c < cols; ++c) dst[c * ldd + r] = src[r * src_rs + c];
+}
+}  // namespace
+
+void transpose_into(const float* src, int64_t src_rs, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  transpose_words(src, src_rs, rows, cols, dst, ldd);
+}
+void transpose_into(const uint32_t* src, int64_t src_rs, int64_t rows, int64_t cols, uint32_t* dst, int64_t ldd) {
+  transpose_words(src, src_rs, rows, cols, dst, ldd);
 }
 
 }  // namespace goat::cpu::attn
