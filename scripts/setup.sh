@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs every system package that goatlm's build, tests and quick start need (Debian, apt-get).
 # Idempotent: packages already present are skipped; prints what it does.
+# The sanitizer + fuzz job needs clang, libclang-rt-dev (ASan/UBSan/libFuzzer runtimes), libomp-dev
+# (clang's OpenMP) and llvm (llvm-symbolizer for the reports' stack traces: only recommended by clang,
+# and recommends are not installed here).
 set -euo pipefail
 
 PACKAGES=(
@@ -10,7 +13,7 @@ PACKAGES=(
   libdnnl-dev libssl-dev libboost-context-dev
   libopenblas0-pthread
   libopenmpi-dev openmpi-bin
-  clang libclang-rt-dev libomp-dev
+  clang libclang-rt-dev libomp-dev llvm
   python3-numpy python3-torch python3-matplotlib
   nodejs npm
 )
