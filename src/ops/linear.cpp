@@ -3,6 +3,7 @@
 // in/out (and d_in/d_out) may be any (..., C) views whose leading dims collapse into rows.
 #include "ops/linear.h"
 
+#include "backend/cpu/elementwise.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/linear.h"
 #include "backend/cuda/cuda_ops.h"
@@ -116,12 +117,27 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
 
 void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,
                           const Tensor& pre, const Tensor& in, const Tensor& weight) {
-  // CUDA and CPU fp32: two ops, GELU's backward in place, then the layer's (in fp32 a fused pass
-  // into a scratch matrix measured no faster); CPU bf16: fused into the rounding of d_out.
-  if (on_cuda(kOp, {&d_act, &pre}) ||
-      (cpu::gemm_precision() != cpu::GemmPrecision::bf16 && !any_bf16({&d_act, &pre, &in, &weight}))) {
+  // CUDA: two ops, GELU's backward in place, then the layer's. CPU fp32: GELU's backward in place
+  // in one pass with d_bias's column sum, then the layer's GEMMs. CPU bf16 (GEMM precision or bf16
+  // operands): fused into the rounding of d_out.
+  if (on_cuda(kOp, {&d_act, &pre})) {
     gelu_backward(d_act, d_act, pre);
     return linear_backward(d_in, d_weight, d_bias, d_act, in, weight);
+  }
+  if (cpu::gemm_precision() != cpu::GemmPrecision::bf16 && !any_bf16({&d_act, &pre, &in, &weight})) {
+    if (present(d_bias)) {
+      const OpTimer timer("gelu.backward");
+      require_contiguous(kOp, "d_act", d_act, DType::f32);
+      require_contiguous(kOp, "pre", pre, DType::f32);
+      check_shape(kOp, "pre", pre, d_act.shape);
+      require_contiguous_f32(kOp, "d_bias", d_bias);
+      const int64_t cols = d_act.shape.ndim ? d_act.shape[-1] : 1;
+      check_shape(kOp, "d_bias", d_bias, Shape{cols});
+      cpu::gelu_backward_column_sum(d_act.f32(), pre.f32(), cols ? d_act.numel() / cols : 0, cols, d_bias.f32());
+    } else {
+      gelu_backward(d_act, d_act, pre);
+    }
+    return linear_backward(d_in, d_weight, Tensor(), d_act, in, weight);
   }
   const OpTimer timer("linear.backward");
   backward(d_in, d_weight, d_bias, d_act, in, weight, false, &pre);

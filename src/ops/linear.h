@@ -24,7 +24,7 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
 // linear_backward of a layer whose output `pre` went through GELU: d_act is the gradient at GELU's
 // output, the layer's d_out is d_act ∘ gelu'(pre). With bf16 GEMMs on the CPU, GELU's backward is
 // fused into the pass that rounds d_out to bf16; otherwise it runs in place on d_act (which is
-// therefore overwritten) before linear_backward.
+// therefore overwritten) before linear_backward, on the CPU in fp32 in one pass with d_bias's column sum.
 void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,
                           const Tensor& pre, const Tensor& in, const Tensor& weight);
 

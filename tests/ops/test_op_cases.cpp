@@ -66,6 +66,39 @@ OpCase linear_case(int64_t n, int64_t cin, int64_t cout, bool bias, bool acc_d_i
   return c;
 }
 
+// ---- the MLP's c_fc with GELU: pre = in · wᵀ + b, act = gelu(pre) (the model's two forward ops),
+// and the backward from act's gradient (linear_backward_gelu, d_bias summed in GELU's backward
+// pass); pre is saved for the backward, so it carries no upstream gradient of its own.
+double gelu_ref(double x);
+OpCase linear_gelu_case(int64_t n, int64_t cin, int64_t cout, bool bias) {
+  OpCase c;
+  c.name = "linear_gelu/" + dims({{"N", n}, {"Cin", cin}, {"Cout", cout}}) + (bias ? "" : "_nobias");
+  c.inputs = {{"in", {n, cin}, gen_normal(), Grad::overwrite}, {"weight", {cout, cin}, gen_normal(0.5f), Grad::accumulate}};
+  if (bias) c.inputs.push_back({"bias", {cout}, gen_normal(0.5f), Grad::accumulate});
+  c.outputs = {{"pre", {n, cout}, false}, {"act", {n, cout}}};
+  c.forward = [=](const OpBuffers& b) {
+    ops::linear_forward(b.out(0), b.in(0), b.in(1), bias ? b.in(2) : Tensor());
+    ops::gelu_forward(b.out(1), b.out(0));
+  };
+  c.backward = [=](const OpBuffers& b) {
+    std::vector<float> d_act(b.d_out(1).f32(), b.d_out(1).f32() + n * cout);  // overwritten by the op
+    ops::linear_backward_gelu(b.grad(0), b.grad(1), bias ? b.grad(2) : Tensor(), Tensor(d_act.data(), {n, cout}),
+                              b.out(0), b.in(0), b.in(1));
+  };
+  c.reference = [=](const Vecs& x, Vecs& y) {
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t o = 0; o < cout; ++o) {
+        double s = bias ? x[2][o] : 0.0;
+        for (int64_t i = 0; i < cin; ++i) s += x[0][r * cin + i] * x[1][o * cin + i];
+        y[0][r * cout + o] = s;
+        y[1][r * cout + o] = gelu_ref(s);
+      }
+  };
+  c.reduction = cin;
+  c.reduction_bwd = std::max(cout, n);
+  return c;
+}
+
 // ---- layernorm over the last dim, eps 1e-5; mean and rstd are saved outputs ----
 void layernorm_ref(const std::vector<double>& x, const std::vector<double>& w, const std::vector<double>& bias,
                    int64_t n, int64_t c, std::vector<double>& out, std::vector<double>& mean,
@@ -269,6 +302,13 @@ std::vector<OpCase> make_cases() {
   cs.push_back(linear_case(5, 19, 33, true, true, 24));
   // Cases above kParallelMin (32k elements) so the OpenMP paths are checked too.
   cs.push_back(linear_case(260, 24, 129, true, false));
+  // Cout > Cin (d_w through its transpose) above kParallelMin: the tiled transposed add in parallel.
+  cs.push_back(linear_case(70, 96, 384, true, false));
+  // linear + GELU (fp32: GELU's backward fused with the bias column sum): one row, odd
+  // sizes, no bias, and more than one 128-row chunk above kParallelMin.
+  cs.push_back(linear_gelu_case(1, 3, 5, true));
+  cs.push_back(linear_gelu_case(7, 17, 13, false));
+  cs.push_back(linear_gelu_case(300, 40, 130, true));
   // layernorm: C = 1 (zero variance), C = 3, odd C, 3-d input, GPT-2-like width.
   cs.push_back(layernorm_case({4, 1}));
   cs.push_back(layernorm_case({1, 3}));
@@ -280,6 +320,9 @@ std::vector<OpCase> make_cases() {
   cs.push_back(residual_layernorm_case(4, 67, true));
   cs.push_back(layernorm_case({64, 771}));
   cs.push_back(residual_layernorm_case(50, 700));
+  // more than one 128-row chunk of the backward's parameter-gradient sums, serial and parallel
+  cs.push_back(layernorm_case({300, 40}));
+  cs.push_back(layernorm_case({2, 130, 130}));
   // GELU: tails (spread 6 reaches saturation), tiny and odd sizes, in-place backward.
   cs.push_back(gelu_case({1}, 1.f, false));
   cs.push_back(gelu_case({3}, 2.f, true));

@@ -3,6 +3,10 @@
 // SIMD inside.
 #include "backend/cpu/elementwise.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
 #include "core/dtype.h"
 
@@ -26,6 +30,27 @@ void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n) 
 void round_to_bf16(uint16_t* dst, const float* src, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) dst[i] = bf16::from_float(src[i]).bits;
+}
+
+void gelu_backward_column_sum(float* d, const float* pre, int64_t rows, int64_t cols, float* col_sum) {
+  // Fixed 128-row chunks (not one per thread): each chunk's column sums are taken while it is in
+  // cache, then the chunk sums are added in order, so the result does not depend on the threads.
+  constexpr int64_t kChunk = 128;
+  const int64_t nchunks = (rows + kChunk - 1) / kChunk;
+  thread_local std::vector<float> partial;
+  partial.assign(static_cast<size_t>(nchunks * cols), 0.f);
+  float* const part = partial.data();  // (nchunks, cols): the workers must not name the thread_local
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin && nchunks > 1)
+  for (int64_t ch = 0; ch < nchunks; ++ch) {
+    const int64_t r0 = ch * kChunk, r1 = std::min(rows, r0 + kChunk);
+    float* dc = d + r0 * cols;
+    const float* pc = pre + r0 * cols;
+    const int64_t len = (r1 - r0) * cols;
+#pragma omp simd
+    for (int64_t i = 0; i < len; ++i) dc[i] *= gelu_grad_f32(pc[i]);
+    column_sum_add(part + ch * cols, dc, r1 - r0, cols, cols);  // a nested region: this thread alone
+  }
+  column_sum_add(col_sum, part, nchunks, cols, cols);
 }
 
 void add_forward(float* out, const float* a, const float* b, int64_t n) {

@@ -14,6 +14,9 @@ void gelu_forward_bf16(uint16_t* out, const uint16_t* in, int64_t n);
 void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n);
 // dst[i] = bf16(src[i]), rounded to nearest even.
 void round_to_bf16(uint16_t* dst, const float* src, int64_t n);
+// The MLP's GELU backward with its linear layer's bias gradient in one pass: d (rows, cols,
+// contiguous) = d ∘ gelu'(pre) in place, and col_sum (cols) += Σ_rows of the new d (fixed-order sums).
+void gelu_backward_column_sum(float* d, const float* pre, int64_t rows, int64_t cols, float* col_sum);
 // out[i] = a[i] + b[i]; out may alias a or b.
 void add_forward(float* out, const float* a, const float* b, int64_t n);
 

@@ -1,12 +1,15 @@
-// LayerNorm kernels. Rows are independent, so forward and d_in run row-parallel with SIMD inner
-// loops; the parameter gradients are column sums over rows, done by column blocks so each column
-// is summed in a fixed order by one thread (deterministic for any thread count, no atomics).
+// LayerNorm kernels. Rows are independent, so forward and backward run row-parallel with SIMD
+// inner loops; the backward's parameter gradients are column sums over rows, taken in the same
+// pass as partial sums per fixed 128-row chunk and then added in chunk order (deterministic for any
+// thread count, no atomics).
 // Variance is two-pass (Σ(x − mean)²), which stays accurate when |mean| ≫ std.
 #include "backend/cpu/layernorm.h"
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
 #include "core/dtype.h"
 
@@ -82,46 +85,50 @@ void residual_layernorm_forward_bf16(float* residual, uint16_t* out, float* mean
 void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
                         const float* mean, const float* rstd, int64_t n, int64_t c) {
   const float inv_c = 1.f / static_cast<float>(c);
-  // d_in = rstd · (dn − mean(dn) − x̂ · mean(dn · x̂)),  dn = d_out · w
-#pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
-  for (int64_t r = 0; r < n; ++r) {
-    const float* x = in + r * c;
-    const float* g = d_out + r * c;
-    float* dx = d_in + r * c;
-    const float m = mean[r], rs = rstd[r];
-    float s_dn = 0, s_dnx = 0;
-#pragma omp simd reduction(+ : s_dn, s_dnx)
-    for (int64_t j = 0; j < c; ++j) {
-      const float dn = g[j] * w[j];
-      s_dn += dn;
-      s_dnx += dn * (x[j] - m) * rs;
-    }
-    const float mdn = s_dn * inv_c, mdnx = s_dnx * inv_c;
-#pragma omp simd
-    for (int64_t j = 0; j < c; ++j) dx[j] += rs * (g[j] * w[j] - mdn - (x[j] - m) * rs * mdnx);
-  }
-  if (!d_w && !d_b) return;
-  constexpr int64_t kBlock = 64;
-  const int64_t nblocks = (c + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (n * c >= kParallelMin && nblocks > 1)
-  for (int64_t blk = 0; blk < nblocks; ++blk) {
-    const int64_t c0 = blk * kBlock, len = std::min(c, c0 + kBlock) - c0;
-    float aw[kBlock] = {}, ab[kBlock] = {};
-    for (int64_t r = 0; r < n; ++r) {
-      const float* x = in + r * c + c0;
-      const float* g = d_out + r * c + c0;
+  // One pass over rows in fixed 128-row chunks: per row, the statistics of d_in and the chunk's
+  // partial column sums of d_w/d_b from the same reads; then d_in, with the row still in L1. The
+  // chunk partials are added in chunk order, so the sums do not depend on the thread count.
+  constexpr int64_t kChunk = 128;
+  const int64_t nchunks = (n + kChunk - 1) / kChunk;
+  const bool params = d_w || d_b;
+  thread_local std::vector<float> partial;
+  if (params) partial.assign(static_cast<size_t>(nchunks * 2 * c), 0.f);
+  float* const part = partial.data();  // (nchunks, 2, c): the workers must not name the thread_local
+#pragma omp parallel for schedule(static) if (n * c >= kParallelMin && nchunks > 1)
+  for (int64_t ch = 0; ch < nchunks; ++ch) {
+    float* aw = params ? part + ch * 2 * c : nullptr;
+    float* ab = params ? aw + c : nullptr;
+    for (int64_t r = ch * kChunk; r < std::min(n, (ch + 1) * kChunk); ++r) {
+      // d_in = rstd · (dn − mean(dn) − x̂ · mean(dn · x̂)),  dn = d_out · w
+      const float* x = in + r * c;
+      const float* g = d_out + r * c;
+      float* dx = d_in + r * c;
       const float m = mean[r], rs = rstd[r];
-#pragma omp simd
-      for (int64_t j = 0; j < len; ++j) {
-        aw[j] += g[j] * (x[j] - m) * rs;
-        ab[j] += g[j];
+      float s_dn = 0, s_dnx = 0;
+      if (params) {
+#pragma omp simd reduction(+ : s_dn, s_dnx)
+        for (int64_t j = 0; j < c; ++j) {
+          const float dn = g[j] * w[j], xh = (x[j] - m) * rs;
+          s_dn += dn;
+          s_dnx += dn * xh;
+          aw[j] += g[j] * xh;
+          ab[j] += g[j];
+        }
+      } else {
+#pragma omp simd reduction(+ : s_dn, s_dnx)
+        for (int64_t j = 0; j < c; ++j) {
+          const float dn = g[j] * w[j];
+          s_dn += dn;
+          s_dnx += dn * (x[j] - m) * rs;
+        }
       }
-    }
-    for (int64_t j = 0; j < len; ++j) {
-      if (d_w) d_w[c0 + j] += aw[j];
-      if (d_b) d_b[c0 + j] += ab[j];
+      const float mdn = s_dn * inv_c, mdnx = s_dnx * inv_c;
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) dx[j] += rs * (g[j] * w[j] - mdn - (x[j] - m) * rs * mdnx);
     }
   }
+  if (d_w) column_sum_add(d_w, part, nchunks, c, 2 * c);
+  if (d_b) column_sum_add(d_b, part + c, nchunks, c, 2 * c);
 }
 
 }  // namespace goat::cpu

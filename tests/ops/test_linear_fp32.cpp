@@ -1,0 +1,114 @@
+// The fp32 linear layer's fused paths against fp64 references, every element, with computed
+// bounds (γ_K = K·u/(1 − K·u) · Σ|a||b| per element for an fp32 sum of K products, u = 2^-24):
+//  - linear_backward with cout > cin, whose d_w runs as its transpose in a scratch matrix and a
+//    tiled transposed add (and cout ≤ cin, the direct sgemm), d_in and d_bias accumulated;
+//  - gelu_backward_column_sum: GELU's backward in place with the bias gradient's column sums.
+// The op-case table (test_op_cases.cpp) checks the same ops by finite differences on samples; these
+// tests cover every element, so a tile or a chunk that is skipped cannot pass.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend/cpu/elementwise.h"
+#include "backend/cpu/linear.h"
+#include "core/philox.h"
+
+using namespace goat;
+
+namespace {
+
+const double kU = std::ldexp(1.0, -24);
+double gamma_k(int64_t k) { return static_cast<double>(k + 2) * kU / (1.0 - static_cast<double>(k + 2) * kU); }
+
+std::vector<float> normal(size_t n, uint64_t stream, float scale = 1.f) {
+  const Rng rng(23, RngPurpose::test, stream);
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * rng.normal(i);
+  return v;
+}
+
+// The derivative of GPT-2's tanh GELU in fp64.
+double gelu_grad64(double x) {
+  const double c = std::sqrt(2.0 / M_PI), t = std::tanh(c * (x + 0.044715 * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x);
+}
+// gelu_grad_f32 (vec_math.h) is accurate to a few ulp of its largest term: the bound allowed.
+constexpr double kGeluUlps = 32.0;
+
+void check_backward(int64_t n, int64_t cin, int64_t cout, int64_t ld_in, int64_t ld_out) {
+  SCOPED_TRACE(testing::Message() << "n " << n << " cin " << cin << " cout " << cout);
+  std::vector<float> in = normal(static_cast<size_t>(n * ld_in), 1), w = normal(static_cast<size_t>(cout * cin), 2),
+                     d_out = normal(static_cast<size_t>(n * ld_out), 3), d_in = normal(in.size(), 4),
+                     d_w = normal(w.size(), 5), d_b = normal(static_cast<size_t>(cout), 6);
+  const std::vector<float> d_in0 = d_in, d_w0 = d_w, d_b0 = d_b;
+  cpu::linear_backward(cpu::LinearDims{n, cin, cout, ld_in, ld_out}, d_in.data(), d_w.data(), d_b.data(), d_out.data(),
+                       in.data(), w.data(), true);
+  const auto check = [&](double got, double acc0, double sum, double mag, int64_t k, const char* what, int64_t at) {
+    const double want = acc0 + sum;
+    ASSERT_LE(std::abs(got - want), gamma_k(k) * (mag + std::abs(acc0)) + kU * std::abs(want)) << what << " " << at;
+  };
+  for (int64_t r = 0; r < n; ++r)  // d_in = d_in0 + d_out · w
+    for (int64_t c = 0; c < cin; ++c) {
+      double acc = 0, mag = 0;
+      for (int64_t o = 0; o < cout; ++o) {
+        const double p = static_cast<double>(d_out[r * ld_out + o]) * w[o * cin + c];
+        acc += p;
+        mag += std::abs(p);
+      }
+      check(d_in[r * ld_in + c], d_in0[r * ld_in + c], acc, mag, cout, "d_in", r * ld_in + c);
+    }
+  for (int64_t o = 0; o < cout; ++o)  // d_w = d_w0 + d_outᵀ · in, every element
+    for (int64_t c = 0; c < cin; ++c) {
+      double acc = 0, mag = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        const double p = static_cast<double>(d_out[r * ld_out + o]) * in[r * ld_in + c];
+        acc += p;
+        mag += std::abs(p);
+      }
+      check(d_w[o * cin + c], d_w0[o * cin + c], acc, mag, n, "d_w", o * cin + c);
+    }
+  for (int64_t o = 0; o < cout; ++o) {
+    double sum = 0, mag = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      sum += d_out[r * ld_out + o];
+      mag += std::abs(static_cast<double>(d_out[r * ld_out + o]));
+    }
+    check(d_b[o], d_b0[o], sum, mag, n, "d_b", o);
+  }
+  for (int64_t r = 0; r < n; ++r)  // padding columns of d_in are never written
+    for (int64_t c = cin; c < ld_in; ++c) ASSERT_EQ(d_in[r * ld_in + c], d_in0[r * ld_in + c]);
+}
+
+}  // namespace
+
+TEST(LinearFp32, BackwardEveryElementMatchesFp64) {
+  check_backward(70, 96, 384, 100, 390);  // cout > cin: d_w through its transpose, tiles in parallel
+  check_backward(33, 5, 70, 5, 70);       // cout > cin, partial 32-wide tiles on both sides
+  check_backward(45, 37, 29, 40, 33);     // cout ≤ cin: the direct (T, N) sgemm
+}
+
+TEST(LinearFp32, GeluBackwardColumnSumMatchesFp64) {
+  const int64_t rows = 300, cols = 130;  // three 128-row chunks, above kParallelMin
+  const std::vector<float> pre = normal(static_cast<size_t>(rows * cols), 10, 2.f), d0 = normal(pre.size(), 11);
+  std::vector<float> d = d0, sum = normal(static_cast<size_t>(cols), 12);
+  const std::vector<float> sum0 = sum;
+  cpu::gelu_backward_column_sum(d.data(), pre.data(), rows, cols, sum.data());
+  std::vector<double> want(static_cast<size_t>(cols), 0.0), mag(want.size(), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const size_t at = static_cast<size_t>(r * cols + c);
+      const double g = d0[at] * gelu_grad64(pre[at]);
+      // gelu_grad_f32's terms are at most ~1.1 + 2|x|·0.25·|u'|: a few ulp of (1 + |x|)·|d|
+      ASSERT_LE(std::abs(d[at] - g), kGeluUlps * kU * (1.0 + std::abs(pre[at])) * std::abs(d0[at])) << "d " << at;
+      want[static_cast<size_t>(c)] += d[at];  // the column sum of what was stored
+      mag[static_cast<size_t>(c)] += std::abs(static_cast<double>(d[at]));
+    }
+  for (int64_t c = 0; c < cols; ++c) {
+    const size_t i = static_cast<size_t>(c);
+    const double expect = sum0[i] + want[i];
+    ASSERT_LE(std::abs(sum[i] - expect), gamma_k(rows + 1) * (mag[i] + std::abs(sum0[i])) + kU * std::abs(expect))
+        << "col_sum " << c;
+  }
+}
