@@ -20,21 +20,23 @@
 // bf16 (FlashAttention's rule, cuda_case.h): NMSE(cuda, r) ≤ k²·NMSE(plain, r) + the fp32 bound
 // above, k = 3 (RMS error at most 3× the plain bf16 reference's). "plain" is the CPU model run as
 // the CUDA bf16 model stores its tensors: weights rounded to bf16, GEMMs on bf16 operands
-// (cpu::GemmPrecision::bf16), and every saved forward activation (x, ln1, qkv, atty, res2, ln2,
-// fch, fch_gelu per layer, x_final, lnf) rounded to bf16 between forward and backward, so the
-// backward reads them as the device's does (the attention backward's D_i = <do_i, o_i> from the
-// bf16 o dominates the prior gradients, which are sums of dS with cancellation; on a CPU with
+// (cpu::GemmPrecision::bf16; the CPU model then stores ln1, ln2, fch, fch_gelu and lnf in bf16),
+// and every other saved forward activation (x, qkv, atty, res2 per layer, x_final) rounded to
+// bf16 between forward and backward, so the backward reads them as the device's does (the
+// attention backward's D_i = <do_i, o_i> from the bf16 o dominates the prior gradients, which are sums of dS with cancellation; on a CPU with
 // AMX-BF16 the CPU attention then also runs its products in bf16 at head dim 64, as the flash
 // kernel rounds P and dS, src/ops/attention.cpp). The GOAT prior tensors of a layer share that
-// error source but most hold 1–4 values, so their plain error is one or a few draws of a random variable (in trial runs the CUDA/plain error ratio of single
-// values spread from 0.01 to 140); for them NMSE(plain) is the larger of their own and the mean
-// over the layer's prior tensors. Every bf16 tolerance must be below 0.25, so a gradient dropped,
-// sign-flipped, halved or doubled (NMSE ≥ 0.25) fails in bf16 too.
+// error source but most hold 1–4 values, so their plain error is one or a few draws of a random
+// variable (in trial runs the CUDA/plain error ratio of single values spread from 0.01 to 140);
+// for them NMSE(plain) is the larger of their own and the mean over the layer's prior tensors.
+// Every bf16 tolerance must be below 0.25, so a gradient dropped, sign-flipped, halved or doubled
+// (NMSE ≥ 0.25) fails in bf16 too.
 //
-// Measured (GOATLM_OPS_VERBOSE=1 lists every tensor): worst NMSE / tolerance fp32 0.034, bf16 0.35
-// (0.52 for goat_d64 before the CPU attention had bf16 products: what a CPU without AMX gives). Planted by hand: ∂b doubled in the fused lane-gradient kernel fails lambda_asym in
-// bf16 in both goat cases (NMSE ≈ 1 against ≤ 0.02); ∂a scaled by 1.0001 in the fp32 lane kernel
-// fails lambda_sym in fp32 (1e-8 against 1.9e-9). About 5 s per case in the EMU build.
+// Measured (GOATLM_OPS_VERBOSE=1 lists every tensor): worst NMSE / tolerance fp32 0.04, bf16 0.29
+// (0.52 before the CPU bf16 path had AMX attention products and bf16-stored GEMM operands).
+// Planted by hand: ∂b doubled in the fused lane-gradient kernel fails lambda_asym in bf16 in both
+// goat cases (NMSE ≈ 1 against ≤ 0.02); ∂a scaled by 1.0001 in the fp32 lane kernel fails
+// lambda_sym in fp32 (1e-8 against 1.9e-9). About 5 s per case in the EMU build.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,7 +91,10 @@ Arena initial_weights(const Config& cfg) {
   return w;
 }
 
+// Rounds an fp32 tensor to bf16 values in place; a bf16 one (the GEMM operands the CPU model keeps
+// in bf16 under bf16 GEMMs) is left as it is.
 void round_bf16(const Tensor& t) {
+  if (t.dtype != DType::f32) return;
   for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = bf16_round(t.f32()[i]);
 }
 
