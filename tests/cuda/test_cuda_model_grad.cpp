@@ -25,9 +25,10 @@
 // bf16 between forward and backward, so the backward reads them as the device's does (the
 // attention backward's D_i = <do_i, o_i> from the bf16 o dominates the prior gradients, which
 // are sums of dS with cancellation; on a CPU with AMX-BF16 the CPU attention then also runs its
-// products in bf16 at head dim 64, as the flash kernel rounds P and dS, src/ops/attention.cpp). The GOAT prior tensors of a layer share that
-// error source but most hold 1–4 values, so their plain error is one or a few draws of a random
-// variable (in trial runs the CUDA/plain error ratio of single values spread from 0.01 to 140);
+// products in bf16 at head dim 64, as the flash kernel rounds P and dS, src/ops/attention.cpp).
+// The GOAT prior tensors of a layer share that error source but most hold 1–4 values, so
+// their plain error is one or a few draws of a random variable (in trial runs the CUDA/plain
+// error ratio of single values spread from 0.01 to 140);
 // for them NMSE(plain) is the larger of their own and the mean over the layer's prior tensors.
 // Every bf16 tolerance must be below 0.25, so a gradient dropped, sign-flipped, halved or doubled
 // (NMSE ≥ 0.25) fails in bf16 too.
