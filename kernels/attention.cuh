@@ -193,37 +193,36 @@ __global__ void attention_slope_sum_kernel(AttentionArgs<T> p) {
   p.d_slope[hk] = s;
 }
 
+// Launches kernel(p) on grid × threads with `smem` bytes of dynamic shared memory, opting in to
+// more than the 48 KiB a kernel may use by default first.
 template <typename T>
-cudaError_t set_smem(void (*kernel)(AttentionArgs<T>), size_t bytes) {
-  if (bytes <= 48 * 1024) return cudaSuccess;
-  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+cudaError_t launch_with_smem(void (*kernel)(AttentionArgs<T>), dim3 grid, unsigned threads, size_t smem,
+                             cudaStream_t s, const AttentionArgs<T>& p) {
+  if (smem > 48 * 1024) {
+    const cudaError_t e =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    if (e != cudaSuccess) return e;
+  }
+  return simt::launch(kernel, grid, dim3(threads), smem, s, p);
 }
 
 template <typename T>
 cudaError_t launch_attention_forward(const AttentionArgs<T>& p, cudaStream_t s) {
   if (p.B * p.H * p.Tq == 0) return cudaSuccess;
-  const size_t smem = static_cast<size_t>(p.Tk) * sizeof(float);
-  cudaError_t e = set_smem(attention_forward_kernel<T>, smem);
-  if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(p.Tq), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
-  return simt::launch(attention_forward_kernel<T>, grid, dim3(128), smem, s, p);
+  return launch_with_smem(attention_forward_kernel<T>, grid, 128, static_cast<size_t>(p.Tk) * sizeof(float), s, p);
 }
 
 // Needs p.delta (B·H·Tq floats) and, when p.d_slope is set, p.slope_part (B·Hkv·Tk floats).
 template <typename T>
 cudaError_t launch_attention_backward(const AttentionArgs<T>& p, cudaStream_t s) {
   if (p.B * p.H * p.Tq == 0) return cudaSuccess;
-  const size_t smem_q = static_cast<size_t>(p.Tk) * sizeof(float);
-  cudaError_t e = set_smem(attention_backward_query_kernel<T>, smem_q);
-  if (e != cudaSuccess) return e;
   const dim3 gq(static_cast<unsigned>(p.Tq), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
-  e = simt::launch(attention_backward_query_kernel<T>, gq, dim3(128), smem_q, s, p);
-  if (e != cudaSuccess) return e;
-  const size_t smem_k = 2 * static_cast<size_t>(p.D) * sizeof(float);
-  e = set_smem(attention_backward_key_kernel<T>, smem_k);
+  cudaError_t e =
+      launch_with_smem(attention_backward_query_kernel<T>, gq, 128, static_cast<size_t>(p.Tk) * sizeof(float), s, p);
   if (e != cudaSuccess) return e;
   const dim3 gk(static_cast<unsigned>(p.Tk), static_cast<unsigned>(p.Hkv), static_cast<unsigned>(p.B));
-  e = simt::launch(attention_backward_key_kernel<T>, gk, dim3(128), smem_k, s, p);
+  e = launch_with_smem(attention_backward_key_kernel<T>, gk, 128, 2 * static_cast<size_t>(p.D) * sizeof(float), s, p);
   if (e != cudaSuccess || !p.d_slope) return e;
   return simt::launch(attention_slope_sum_kernel<T>, dim3(grid_for(p.Hkv, 32, 1 << 30)), dim3(32), 0, s, p);
 }

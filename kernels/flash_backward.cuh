@@ -39,6 +39,17 @@ __device__ __forceinline__ void mma_abt_pair(float (&c1)[NT][4], float (&c2)[NT]
   }
 }
 
+// Dynamic shared memory of the kv and dQ kernels: two resident tiles of Rows rows (K and V, or Q
+// and dO), then two pipeline stages, each a pair of StageRows-row tiles (Q and dO, or K and V).
+template <int D, int Rows, int StageRows>
+struct BackwardSmem {
+  bf16* base;  // simt::dynamic_smem<bf16>()
+  __device__ __forceinline__ bf16* resident(int i) const { return base + i * Rows * kStride<D>; }
+  __device__ __forceinline__ bf16* stage(int64_t s) const {
+    return base + 2 * Rows * kStride<D> + (s & 1) * (2 * StageRows * kStride<D>);
+  }
+};
+
 // D_i = <do_i, o_i> in fp32. grid ceil(B·H·Tq / 4), block 128 (one warp per row).
 __global__ void flash_delta_kernel(AttentionArgs<bf16> p) {
   const int64_t r = static_cast<int64_t>(blockIdx.x) * 4 + threadIdx.x / 32;
@@ -57,10 +68,8 @@ __global__ void flash_delta_kernel(AttentionArgs<bf16> p) {
 template <int D>
 __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(AttentionArgs<bf16> p) {
   constexpr int BN = 64, BM = 32, S = kStride<D>, NT = BM / 8, OT = D / 8;
-  bf16* smem = simt::dynamic_smem<bf16>();
-  bf16* const k_tile = smem;
-  bf16* const v_tile = smem + BN * S;
-  auto stage = [smem](int64_t s) { return smem + 2 * BN * S + (s & 1) * (2 * BM * S); };  // Q, then dO at + BM·S
+  const BackwardSmem<D, BN, BM> smem{simt::dynamic_smem<bf16>()};  // K, V; stages of (Q, then dO at + BM·S)
+  bf16* const k_tile = smem.resident(0), *const v_tile = smem.resident(1);
   const auto [warp, lane, g, t] = warp_lane();
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN, hk = blockIdx.y, b = blockIdx.z;
   const int64_t group = p.H / p.Hkv;
@@ -74,7 +83,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
 
   load_tile_pair<D, BN>(k_tile, p.k + off3(p.k_s, b, hk, 0), p.k_s[2], p.v + off3(p.v_s, b, hk, 0), p.v_s[2], n0, p.Tk);
   simt::cp_async_commit();
-  if (total > 0) load_tile_pair<D, BM>(stage(0), q_of(0), p.q_s[2], do_of(0), p.do_s[2], q0_of(0), p.Tq);
+  if (total > 0) load_tile_pair<D, BM>(smem.stage(0), q_of(0), p.q_s[2], do_of(0), p.do_s[2], q0_of(0), p.Tq);
   simt::cp_async_commit();
 
   const int64_t key[2] = {n0 + warp * 16 + g, n0 + warp * 16 + g + 8};  // this lane's key rows
@@ -84,9 +93,9 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
   float kb_sum[2] = {0.f, 0.f}, sl_sum[2] = {0.f, 0.f};
   for (int64_t it = 0; it < total; ++it) {
     const bool more = it + 1 < total;
-    pipeline_step<D, BM>(more, stage(it + 1), q_of(more ? it + 1 : it), p.q_s[2], do_of(more ? it + 1 : it), p.do_s[2],
-                         q0_of(more ? it + 1 : it), p.Tq);
-    bf16* q_tile = stage(it);
+    const int64_t next = more ? it + 1 : it;
+    pipeline_step<D, BM>(more, smem.stage(it + 1), q_of(next), p.q_s[2], do_of(next), p.do_s[2], q0_of(next), p.Tq);
+    bf16* q_tile = smem.stage(it);
     const bf16* do_tile = q_tile + BM * S;
     const int64_t h = hk * group + it / per_head, q0 = q0_of(it);
     if (lanes) {
@@ -154,20 +163,18 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_kv_kernel(Attentio
 template <int D>
 __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(AttentionArgs<bf16> p) {
   constexpr int BM = 64, BN = 32, S = kStride<D>, NT = BN / 8, OT = D / 8;
-  bf16* smem = simt::dynamic_smem<bf16>();
-  bf16* const q_tile = smem;
-  bf16* const do_tile = smem + BM * S;
-  auto stage = [smem](int64_t s) { return smem + 2 * BM * S + (s & 1) * (2 * BN * S); };  // K, then V at + BN·S
-  const auto [warp, lane, g, t] = warp_lane();
   const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM, h = blockIdx.y, b = blockIdx.z;
   const int64_t hk = h / (p.H / p.Hkv);
+  const BackwardSmem<D, BM, BN> smem{simt::dynamic_smem<bf16>()};  // Q, dO; stages of (K, then V at + BN·S)
+  bf16* const q_tile = smem.resident(0), *const do_tile = smem.resident(1);
+  const auto [warp, lane, g, t] = warp_lane();
   const bf16* k = p.k + off3(p.k_s, b, hk, 0);
   const bf16* v = p.v + off3(p.v_s, b, hk, 0);
   const PairScore ps = pair_score(p, b, hk);
   const int n_tiles = static_cast<int>((keys_needed(ps, p.Tq, m0, BM) + BN - 1) / BN);
 
   load_tile_pair<D, BM>(q_tile, p.q + off3(p.q_s, b, h, 0), p.q_s[2], p.d_o + off3(p.do_s, b, h, 0), p.do_s[2], m0, p.Tq);
-  load_tile_pair<D, BN>(stage(0), k, p.k_s[2], v, p.v_s[2], 0, p.Tk);
+  load_tile_pair<D, BN>(smem.stage(0), k, p.k_s[2], v, p.v_s[2], 0, p.Tk);
   simt::cp_async_commit();
 
   const int64_t row[2] = {m0 + warp * 16 + g, m0 + warp * 16 + g + 8};
@@ -181,8 +188,8 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
   const bool lanes = p.lanes;
   const int64_t dc = lanes ? p.lane_dc : D;  // dq columns past dc (the lanes) are stored as 0
   for (int n = 0; n < n_tiles; ++n) {
-    pipeline_step<D, BN>(n + 1 < n_tiles, stage(n + 1), k, p.k_s[2], v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
-    bf16* k_tile = stage(n);
+    pipeline_step<D, BN>(n + 1 < n_tiles, smem.stage(n + 1), k, p.k_s[2], v, p.v_s[2], (n + 1) * int64_t{BN}, p.Tk);
+    bf16* k_tile = smem.stage(n);
     const bf16* v_tile = k_tile + BN * S;
     if (lanes) {
       if (n == 0) write_lanes<D, BM>(q_tile, p, hk, p.q_pos0 + m0, true);
@@ -200,19 +207,11 @@ __global__ void __launch_bounds__(kThreads, 2) flash_backward_q_kernel(Attention
         const float pr = ok ? expf(ps.z(s[nt][e], i, j) - lse[e >> 1]) : 0.f;
         s[nt][e] = pr * (dp[nt][e] - delta[e >> 1]);  // dS
       }
-    GOAT_UNROLL for (int kc = 0; kc < BN / 16; ++kc) {
-      uint32_t dsa[4];
-      acc_to_a(dsa, s[2 * kc], s[2 * kc + 1]);
-      GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
-        uint32_t kb[4];
-        load_b_kn<D>(kb, k_tile, kc * 16, ot * 8);
-        mma2(dq[ot], dq[ot + 1], dsa, kb);
-      }
-    }
+    mma_acc_kn<D>(dq, s, k_tile);  // dQ += dS·K
     __syncthreads();
   }
   simt::cp_async_wait<0>();
-  if (lanes && p.lane_R > 0) lane_grad_partials<D>(p, dq, reinterpret_cast<float*>(smem), b, h, m0);
+  if (lanes && p.lane_R > 0) lane_grad_partials<D>(p, dq, reinterpret_cast<float*>(smem.base), b, h, m0);
 
   GOAT_UNROLL for (int r = 0; r < 2; ++r) {
     if (row[r] >= p.Tq) continue;
@@ -233,15 +232,11 @@ cudaError_t launch_flash_backward(const AttentionArgs<bf16>& p, cudaStream_t s) 
   const int64_t rows = p.B * p.H * p.Tq;
   cudaError_t e = simt::launch(flash_delta_kernel, dim3(static_cast<unsigned>((rows + 3) / 4)), dim3(kThreads), 0, s, p);
   if (e != cudaSuccess) return e;
-  for (auto kernel : {flash_backward_kv_kernel<D>, flash_backward_q_kernel<D>}) {
-    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (e != cudaSuccess) return e;
-  }
   const dim3 gkv(static_cast<unsigned>((p.Tk + 63) / 64), static_cast<unsigned>(p.Hkv), static_cast<unsigned>(p.B));
-  e = simt::launch(flash_backward_kv_kernel<D>, gkv, dim3(kThreads), smem, s, p);
+  e = launch_with_smem(flash_backward_kv_kernel<D>, gkv, kThreads, smem, s, p);
   if (e != cudaSuccess) return e;
   const dim3 gq(static_cast<unsigned>((p.Tq + 63) / 64), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
-  e = simt::launch(flash_backward_q_kernel<D>, gq, dim3(kThreads), smem, s, p);
+  e = launch_with_smem(flash_backward_q_kernel<D>, gq, kThreads, smem, s, p);
   if (e == cudaSuccess && p.lanes && p.lane_R > 0)
     e = simt::launch(goat_lane_grad_kernel<bf16>, dim3(grid_for(p.Hkv * p.lane_R, 128, 1 << 30)), dim3(128), 0, s, p);
   if (e != cudaSuccess || !p.d_slope) return e;

@@ -105,6 +105,23 @@ __device__ __forceinline__ void acc_to_a(uint32_t (&a)[4], const float (&c0)[4],
   a[3] = simt::pack_bf16x2(c1[2], c1[3]);
 }
 
+// c += A·B over this warp's 16 rows: A (16 × 8·NT) is the accumulator tiles a[0..NT) rounded to
+// bf16 (acc_to_a, pairs of tiles per 16-column k-step), B the rows 0..8·NT of a tile holding B
+// itself (K × N, N contiguous; load_b_kn), c the OT n-tiles of 8 columns. The forward's O += P·V
+// and the dQ kernel's dQ += dS·K.
+template <int D, int NT, int OT>
+__device__ __forceinline__ void mma_acc_kn(float (&c)[OT][4], const float (&a)[NT][4], const bf16* b_tile) {
+  GOAT_UNROLL for (int kc = 0; kc < NT / 2; ++kc) {
+    uint32_t fa[4];
+    acc_to_a(fa, a[2 * kc], a[2 * kc + 1]);
+    GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
+      uint32_t fb[4];
+      load_b_kn<D>(fb, b_tile, kc * 16, ot * 8);
+      mma2(c[ot], c[ot + 1], fa, fb);
+    }
+  }
+}
+
 // Sum / max over the 4 lanes of an mma group (one row of an accumulator tile).
 __device__ __forceinline__ float group_sum(float x) {
   x += __shfl_xor_sync(kFullMask, x, 1);

@@ -93,15 +93,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_forward_kernel(AttentionArg
         l_run[e >> 1] += s[nt][e];
       }
 
-    GOAT_UNROLL for (int kc = 0; kc < BN / 16; ++kc) {
-      uint32_t pa[4];
-      acc_to_a(pa, s[2 * kc], s[2 * kc + 1]);
-      GOAT_UNROLL for (int ot = 0; ot < OT; ot += 2) {
-        uint32_t vb[4];
-        load_b_kn<D>(vb, vs_tile, kc * 16, ot * 8);
-        mma2(o[ot], o[ot + 1], pa, vb);
-      }
-    }
+    mma_acc_kn<D>(o, s, vs_tile);  // O += P·V, P rounded to bf16
     __syncthreads();  // this stage is the prefetch target of the next iteration
   }
   simt::cp_async_wait<0>();
@@ -119,12 +111,8 @@ __global__ void __launch_bounds__(kThreads, 2) flash_forward_kernel(AttentionArg
 template <int D>
 cudaError_t launch_flash_forward(const AttentionArgs<bf16>& p, cudaStream_t s) {
   if (p.B * p.H * p.Tq == 0) return cudaSuccess;
-  constexpr size_t smem = smem_bytes<D>();
-  cudaError_t e = cudaFuncSetAttribute(flash_forward_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem));
-  if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>((p.Tq + 63) / 64), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
-  return simt::launch(flash_forward_kernel<D>, grid, dim3(kThreads), smem, s, p);
+  return launch_with_smem(flash_forward_kernel<D>, grid, kThreads, smem_bytes<D>(), s, p);
 }
 
 }  // namespace goat::kernels::flash

@@ -5,8 +5,9 @@
 # machines without a GPU), prints the kernel benchmark table (tests/cuda/bench/bench_cuda_ops.cpp:
 # ms, GB/s or TFLOP/s and % of the given peaks), then the attention table
 # (tests/cuda/bench/bench_cuda_attention.cpp: the fused flash kernel with prior none/alibi/goat,
-# B=8 H=12 d=64 causal, T = 1k..16k, fwd and fwd+bwd TFLOP/s) followed by its peer, PyTorch SDPA
-# on the same shapes (scripts/bench_attention_torch.py), when torch with CUDA is installed, and
+# goat with the model's in-kernel lanes, B=8 H=12 d=64 causal, T = 1k..16k, fwd and fwd+bwd
+# TFLOP/s, % of none) followed by its peers, PyTorch SDPA restricted to its flash backend and to
+# cuDNN on the same shapes (scripts/bench_attention_torch.py), when torch with CUDA is installed, and
 # last times training of configs/gpt2-124m.json (GPT-2 124M, GOAT, T = 1024, bf16, synthetic
 # tokens) with `goatlm bench train` on the device: tokens/s, MFU against the measured cuda::gemm
 # peak (the trainer's figure) and against the given datasheet peak. docs/cuda.md lists what this
@@ -28,9 +29,12 @@ echo "$out" | grep -E "bf16: sigma_w" || true
 echo "$out" | tail -3
 if echo "$out" | grep -q "SKIPPED"; then echo "bench_gpu: the CUDA tests skipped: no usable device"; exit 1; fi
 ./build-gpu/tests/cuda/bench_cuda_ops "$peak_gbs" "$peak_tflops" 1
+# Attention table (docs/kernels.md "Benchmarks"): ours with prior none/alibi/goat, each as % of
+# none and a "goat within 10% of none" line per T, then the peer rows in the same columns.
 ./build-gpu/tests/cuda/bench_cuda_attention 16384 5
 if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  python3 scripts/bench_attention_torch.py 16384 5
+  python3 scripts/bench_attention_torch.py 16384 5 --backend flash
+  python3 scripts/bench_attention_torch.py 16384 5 --backend cudnn || echo "bench_gpu: no cuDNN SDPA row (torch too old)"
 else
   echo "bench_gpu: no torch with CUDA here: no SDPA peer row"
 fi

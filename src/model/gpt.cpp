@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "core/philox.h"
 #include "model/position_factory.h"
 #include "ops/attention.h"
@@ -151,13 +152,36 @@ int64_t Activations::bytes() const {
   return arena_.numel() * static_cast<int64_t>(dtype_size(arena_.dtype())) + stats_.numel() * 4;
 }
 
+namespace {
+// The activations that only linear layers consume (or, for fch and d_fch, GELU's forward and the
+// fused GELU-linear backward): kept in bf16 under CPU bf16 GEMMs.
+bool gemm_operand(const char* name) {
+  for (const char* n : {"ln1", "ln2", "fch", "fch_gelu", "lnf", "d_fch"})
+    if (std::strcmp(n, name) == 0) return true;
+  return false;
+}
+}  // namespace
+
+Tensor Activations::typed(const char* name, Tensor slot) const {
+  if (!bf16_operands || !gemm_operand(name)) return slot;
+  return Tensor(slot.data, slot.shape, DType::bf16, slot.device);  // the first half of the fp32 slot
+}
+
 Tensor Activations::layer(int l, const char* name) const {
+  if (std::strcmp(name, "atty_bf16") == 0) {
+    // The bf16 copy of atty lives in the upper half of ln2's slot (bf16 ln2 fills the lower half):
+    // per layer whenever atty is (shared under block, where both are recomputed; under attention
+    // the copy made by the forward's out_proj survives atty's recomputation, bitwise the same).
+    GOAT_CHECK(bf16_operands, "gpt", "atty_bf16 exists only with CPU bf16 GEMMs");
+    const Tensor ln2 = layer(l, "ln2");
+    return Tensor(static_cast<uint16_t*>(ln2.data) + ln2.numel(), ln2.shape, DType::bf16, ln2.device);
+  }
   const std::string n = shared(plan_, name) ? std::string("h.shared.") + name : hname(l, name);
-  return arena_.index_of(n) >= 0 ? arena_.view(n) : stats_.view(n);
+  return typed(name, arena_.index_of(n) >= 0 ? arena_.view(n) : stats_.view(n));
 }
 
 Tensor Activations::get(const char* name) const {
-  return arena_.index_of(name) >= 0 ? arena_.view(name) : stats_.view(name);
+  return typed(name, arena_.index_of(name) >= 0 ? arena_.view(name) : stats_.view(name));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,6 +282,10 @@ double Gpt::flops_per_token(int64_t T) const {
          6.0 * static_cast<double>(cfg_.n_layer) * static_cast<double>(T) * static_cast<double>(cfg_.d_model);
 }
 
+Tensor Gpt::linear_weight(const Activations& a, const std::string& name) const {
+  return a.bf16_operands ? cpu_work_.view(name) : weights().view(name);
+}
+
 Tensor Gpt::position_table(int64_t pos0, int64_t T) {
   const int64_t C = cfg_.d_model;
   if (cfg_.position.type == "learned") {
@@ -286,7 +314,7 @@ void Gpt::attention_sublayer(Activations& a, int l, bool diagnostics) {
   const Arena& wts = weights();
   const int64_t B = a.batch(), T = a.seq_len();
   // (B, T, C) → qkv (B, T, C + 2·Hkv·D)
-  ops::linear_forward(a.layer(l, "qkv"), a.layer(l, "ln1"), wts.view(hname(l, "attn.in_proj.weight")),
+  ops::linear_forward(a.layer(l, "qkv"), a.layer(l, "ln1"), linear_weight(a, hname(l, "attn.in_proj.weight")),
                       wts.view(hname(l, "attn.in_proj.bias")));
   PositionScheme& pos = *pos_[static_cast<size_t>(l)];
   ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
@@ -302,12 +330,16 @@ void Gpt::attention_sublayer(Activations& a, int l, bool diagnostics) {
 void Gpt::after_attention(Activations& a, int l) {
   const Arena& wts = weights();
   const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
+  const auto W = [&](const char* s) { return linear_weight(a, hname(l, s)); };
   const auto A = [&](const char* s) { return a.layer(l, s); };
   const Tensor attproj = a.get("attproj");
-  ops::linear_forward(attproj, A("atty"), P("attn.out_proj.weight"), P("attn.out_proj.bias"));
+  // CPU bf16: atty (fp32 for the attention backward) rounded once for out_proj's forward and backward
+  if (a.bf16_operands) ops::round_to_bf16(A("atty_bf16"), A("atty"));
+  ops::linear_forward(attproj, A(a.bf16_operands ? "atty_bf16" : "atty"), W("attn.out_proj.weight"),
+                      P("attn.out_proj.bias"));
   ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
                                   P("ln_2.weight"), P("ln_2.bias"));
-  ops::linear_forward(A("fch"), A("ln2"), P("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
+  ops::linear_forward(A("fch"), A("ln2"), W("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
   ops::gelu_forward(A("fch_gelu"), A("fch"));
 }
 
@@ -333,12 +365,18 @@ double Gpt::forward(Activations& a, bool with_targets) {
   const Tensor none;
   const Arena& wts = weights();
   a.slot_layer = -1;
+  a.bf16_operands = place_.device == Device::cpu && cpu::gemm_precision() == cpu::GemmPrecision::bf16;
+  if (a.bf16_operands) {  // the linear layers' bf16 weights, rounded once per forward
+    if (!cpu_work_.allocated()) cpu_work_ = params_.clone_layout(DType::bf16, Device::cpu);
+    ops::round_to_bf16(cpu_work_.flat(), params_.flat());
+  }
   a.upload_ids();
   ops::embedding_forward(a.layer(0, "x"), a.input_ids(), wts.view("wte.weight"), position_table(0, T), 0);
   const Tensor fcproj = a.get("fcproj");
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto A = [&](const char* s) { return a.layer(l, s); };
+    const auto W = [&](const char* s) { return linear_weight(a, hname(l, s)); };
     if (l == 0)
       ops::layernorm_forward(A("ln1"), A("ln1_mean"), A("ln1_rstd"), A("x"), P("ln_1.weight"), P("ln_1.bias"));
     else
@@ -346,14 +384,14 @@ double Gpt::forward(Activations& a, bool with_targets) {
                                       P("ln_1.weight"), P("ln_1.bias"));
     attention_sublayer(a, l, true);
     after_attention(a, l);
-    ops::linear_forward(fcproj, A("fch_gelu"), P("mlp.c_proj.weight"), P("mlp.c_proj.bias"));
+    ops::linear_forward(fcproj, A("fch_gelu"), W("mlp.c_proj.weight"), P("mlp.c_proj.bias"));
   }
   a.slot_layer = static_cast<int>(cfg_.n_layer) - 1;
   ops::residual_layernorm_forward(a.get("x_final"), a.get("lnf"), a.get("lnf_mean"), a.get("lnf_rstd"),
                                   a.layer(static_cast<int>(cfg_.n_layer) - 1, "res2"), fcproj,
                                   wts.view("ln_f.weight"), wts.view("ln_f.bias"));
   // (B, T, C) → logits (B, T, V), tied to wte
-  ops::linear_forward(a.get("logits"), a.get("lnf"), wts.view("wte.weight"), none);
+  ops::linear_forward(a.get("logits"), a.get("lnf"), linear_weight(a, "wte.weight"), none);
   if (!with_targets) return 0.0;
   const Tensor logits = a.get("logits");
   return ops::cross_entropy_forward(a.get("losses"), logits.reshape(Shape{B * T, cfg_.vocab_size}), a.target_ids());
@@ -370,7 +408,8 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
   ops::cross_entropy_backward(logits, logits, a.target_ids(), loss_scale);
   const Tensor dres = a.get("dres"), d_ln = a.get("d_ln"), d_atty = a.get("d_atty"), d_qkv = a.get("d_qkv"),
                d_fch = a.get("d_fch");
-  ops::linear_backward(d_ln, grads_.view("wte.weight"), none, a.get("logits"), a.get("lnf"), wts.view("wte.weight"));
+  ops::linear_backward(d_ln, grads_.view("wte.weight"), none, a.get("logits"), a.get("lnf"),
+                       linear_weight(a, "wte.weight"));
   ops::fill_zero(dres);
   ops::layernorm_backward(dres, grads_.view("ln_f.weight"), grads_.view("ln_f.bias"), d_ln, a.get("x_final"),
                           wts.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
@@ -382,19 +421,20 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
     const auto P = [&](const char* s) { return wts.view(hname(l, s)); };
     const auto G = [&](const char* s) { return grads_.view(hname(l, s)); };
     const auto A = [&](const char* s) { return a.layer(l, s); };
+    const auto W = [&](const char* s) { return linear_weight(a, hname(l, s)); };
     if (rc == Recompute::block) recompute_block(a, l);
     // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
     ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G("mlp.c_proj.bias"), dres, A("fch_gelu"),
-                         P("mlp.c_proj.weight"));
+                         W("mlp.c_proj.weight"));
     // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
     ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
-                              P("mlp.c_fc.weight"));
+                              W("mlp.c_fc.weight"));
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
                             A("ln2_rstd"));
     if (rc == Recompute::attention) recompute_attention(a, l);
     // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
-    ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres, A("atty"),
-                         P("attn.out_proj.weight"));
+    ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres,
+                         A(a.bf16_operands ? "atty_bf16" : "atty"), W("attn.out_proj.weight"));
     PositionScheme& pos = *pos_[static_cast<size_t>(l)];
     ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
     args.prior = pos.prior(B, T, 0);
@@ -406,7 +446,7 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
     pos.backward_prior(params_, grads_, B, T, 0);
     pos.backward_qk(g.dq, g.dk, 0, 0, grads_);
     ops::linear_backward(d_ln, G("attn.in_proj.weight"), G("attn.in_proj.bias"), d_qkv, A("ln1"),
-                         P("attn.in_proj.weight"));
+                         W("attn.in_proj.weight"));
     ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),
                             A("ln1_rstd"));
     written_from(hname(l, "ln_1.weight"));  // layer l's parameters start with ln_1

@@ -16,6 +16,10 @@
 // read a bf16 working copy of the weights (refreshed by the fused AdamW kernel) and store the
 // activations in bf16 (LayerNorm statistics, lse and losses stay fp32). Token ids are copied up
 // per micro-batch; the loss comes back as the op's return value.
+// On the CPU with bf16 GEMMs (the trainer's GemmPrecisionScope) the arenas stay fp32; forward()
+// rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
+// (ln1, ln2, fch, fch_gelu, lnf, d_fch) hold bf16 in their slots, and out_proj reads a bf16 copy
+// of atty (Activations::bf16_operands).
 #pragma once
 
 #include <functional>
@@ -81,6 +85,11 @@ class Activations {
                                ActivationPlan plan);
   // Which layer's forward values the shared slot holds (-1: none); set by Gpt.
   int slot_layer = -1;
+  // CPU bf16 GEMMs (set by Gpt::forward from the thread's GEMM precision): the activations that
+  // only GEMMs consume (kGemmOperands) hold bf16 bits in the first half of their fp32 slots,
+  // rounded once by their producer, and layer()/get() return them as bf16 views; layer(l,
+  // "atty_bf16") is then a bf16 copy of atty (kept fp32 for the attention backward).
+  bool bf16_operands = false;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 
   // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by
@@ -90,6 +99,8 @@ class Activations {
   const int32_t* target_ids() const;
 
  private:
+  // name as the ops see it: a bf16 view of the slot when bf16_operands and name is a GEMM operand
+  Tensor typed(const char* name, Tensor slot) const;
   // true when layer(l, name) is the one shared slot under this plan
   static bool shared(const ActivationPlan& plan, const char* name);
   static void declare(Arena& arena, Arena& stats, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
@@ -165,6 +176,9 @@ class Gpt {
   void declare();
   int64_t width_qkv() const;
   const Arena& weights() const { return work_.allocated() ? work_ : params_; }  // what the ops read
+  // What the linear layers read: with CPU bf16 GEMMs (Activations::bf16_operands) the bf16 copy
+  // of the weights that forward() rounds once per call, else weights().
+  Tensor linear_weight(const Activations& a, const std::string& name) const;
   void init_values(const Arena& dst, uint64_t seed);  // the init into a host arena
   // Layer l's forward pieces, shared by forward() and the recomputation in backward():
   // ln1 → qkv → position scheme → attention → atty (+ lse), with the diagnostics hook if asked;
@@ -181,6 +195,7 @@ class Gpt {
   Placement place_;
   Arena params_, grads_;
   Arena work_;  // bf16 working copy (CUDA bf16), else unallocated
+  Arena cpu_work_;  // bf16 copy of the weights for CPU bf16 GEMMs, allocated on first use
   std::vector<bool> decay_;
   std::vector<std::unique_ptr<PositionScheme>> pos_;
   std::vector<float> sin_table_;  // (n, C) sinusoidal positions, grown on demand

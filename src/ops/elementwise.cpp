@@ -27,8 +27,9 @@ void check_same(const char* op, const Tensor& ref, const char* ref_name,
 void gelu_forward(const Tensor& out, const Tensor& in) {
   const OpTimer timer("gelu.forward");
   const bool cuda = on_cuda("gelu", {&out, &in});
-  check_same("gelu", in, "in", {{&out, "out"}}, act_dtype(in, cuda));
+  check_same("gelu", in, "in", {{&out, "out"}}, cpu_bf16_or(in, cuda, act_dtype(in, cuda)));
   if (cuda) return cuda::gelu_forward(out.data, in.data, in.numel(), in.dtype);
+  if (in.dtype == DType::bf16) return cpu::gelu_forward_bf16(bf16_bits(out), bf16_bits(in), in.numel());
   cpu::gelu_forward(out.f32(), in.f32(), in.numel());
 }
 
@@ -46,6 +47,15 @@ void add_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
   check_same("add", a, "a", {{&b, "b"}, {&out, "out"}}, act_dtype(a, cuda));
   if (cuda) return cuda::add_forward(out.data, a.data, b.data, a.numel(), a.dtype);
   cpu::add_forward(out.f32(), a.f32(), b.f32(), a.numel());
+}
+
+void round_to_bf16(const Tensor& dst, const Tensor& src) {
+  const OpTimer timer("bf16.convert");
+  require_cpu("round_to_bf16", {&dst, &src});
+  require_contiguous("round_to_bf16", "src", src, DType::f32);
+  require_contiguous("round_to_bf16", "dst", dst, DType::bf16);
+  check_shape("round_to_bf16", "dst", dst, src.shape);
+  cpu::round_to_bf16(bf16_bits(dst), src.f32(), src.numel());
 }
 
 void fill_zero(const Tensor& t) {

@@ -50,10 +50,13 @@ void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd
   const DType act = act_dtype(in, cuda);
   GOAT_CHECK(present(weight) && present(bias), kOp, "weight and bias are required");
   const Rows r = check_ln(in, "in", weight, bias, mean, rstd, act);
-  check_like(out, "out", in, act);
+  check_like(out, "out", in, cpu_bf16_or(out, cuda, act));
   if (cuda)
     return cuda::layernorm_forward(out.data, mean.f32(), rstd.f32(), in.data, weight.data, bias.data, nullptr, nullptr,
                                    nullptr, r.n, r.c, kLayerNormEps, act);
+  if (out.dtype == DType::bf16)
+    return cpu::layernorm_forward_bf16(bf16_bits(out), mean.f32(), rstd.f32(), in.f32(), weight.f32(), bias.f32(), r.n,
+                                       r.c, kLayerNormEps);
   cpu::layernorm_forward(out.f32(), mean.f32(), rstd.f32(), in.f32(), weight.f32(), bias.f32(), r.n, r.c,
                          kLayerNormEps);
 }
@@ -87,10 +90,13 @@ void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const
   const Rows r = check_ln(a, "a", weight, bias, mean, rstd, act);
   check_like(b, "b", a, act);
   check_like(residual, "residual", a, act);
-  check_like(out, "out", a, act);
+  check_like(out, "out", a, cpu_bf16_or(out, cuda, act));
   if (cuda)
     return cuda::layernorm_forward(out.data, mean.f32(), rstd.f32(), nullptr, weight.data, bias.data, residual.data,
                                    a.data, b.data, r.n, r.c, kLayerNormEps, act);
+  if (out.dtype == DType::bf16)
+    return cpu::residual_layernorm_forward_bf16(residual.f32(), bf16_bits(out), mean.f32(), rstd.f32(), a.f32(),
+                                                b.f32(), weight.f32(), bias.f32(), r.n, r.c, kLayerNormEps);
   cpu::residual_layernorm_forward(residual.f32(), out.f32(), mean.f32(), rstd.f32(), a.f32(), b.f32(), weight.f32(),
                                   bias.f32(), r.n, r.c, kLayerNormEps);
 }

@@ -8,7 +8,8 @@ namespace goat::ops {
 
 constexpr float kLayerNormEps = 1e-5f;
 
-// out (N, C) = (in - mean) * rstd * weight + bias; mean, rstd: (N).
+// out (N, C) = (in - mean) * rstd * weight + bias; mean, rstd: (N). On the CPU out (of both forward
+// variants) may be bf16: rounded to nearest even from the fp32 result (the CPU bf16 model).
 void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
                        const Tensor& weight, const Tensor& bias);
 

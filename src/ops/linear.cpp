@@ -19,8 +19,8 @@ constexpr const char* kOp = "linear";
 
 // in (..., Cin), out (..., Cout), weight (Cout, Cin), bias (Cout) or absent.
 cpu::LinearDims check_linear(const Tensor& in, const MatView& x, const Tensor& out, const char* out_name,
-                             const MatView& y, const Tensor& weight, const Tensor& bias, DType act) {
-  require_contiguous(kOp, "weight", weight, act);
+                             const MatView& y, const Tensor& weight, const Tensor& bias, DType act, bool cuda) {
+  require_contiguous(kOp, "weight", weight, cpu_bf16_or(weight, cuda, act));
   GOAT_CHECK(weight.ndim() == 2, kOp, "expected weight to be (Cout, Cin), got {}", weight.shape.str());
   const int64_t cout = weight.size(0), cin = weight.size(1);
   GOAT_CHECK(x.cols == cin, kOp, "expected in to be (..., {}), got {}", cin, in.shape.str());
@@ -32,17 +32,29 @@ cpu::LinearDims check_linear(const Tensor& in, const MatView& x, const Tensor& o
   return {x.rows, cin, cout, x.ld, y.ld};
 }
 
+// A CPU tensor as a bf16-GEMM operand / output (f32 or bf16 bits).
+cpu::Operand operand(const Tensor& t, const void* p) { return {p, t.dtype == DType::bf16}; }
+bool any_bf16(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t->dtype == DType::bf16) return true;
+  return false;
+}
+
 }  // namespace
 
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
   const OpTimer timer("linear.forward");
   const bool cuda = on_cuda(kOp, {&out, &in, &weight, &bias});
   const DType act = act_dtype(in, cuda);
-  const MatView x = as_matrix(kOp, "in", in, act), y = as_matrix(kOp, "out", out, act);
-  const cpu::LinearDims d = check_linear(in, x, out, "out", y, weight, bias, act);
+  const MatView x = as_matrix(kOp, "in", in, cpu_bf16_or(in, cuda, act)),
+                y = as_matrix(kOp, "out", out, cpu_bf16_or(out, cuda, act));
+  const cpu::LinearDims d = check_linear(in, x, out, "out", y, weight, bias, act, cuda);
   if (cuda)
     return cuda::linear_forward(y.ptr, y.ld, x.ptr, x.ld, weight.data, present(bias) ? bias.data : nullptr, d.n, d.cin,
                                 d.cout, act);
+  if (any_bf16({&in, &out, &weight}))  // the CPU bf16 model's rounded operands: bf16 GEMM
+    return cpu::linear_forward_bf16(d, cpu::Output{y.ptr, out.dtype == DType::bf16}, operand(in, x.ptr),
+                                    operand(weight, weight.data), present(bias) ? bias.f32() : nullptr);
   cpu::linear_forward(d, y.data, x.data, weight.f32(), present(bias) ? bias.f32() : nullptr);
 }
 
@@ -53,20 +65,21 @@ void backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, 
               const Tensor& weight, bool accumulate_d_in, const Tensor* gelu_pre) {
   const bool cuda = on_cuda(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight});
   const DType act = act_dtype(in, cuda);
-  const MatView x = as_matrix(kOp, "in", in, act), dy = as_matrix(kOp, "d_out", d_out, act);
-  const cpu::LinearDims d = check_linear(in, x, d_out, "d_out", dy, weight, Tensor(), act);
-  const float* pre = nullptr;
+  const MatView x = as_matrix(kOp, "in", in, cpu_bf16_or(in, cuda, act)),
+                dy = as_matrix(kOp, "d_out", d_out, cpu_bf16_or(d_out, cuda, act));
+  const cpu::LinearDims d = check_linear(in, x, d_out, "d_out", dy, weight, Tensor(), act, cuda);
+  const void* pre = nullptr;
   if (gelu_pre) {
     GOAT_CHECK(!cuda && gelu_pre->device == Device::cpu, kOp, "the fused GELU backward runs on the CPU only");
     check_shape(kOp, "pre", *gelu_pre, d_out.shape);
-    const MatView pm = as_matrix(kOp, "pre", *gelu_pre, act);
+    const MatView pm = as_matrix(kOp, "pre", *gelu_pre, d_out.dtype);  // pre has d_act's dtype
     GOAT_CHECK(pm.ld == dy.ld, kOp, "expected pre row stride {} to equal d_act's {}", pm.ld, dy.ld);
-    pre = pm.data;
+    pre = pm.ptr;
   }
   float* dx = nullptr;
   void* dx_ptr = nullptr;
   if (present(d_in)) {
-    const MatView dxm = as_matrix(kOp, "d_in", d_in, act);
+    const MatView dxm = as_matrix(kOp, "d_in", d_in, cpu_bf16_or(d_in, cuda, act));
     dx_ptr = dxm.ptr;
     check_shape(kOp, "d_in", d_in, in.shape);
     GOAT_CHECK(dxm.ld == x.ld, kOp, "expected d_in row stride {} to equal in's {}", dxm.ld, x.ld);
@@ -87,7 +100,11 @@ void backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, 
   if (cuda)
     return cuda::linear_backward(dx_ptr, x.ld, dw, db, dy.ptr, dy.ld, x.ptr, x.ld, weight.data, d.n, d.cin, d.cout,
                                  accumulate_d_in, act);
-  cpu::linear_backward(d, dx, dw, db, dy.data, x.data, weight.f32(), accumulate_d_in, pre);
+  if (any_bf16({&d_in, &d_out, &in, &weight}))  // the CPU bf16 model's rounded operands: bf16 GEMMs
+    return cpu::linear_backward_bf16(d, cpu::Output{dx_ptr, d_in.dtype == DType::bf16}, dw, db, operand(d_out, dy.ptr),
+                                     operand(in, x.ptr), operand(weight, weight.data), accumulate_d_in,
+                                     operand(d_out, pre));
+  cpu::linear_backward(d, dx, dw, db, dy.data, x.data, weight.f32(), accumulate_d_in, static_cast<const float*>(pre));
 }
 
 }  // namespace
@@ -101,13 +118,13 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
 void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,
                           const Tensor& pre, const Tensor& in, const Tensor& weight) {
   // CUDA: two ops, GELU's backward in place, then the layer's. CPU fp32: GELU's backward in place
-  // in one pass with d_bias's column sum, then the layer's GEMMs. CPU bf16: fused into the
-  // rounding of d_out.
+  // in one pass with d_bias's column sum, then the layer's GEMMs. CPU bf16 (GEMM precision or bf16
+  // operands): fused into the rounding of d_out.
   if (on_cuda(kOp, {&d_act, &pre})) {
     gelu_backward(d_act, d_act, pre);
     return linear_backward(d_in, d_weight, d_bias, d_act, in, weight);
   }
-  if (cpu::gemm_precision() != cpu::GemmPrecision::bf16) {
+  if (cpu::gemm_precision() != cpu::GemmPrecision::bf16 && !any_bf16({&d_act, &pre, &in, &weight})) {
     if (present(d_bias)) {
       const OpTimer timer("gelu.backward");
       require_contiguous(kOp, "d_act", d_act, DType::f32);

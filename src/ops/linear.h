@@ -7,6 +7,11 @@
 
 namespace goat::ops {
 
+// On the CPU, in/out/weight (and d_in/d_out/pre of the backward) may each be f32 or bf16: any bf16
+// operand runs the bf16 GEMMs (the CPU bf16 model's pre-rounded activations and weights), f32
+// operands are rounded, bf16 outputs are rounded from the fp32 accumulator; bias and the weight
+// gradients stay f32, and a bf16 d_in cannot be accumulated into.
+
 // out (N, Cout) = in (N, Cin) · weightᵀ (Cout, Cin) + bias (Cout); bias may have data == nullptr.
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
 

@@ -22,6 +22,10 @@ bool on_cuda(const char* op, std::initializer_list<const Tensor*> ts) {
 
 DType act_dtype(const Tensor& ref, bool cuda) { return cuda ? ref.dtype : DType::f32; }
 
+DType cpu_bf16_or(const Tensor& t, bool cuda, DType act) { return !cuda && t.dtype == DType::bf16 ? DType::bf16 : act; }
+
+uint16_t* bf16_bits(const Tensor& t) { return reinterpret_cast<uint16_t*>(t.bf()); }
+
 void require_dtype(const char* op, const char* name, const Tensor& t, DType want) {
   GOAT_CHECK(t.dtype == want, op, "expected {} to be {}, got {}", name, dtype_name(want), dtype_name(t.dtype));
 }

@@ -30,6 +30,13 @@ bool on_cuda(const char* op, std::initializer_list<const Tensor*> ts);
 // The activation dtype an op runs in: f32 on the CPU; on CUDA that of `ref` (f32 or bf16).
 DType act_dtype(const Tensor& ref, bool cuda);
 
+// The dtype an output (or a GEMM operand) may have: act, or on the CPU also bf16 for the ops that
+// produce or consume the CPU bf16 model's rounded activations (layernorm and GELU forward outputs,
+// linear operands); the kernels round to nearest even.
+DType cpu_bf16_or(const Tensor& t, bool cuda, DType act);
+// The bf16 bits of a bf16 tensor (checks the dtype).
+uint16_t* bf16_bits(const Tensor& t);
+
 // dtype `want` (and contiguous): "[op] expected NAME to be f32, got bf16".
 void require_dtype(const char* op, const char* name, const Tensor& t, DType want);
 void require_contiguous(const char* op, const char* name, const Tensor& t, DType want);

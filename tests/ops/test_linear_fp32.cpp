@@ -49,26 +49,27 @@ void check_backward(int64_t n, int64_t cin, int64_t cout, int64_t ld_in, int64_t
     const double want = acc0 + sum;
     ASSERT_LE(std::abs(got - want), gamma_k(k) * (mag + std::abs(acc0)) + kU * std::abs(want)) << what << " " << at;
   };
+  // Σ_p a(p)·b(p) over p < k in fp64, and Σ|a·b|, checked against got.
+  const auto check_dot = [&](int64_t k, const auto& a, const auto& b, double got, double acc0, const char* what,
+                             int64_t at) {
+    double acc = 0, mag = 0;
+    for (int64_t p = 0; p < k; ++p) {
+      const double prod = static_cast<double>(a(p)) * b(p);
+      acc += prod;
+      mag += std::abs(prod);
+    }
+    check(got, acc0, acc, mag, k, what, at);
+  };
   for (int64_t r = 0; r < n; ++r)  // d_in = d_in0 + d_out · w
-    for (int64_t c = 0; c < cin; ++c) {
-      double acc = 0, mag = 0;
-      for (int64_t o = 0; o < cout; ++o) {
-        const double p = static_cast<double>(d_out[r * ld_out + o]) * w[o * cin + c];
-        acc += p;
-        mag += std::abs(p);
-      }
-      check(d_in[r * ld_in + c], d_in0[r * ld_in + c], acc, mag, cout, "d_in", r * ld_in + c);
-    }
+    for (int64_t c = 0; c < cin; ++c)
+      check_dot(
+          cout, [&](int64_t o) { return d_out[r * ld_out + o]; }, [&](int64_t o) { return w[o * cin + c]; },
+          d_in[r * ld_in + c], d_in0[r * ld_in + c], "d_in", r * ld_in + c);
   for (int64_t o = 0; o < cout; ++o)  // d_w = d_w0 + d_outᵀ · in, every element
-    for (int64_t c = 0; c < cin; ++c) {
-      double acc = 0, mag = 0;
-      for (int64_t r = 0; r < n; ++r) {
-        const double p = static_cast<double>(d_out[r * ld_out + o]) * in[r * ld_in + c];
-        acc += p;
-        mag += std::abs(p);
-      }
-      check(d_w[o * cin + c], d_w0[o * cin + c], acc, mag, n, "d_w", o * cin + c);
-    }
+    for (int64_t c = 0; c < cin; ++c)
+      check_dot(
+          n, [&](int64_t r) { return d_out[r * ld_out + o]; }, [&](int64_t r) { return in[r * ld_in + c]; },
+          d_w[o * cin + c], d_w0[o * cin + c], "d_w", o * cin + c);
   for (int64_t o = 0; o < cout; ++o) {
     double sum = 0, mag = 0;
     for (int64_t r = 0; r < n; ++r) {

@@ -28,6 +28,16 @@ std::string dims(std::initializer_list<std::pair<const char*, int64_t>> kv) {
 }
 
 // ---- linear: out (N, Cout) = in (N, Cin) · wᵀ + b ----
+// fp64 reference: x = {in (N, ld), weight (Cout, Cin), bias (Cout) when `bias`}.
+void linear_ref(const Vecs& x, int64_t n, int64_t cin, int64_t cout, int64_t ld, bool bias, std::vector<double>& out) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t o = 0; o < cout; ++o) {
+      double s = bias ? x[2][o] : 0.0;
+      for (int64_t i = 0; i < cin; ++i) s += x[0][r * ld + i] * x[1][o * cin + i];
+      out[r * cout + o] = s;
+    }
+}
+
 // ld > cin runs the op on a row view of a wider (N, ld) buffer; its d_in then accumulates, so
 // the columns outside the view must stay as they were.
 OpCase linear_case(int64_t n, int64_t cin, int64_t cout, bool bias, bool acc_d_in, int64_t ld = 0) {
@@ -53,14 +63,7 @@ OpCase linear_case(int64_t n, int64_t cin, int64_t cout, bool bias, bool acc_d_i
     ops::linear_backward(in_view(b.grad(0)), b.grad(1), bias ? b.grad(2) : Tensor(), b.d_out(0), in_view(b.in(0)),
                          b.in(1), acc_d_in);
   };
-  c.reference = [=](const Vecs& x, Vecs& y) {
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t o = 0; o < cout; ++o) {
-        double s = bias ? x[2][o] : 0.0;
-        for (int64_t i = 0; i < cin; ++i) s += x[0][r * ld + i] * x[1][o * cin + i];
-        y[0][r * cout + o] = s;
-      }
-  };
+  c.reference = [=](const Vecs& x, Vecs& y) { linear_ref(x, n, cin, cout, ld, bias, y[0]); };
   c.reduction = cin;
   c.reduction_bwd = std::max(cout, n);
   return c;
@@ -86,13 +89,8 @@ OpCase linear_gelu_case(int64_t n, int64_t cin, int64_t cout, bool bias) {
                               b.out(0), b.in(0), b.in(1));
   };
   c.reference = [=](const Vecs& x, Vecs& y) {
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t o = 0; o < cout; ++o) {
-        double s = bias ? x[2][o] : 0.0;
-        for (int64_t i = 0; i < cin; ++i) s += x[0][r * cin + i] * x[1][o * cin + i];
-        y[0][r * cout + o] = s;
-        y[1][r * cout + o] = gelu_ref(s);
-      }
+    linear_ref(x, n, cin, cout, cin, bias, y[0]);
+    for (size_t i = 0; i < y[0].size(); ++i) y[1][i] = gelu_ref(y[0][i]);
   };
   c.reduction = cin;
   c.reduction_bwd = std::max(cout, n);

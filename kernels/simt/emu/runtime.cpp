@@ -107,6 +107,7 @@ cudaError_t launch_grid(const void* func, dim3 grid, dim3 block, size_t smem, cu
 
 using goat::simt::record_error;
 using goat::simt::state;
+using goat::simt::State;
 
 const char* cudaGetErrorName(cudaError_t e) {
   static constexpr std::pair<cudaError_t, const char*> kNames[] = {
@@ -333,26 +334,37 @@ cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t str
   return cudaMemset(ptr, value, bytes);
 }
 
-cudaError_t cudaStreamCreate(cudaStream_t* stream) {
-  if (!stream) return record_error(cudaErrorInvalidValue);
-  static int next_id = 1;
+namespace {
+// Streams and events live in their set of State from create to destroy. make() (called under the
+// lock) allocates the new handle; destroying a handle not in the set is an error.
+template <typename H, typename Make>
+cudaError_t create_handle(std::set<H> State::*live, H* out, Make make) {
+  if (!out) return record_error(cudaErrorInvalidValue);
   auto& s = state();
   std::lock_guard<std::mutex> lk(s.m);
-  *stream = new CUstream_st{next_id++};
-  s.streams.insert(*stream);
+  *out = make();
+  (s.*live).insert(*out);
   return cudaSuccess;
+}
+template <typename H>
+cudaError_t destroy_handle(std::set<H> State::*live, H h) {
+  auto& s = state();
+  std::lock_guard<std::mutex> lk(s.m);
+  if (!h || !(s.*live).erase(h)) return record_error(cudaErrorInvalidResourceHandle);
+  delete h;
+  return cudaSuccess;
+}
+}  // namespace
+
+cudaError_t cudaStreamCreate(cudaStream_t* stream) {
+  static int next_id = 1;
+  return create_handle(&State::streams, stream, [] { return new CUstream_st{next_id++}; });
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
   if (flags > cudaStreamNonBlocking) return record_error(cudaErrorInvalidValue);
   return cudaStreamCreate(stream);
 }
-cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-  auto& s = state();
-  std::lock_guard<std::mutex> lk(s.m);
-  if (!stream || !s.streams.erase(stream)) return record_error(cudaErrorInvalidResourceHandle);
-  delete stream;
-  return cudaSuccess;
-}
+cudaError_t cudaStreamDestroy(cudaStream_t stream) { return destroy_handle(&State::streams, stream); }
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   return goat::simt::valid_stream(stream) ? cudaSuccess : record_error(cudaErrorInvalidResourceHandle);
 }
@@ -370,24 +382,13 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   return cudaSuccess;
 }
 cudaError_t cudaEventCreate(cudaEvent_t* event) {
-  if (!event) return record_error(cudaErrorInvalidValue);
-  auto& s = state();
-  std::lock_guard<std::mutex> lk(s.m);
-  *event = new CUevent_st{};
-  s.events.insert(*event);
-  return cudaSuccess;
+  return create_handle(&State::events, event, [] { return new CUevent_st{}; });
 }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
   if (flags > (cudaEventBlockingSync | cudaEventDisableTiming | 0x04u)) return record_error(cudaErrorInvalidValue);
   return cudaEventCreate(event);
 }
-cudaError_t cudaEventDestroy(cudaEvent_t event) {
-  auto& s = state();
-  std::lock_guard<std::mutex> lk(s.m);
-  if (!event || !s.events.erase(event)) return record_error(cudaErrorInvalidResourceHandle);
-  delete event;
-  return cudaSuccess;
-}
+cudaError_t cudaEventDestroy(cudaEvent_t event) { return destroy_handle(&State::events, event); }
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   if (!valid_event(event) || !goat::simt::valid_stream(stream)) return record_error(cudaErrorInvalidResourceHandle);
   event->t = std::chrono::steady_clock::now();

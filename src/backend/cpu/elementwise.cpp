@@ -8,6 +8,7 @@
 
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
+#include "core/dtype.h"
 
 namespace goat::cpu {
 
@@ -16,9 +17,19 @@ void gelu_forward(float* out, const float* in, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = gelu_f32(in[i]);
 }
 
+void gelu_forward_bf16(uint16_t* out, const uint16_t* in, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16::from_float(gelu_f32(bf16::from_bits(in[i]).to_float())).bits;
+}
+
 void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) d_in[i] = d_out[i] * gelu_grad_f32(in[i]);
+}
+
+void round_to_bf16(uint16_t* dst, const float* src, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16::from_float(src[i]).bits;
 }
 
 void gelu_backward_column_sum(float* d, const float* pre, int64_t rows, int64_t cols, float* col_sum) {

@@ -7,8 +7,13 @@ namespace goat::cpu {
 
 // out[i] = gelu(in[i]) with gelu(x) = 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))); out may alias in.
 void gelu_forward(float* out, const float* in, int64_t n);
+// gelu_forward over bf16 bits (the CPU bf16 model: in is c_fc's bf16 GEMM output, out the bf16
+// operand of c_proj): computed in fp32, rounded to nearest even.
+void gelu_forward_bf16(uint16_t* out, const uint16_t* in, int64_t n);
 // d_in[i] = d_out[i]·gelu'(in[i]); d_in may alias d_out.
 void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n);
+// dst[i] = bf16(src[i]), rounded to nearest even.
+void round_to_bf16(uint16_t* dst, const float* src, int64_t n);
 // The MLP's GELU backward with its linear layer's bias gradient in one pass: d (rows, cols,
 // contiguous) = d ∘ gelu'(pre) in place, and col_sum (cols) += Σ_rows of the new d (fixed-order sums).
 void gelu_backward_column_sum(float* d, const float* pre, int64_t rows, int64_t cols, float* col_sum);

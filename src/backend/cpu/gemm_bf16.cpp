@@ -23,8 +23,9 @@ namespace goat::cpu {
 namespace {
 
 using dnnl::memory;
-// (trans_a, trans_b, m, n, k, ldc, alpha, beta, with bias)
-using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float, bool>;
+// (trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, with bias, bf16 C)
+using MatmulKey =
+    std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, float, bool, bool>;
 using ReorderKey = std::tuple<int64_t, int64_t, int64_t>;  // (rows, cols, ld)
 
 struct MatmulPlan {
@@ -51,15 +52,16 @@ Engine& engine() {
   return e;
 }
 
-// op(X) (rows, cols) of a dense bf16 copy stored (rows, cols), or (cols, rows) when trans.
-memory::desc bf16_view(bool trans, int64_t rows, int64_t cols) {
-  return memory::desc({rows, cols}, memory::data_type::bf16, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
+// op(X) (rows, cols) of a bf16 matrix stored (rows, cols), or (cols, rows) when trans, with row
+// stride ld of the stored matrix.
+memory::desc bf16_view(bool trans, int64_t rows, int64_t cols, int64_t ld) {
+  return memory::desc({rows, cols}, memory::data_type::bf16, trans ? memory::dims{1, ld} : memory::dims{ld, 1});
 }
 
 MatmulPlan make_matmul(Engine& e, const MatmulKey& key) {
-  const auto [ta, tb, m, n, k, ldc, alpha, beta, with_bias] = key;
-  const memory::desc a = bf16_view(ta, m, k), b = bf16_view(tb, k, n);
-  const memory::desc c({m, n}, memory::data_type::f32, memory::dims{ldc, 1});
+  const auto [ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, with_bias, c_bf16] = key;
+  const memory::desc a = bf16_view(ta, m, k, lda), b = bf16_view(tb, k, n, ldb);
+  const memory::desc c({m, n}, c_bf16 ? memory::data_type::bf16 : memory::data_type::f32, memory::dims{ldc, 1});
   const memory::desc bias = with_bias ? memory::desc({1, n}, memory::data_type::f32, memory::dims{n, 1}) : memory::desc();
   dnnl::primitive_attr attr;
   if (alpha != 1.f) attr.set_output_scales(0, {alpha});
@@ -97,28 +99,31 @@ std::vector<uint16_t>& slot_buffer(const char* op, int slot, int64_t n) {
 }  // namespace
 
 namespace {
-// Rows [r0, r1) of to_bf16_column_sum, their column sums into acc (cols, zeroed here); Gelu:
-// x ∘ gelu'(pre) instead of x. Row-major streaming: one pass over each row.
-template <bool Gelu>
-void convert_sum_rows(const float* x, const float* pre, int64_t r0, int64_t r1, int64_t cols, int64_t ld,
-                      uint16_t* dst, float* acc) {
+inline float load(float v) { return v; }
+inline float load(uint16_t v) { return bf16::from_bits(v).to_float(); }
+
+// Rows [r0, r1) of to_bf16_column_sum, their column sums into acc (cols, zeroed here); with pre:
+// x ∘ gelu'(pre) instead of x. Row-major streaming: one pass over each row. T: float or bf16 bits.
+template <typename T, bool Gelu>
+void convert_sum_rows(const T* x, const T* pre, int64_t r0, int64_t r1, int64_t cols, int64_t ld, uint16_t* dst,
+                      float* acc) {
   std::fill(acc, acc + cols, 0.f);
   for (int64_t r = r0; r < r1; ++r) {
-    const float* s = x + r * ld;
-    const float* g = Gelu ? pre + r * ld : nullptr;
+    const T* s = x + r * ld;
+    const T* g = Gelu ? pre + r * ld : nullptr;
     uint16_t* d = dst + r * cols;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {
-      const float v = Gelu ? s[c] * gelu_grad_f32(g[c]) : s[c];
+      const float v = Gelu ? load(s[c]) * gelu_grad_f32(load(g[c])) : load(s[c]);
       acc[c] += v;
       d[c] = bf16::from_float(v).bits;
     }
   }
 }
-}  // namespace
 
-const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
-                                   const float* gelu_pre) {
+template <typename T>
+const uint16_t* convert_column_sum(int slot, const T* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
+                                   const T* gelu_pre) {
   const OpTimer timer("bf16.convert");
   uint16_t* dst = slot_buffer("to_bf16_column_sum", slot, rows * cols).data();
   // Fixed row chunks (not one per thread), so the sums do not depend on the thread count.
@@ -131,9 +136,9 @@ const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64
   for (int64_t ch = 0; ch < nchunks; ++ch) {
     const int64_t r0 = ch * kChunk, r1 = std::min(rows, r0 + kChunk);
     if (gelu_pre)
-      convert_sum_rows<true>(x, gelu_pre, r0, r1, cols, ld, dst, part + ch * cols);
+      convert_sum_rows<T, true>(x, gelu_pre, r0, r1, cols, ld, dst, part + ch * cols);
     else
-      convert_sum_rows<false>(x, nullptr, r0, r1, cols, ld, dst, part + ch * cols);
+      convert_sum_rows<T, false>(x, nullptr, r0, r1, cols, ld, dst, part + ch * cols);
   }
   for (int64_t c = 0; c < cols; ++c) {
     float sum = 0.f;
@@ -141,6 +146,17 @@ const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64
     col_sum[c] += sum;
   }
   return dst;
+}
+}  // namespace
+
+const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
+                                   const float* gelu_pre) {
+  return convert_column_sum(slot, x, rows, cols, ld, col_sum, gelu_pre);
+}
+
+const uint16_t* to_bf16_column_sum(int slot, const uint16_t* x, int64_t rows, int64_t cols, int64_t ld,
+                                   float* col_sum, const uint16_t* gelu_pre) {
+  return convert_column_sum(slot, x, rows, cols, ld, col_sum, gelu_pre);
 }
 
 const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld) {
@@ -153,7 +169,7 @@ const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, in
     if (it == e.reorders.end()) {
       ReorderPlan p;
       p.src = memory(memory::desc({rows, cols}, memory::data_type::f32, memory::dims{ld, 1}), e.eng, nullptr);
-      p.dst = memory(bf16_view(false, rows, cols), e.eng, nullptr);
+      p.dst = memory(bf16_view(false, rows, cols, cols), e.eng, nullptr);
       p.to_bf16 = dnnl::reorder(p.src, p.dst);
       it = e.reorders.emplace(key, std::move(p)).first;
     }
@@ -169,14 +185,16 @@ const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, in
 }
 
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
-                 const uint16_t* b, float beta, float* c, int64_t ldc, const float* bias) {
+                 int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
   GOAT_CHECK(!bias || alpha == 1.f, "matmul_bf16", "a bias needs alpha = 1, got {}", alpha);
+  GOAT_CHECK(!c.bf16 || beta == 0.f, "matmul_bf16", "a bf16 C needs beta = 0, got {}", beta);
   try {
-    MatmulPlan& p = matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, ldc, alpha, beta, bias != nullptr});
+    MatmulPlan& p =
+        matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, c.ldc, alpha, beta, bias != nullptr, c.bf16});
     Engine& e = engine();
     p.a.set_data_handle(const_cast<uint16_t*>(a));
     p.b.set_data_handle(const_cast<uint16_t*>(b));
-    p.c.set_data_handle(c);
+    p.c.set_data_handle(c.c);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}};
     if (bias) {
       p.bias.set_data_handle(const_cast<float*>(bias));
@@ -193,12 +211,15 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0 || k == 0) return sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   // Stored shapes: A is (m, k) or (k, m) when transposed; B is (k, n) or (n, k).
-  const uint16_t* a16 = to_bf16(0, a, trans_a ? k : m, trans_a ? m : k, lda);
-  const uint16_t* b16 = to_bf16(1, b, trans_b ? n : k, trans_b ? k : n, ldb);
-  matmul_bf16(trans_a, trans_b, m, n, k, alpha, a16, b16, beta, c, ldc);
+  const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
+  const uint16_t* a16 = to_bf16(0, a, trans_a ? k : m, a_cols, lda);
+  const uint16_t* b16 = to_bf16(1, b, trans_b ? n : k, b_cols, ldb);
+  matmul_bf16(trans_a, trans_b, m, n, k, alpha, a16, a_cols, b16, b_cols, beta, Bf16Out{c, ldc});
 }
 
-std::string bf16_gemm_impl() { return matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 1.f, 0.f, false}).impl; }
+std::string bf16_gemm_impl() {
+  return matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false}).impl;
+}
 
 double measure_bf16_gflops(int64_t n, int reps) {
   std::vector<float> a(static_cast<size_t>(n * n), 0.5f), b(a.size(), 0.25f), c(a.size());

@@ -1,13 +1,14 @@
 // bf16 GEMMs with fp32 accumulation (dtype "bf16" on the CPU), and the process-wide GEMM
 // precision that the linear layers follow.
 //
-// Recipe (the CUDA bf16 path's): the two operands are rounded to bf16 (round-to-nearest-even)
-// right before the GEMM, products are accumulated in fp32 and C stays fp32; weights, gradients,
-// optimizer state, activations, softmax statistics and layer norms stay fp32. Each shape gets one
-// cached oneDNN matmul primitive and each operand shape one cached f32→bf16 reorder into a dense
-// row-major scratch copy, so a call is reorder A, reorder B, matmul (a transposed operand is a
-// strided view of its dense copy). The conversions are memory-bound and cost up to half of an
-// AMX GEMM on this model's shapes, hence the split API below that lets a caller round once.
+// Recipe (the CUDA bf16 path's): both operands bf16 (round-to-nearest-even), products accumulated
+// in fp32, C fp32 (or, for an activation that only GEMMs and GELU consume, rounded to bf16 in the
+// GEMM's store). Each shape gets one cached oneDNN matmul primitive. Operands come either already
+// rounded (the CPU bf16 model keeps the GEMM-only activations in bf16, written by their producers,
+// and a bf16 copy of the weights; ops/linear.h) or as f32, rounded by a cached f32→bf16 reorder
+// into a dense per-thread scratch copy (a transposed operand is a strided view of its copy).
+// Conversions are memory-bound and cost up to half of an AMX GEMM on this model's shapes, hence
+// rounding once where a value is produced, and the split API below for the rest.
 // Why explicit bf16 operands and not oneDNN's fpmath_mode=bf16 on f32 matmuls: oneDNN 2.6.3
 // (Debian's) implements fpmath_mode=bf16 matmul with its avx512_core f32 kernel, not AMX, i.e.
 // no speed-up; explicit bf16 operands dispatch to brg:avx512_core_amx_bf16 (docs/performance.md).
@@ -35,12 +36,23 @@ const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, in
 // matrix rounded and summed is x ∘ gelu'(gelu_pre) (GELU's backward fused into the pass).
 const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
                                    const float* gelu_pre = nullptr);
-// C = alpha · op(A) · op(B) (+ bias broadcast over rows) + beta · C over dense bf16 copies: A stored
-// (m, k), or (k, m) when trans_a; B stored (k, n), or (n, k) when trans_b; C (m, n) f32 with row
-// stride ldc; bias (n) f32 or nullptr (then alpha must be 1). The bias is oneDNN's matmul bias
-// argument, added in the GEMM's epilogue: C is written once instead of filled, read and rewritten.
+// The same over bf16 inputs (x and gelu_pre bf16 bits, e.g. the bf16 activations of the CPU bf16
+// model); the product and the sums are formed in fp32.
+const uint16_t* to_bf16_column_sum(int slot, const uint16_t* x, int64_t rows, int64_t cols, int64_t ld,
+                                   float* col_sum, const uint16_t* gelu_pre = nullptr);
+// C = alpha · op(A) · op(B) (+ bias broadcast over rows) + beta · C over bf16 matrices: A stored
+// (m, k), or (k, m) when trans_a, with row stride lda; B stored (k, n), or (n, k) when trans_b,
+// with row stride ldb; C (m, n) with row stride ldc, f32 or, when c_bf16, bf16 bits (rounded to
+// nearest even from the fp32 accumulator; then beta must be 0); bias (n) f32 or nullptr (then
+// alpha must be 1). The bias is oneDNN's matmul bias argument, added in the GEMM's epilogue: C is
+// written once instead of filled, read and rewritten.
+struct Bf16Out {
+  void* c;
+  int64_t ldc;
+  bool bf16 = false;  // C holds bf16 bits instead of f32
+};
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
-                 const uint16_t* b, float beta, float* c, int64_t ldc, const float* bias = nullptr);
+                 int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias = nullptr);
 
 // The oneDNN implementation a bf16 GEMM dispatches to, e.g. "brg:avx512_core_amx_bf16".
 std::string bf16_gemm_impl();

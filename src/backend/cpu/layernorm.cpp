@@ -11,13 +11,18 @@
 
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
+#include "core/dtype.h"
 
 namespace goat::cpu {
 
 namespace {
 
-// Normalises one row that is already in memory (x), writing out and the stats.
-inline void norm_row(float* o, float* mean_out, float* rstd_out, const float* x, const float* w, const float* b,
+inline void store(float* o, float v) { *o = v; }
+inline void store(uint16_t* o, float v) { *o = bf16::from_float(v).bits; }
+
+// Normalises one row that is already in memory (x), writing out (f32, or bf16 bits) and the stats.
+template <typename Out>
+inline void norm_row(Out* o, float* mean_out, float* rstd_out, const float* x, const float* w, const float* b,
                      int64_t c, float eps) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
@@ -28,21 +33,21 @@ inline void norm_row(float* o, float* mean_out, float* rstd_out, const float* x,
   for (int64_t j = 0; j < c; ++j) v += (x[j] - m) * (x[j] - m);
   const float rs = 1.f / std::sqrt(v / static_cast<float>(c) + eps);
 #pragma omp simd
-  for (int64_t j = 0; j < c; ++j) o[j] = (x[j] - m) * rs * w[j] + b[j];
+  for (int64_t j = 0; j < c; ++j) store(o + j, (x[j] - m) * rs * w[j] + b[j]);
   *mean_out = m;
   *rstd_out = rs;
 }
 
-}  // namespace
-
-void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* w, const float* b, int64_t n,
-                       int64_t c, float eps) {
+template <typename Out>
+void forward_rows(Out* out, float* mean, float* rstd, const float* in, const float* w, const float* b, int64_t n,
+                  int64_t c, float eps) {
 #pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
   for (int64_t r = 0; r < n; ++r) norm_row(out + r * c, mean + r, rstd + r, in + r * c, w, b, c, eps);
 }
 
-void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
-                                const float* w, const float* bias, int64_t n, int64_t c, float eps) {
+template <typename Out>
+void residual_forward_rows(float* residual, Out* out, float* mean, float* rstd, const float* a, const float* b,
+                           const float* w, const float* bias, int64_t n, int64_t c, float eps) {
 #pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
   for (int64_t r = 0; r < n; ++r) {
     float* x = residual + r * c;
@@ -52,6 +57,29 @@ void residual_layernorm_forward(float* residual, float* out, float* mean, float*
     for (int64_t j = 0; j < c; ++j) x[j] = ar[j] + br[j];
     norm_row(out + r * c, mean + r, rstd + r, x, w, bias, c, eps);
   }
+}
+
+}  // namespace
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* w, const float* b, int64_t n,
+                       int64_t c, float eps) {
+  forward_rows(out, mean, rstd, in, w, b, n, c, eps);
+}
+
+void layernorm_forward_bf16(uint16_t* out, float* mean, float* rstd, const float* in, const float* w, const float* b,
+                            int64_t n, int64_t c, float eps) {
+  forward_rows(out, mean, rstd, in, w, b, n, c, eps);
+}
+
+void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
+                                const float* w, const float* bias, int64_t n, int64_t c, float eps) {
+  residual_forward_rows(residual, out, mean, rstd, a, b, w, bias, n, c, eps);
+}
+
+void residual_layernorm_forward_bf16(float* residual, uint16_t* out, float* mean, float* rstd, const float* a,
+                                     const float* b, const float* w, const float* bias, int64_t n, int64_t c,
+                                     float eps) {
+  residual_forward_rows(residual, out, mean, rstd, a, b, w, bias, n, c, eps);
 }
 
 void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,

@@ -14,6 +14,13 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* in, co
 void residual_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
                                 const float* w, const float* bias, int64_t n, int64_t c, float eps);
 
+// The same two with out as bf16 bits, rounded to nearest even from the fp32 result (the CPU bf16
+// model, whose GEMMs read the normalised rows in bf16); residual, mean and rstd stay fp32.
+void layernorm_forward_bf16(uint16_t* out, float* mean, float* rstd, const float* in, const float* w, const float* b,
+                            int64_t n, int64_t c, float eps);
+void residual_layernorm_forward_bf16(float* residual, uint16_t* out, float* mean, float* rstd, const float* a,
+                                     const float* b, const float* w, const float* bias, int64_t n, int64_t c, float eps);
+
 // d_in += ∂L/∂in; d_w += Σ_n d_out·x̂; d_b += Σ_n d_out (d_w/d_b may be null).
 void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
                         const float* mean, const float* rstd, int64_t n, int64_t c);

@@ -1,7 +1,7 @@
-// Linear layer as GEMM calls (oneDNN; fp32 sgemm or bf16 operands by the thread's GEMM precision,
-// see gemm_bf16.h): forward is one GEMM, with the bias pre-filled (beta = 1) in fp32 and as the
-// matmul's bias argument in bf16; backward two GEMMs plus a column sum. All FLOPs go through the
-// GEMM engine.
+// Linear layer as GEMM calls (oneDNN; fp32 sgemm, or bf16 operands by the thread's GEMM precision
+// or because an operand is already bf16, see gemm_bf16.h): forward is one GEMM, with the bias
+// pre-filled (beta = 1) in fp32 and as the matmul's bias argument in bf16; backward two GEMMs
+// plus a column sum. All FLOPs go through the GEMM engine.
 // fp32 d_w (cout, cin) = d_outᵀ · in runs as its transpose t (cin, cout) = inᵀ · d_out into a
 // scratch matrix, then d_w += tᵀ, when cout > cin: sgemm's (T, N) kernel with k = tokens was up to
 // 1.4× slower with the taller output (cout = 4·cin) than with the wider one (docs/performance.md).
@@ -14,16 +14,35 @@
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
+#include "core/check.h"
 
 namespace goat::cpu {
 
+namespace {
+
+// x (rows, cols; row stride ld) as bf16: as is, or rounded into scratch slot `slot` (then ld = cols).
+const uint16_t* as_bf16(int slot, Operand x, int64_t rows, int64_t cols, int64_t& ld) {
+  if (x.bf16) return static_cast<const uint16_t*>(x.p);
+  const uint16_t* r = to_bf16(slot, static_cast<const float*>(x.p), rows, cols, ld);
+  ld = cols;
+  return r;
+}
+
+}  // namespace
+
+void linear_forward_bf16(const LinearDims& d, Output out, Operand in, Operand w, const float* bias) {
+  if (d.n == 0 || d.cout == 0) return;
+  GOAT_CHECK(d.cin > 0, "linear", "bf16 linear forward with Cin = 0");
+  int64_t ld_in = d.ld_in, ld_w = d.cin;
+  const uint16_t* x = as_bf16(0, in, d.n, d.cin, ld_in);
+  const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
+  // bias in the AMX GEMM's epilogue: out is written once
+  matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, ld_in, w16, ld_w, 0.f, Bf16Out{out.p, d.ld_out, out.bf16}, bias);
+}
+
 void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias) {
-  if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0) {
-    // bias in the AMX GEMM's epilogue: out is written once
-    const uint16_t* x = to_bf16(0, in, d.n, d.cin, d.ld_in);
-    matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, to_bf16(1, w, d.cout, d.cin, d.cin), 0.f, out, d.ld_out, bias);
-    return;
-  }
+  if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0)
+    return linear_forward_bf16(d, Output{out}, Operand{in}, Operand{w}, bias);
   if (bias) {
 #pragma omp parallel for schedule(static) if (d.n * d.cout >= kParallelMin)
     for (int64_t r = 0; r < d.n; ++r) std::copy(bias, bias + d.cout, out + r * d.ld_out);
@@ -32,24 +51,41 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
   gemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
 }
 
-namespace {
-
 // bf16 backward: d_out is rounded once and serves both GEMMs (dW reads it transposed); the same
-// pass over d_out sums its columns into d_bias.
-void linear_backward_bf16(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out,
-                          const float* in, const float* w, bool accumulate_d_in, const float* gelu_pre) {
+// pass over d_out sums its columns into d_bias (and applies GELU's backward with gelu_pre).
+void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, Operand d_out, Operand in,
+                          Operand w, bool accumulate_d_in, Operand gelu_pre) {
+  GOAT_CHECK(!gelu_pre.p || gelu_pre.bf16 == d_out.bf16, "linear", "gelu_pre and d_out must have the same dtype");
+  GOAT_CHECK(!d_in.bf16 || !accumulate_d_in, "linear", "a bf16 d_in cannot be accumulated into");
+  if (d.n == 0 || d.cin == 0 || d.cout == 0 || (!d_in.p && !d_w)) return;
   thread_local std::vector<float> no_bias;  // column sums nobody reads, when a GELU needs the fused pass
-  if (!d_bias && gelu_pre) {
+  if (!d_bias && gelu_pre.p) {
     no_bias.assign(static_cast<size_t>(d.cout), 0.f);
     d_bias = no_bias.data();
   }
-  const uint16_t* dy = d_bias ? to_bf16_column_sum(0, d_out, d.n, d.cout, d.ld_out, d_bias, gelu_pre)
-                              : to_bf16(0, d_out, d.n, d.cout, d.ld_out);
-  if (d_in)
-    matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, to_bf16(1, w, d.cout, d.cin, d.cin),
-                accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
-  if (d_w) matmul_bf16(true, false, d.cout, d.cin, d.n, 1.f, dy, to_bf16(1, in, d.n, d.cin, d.ld_in), 1.f, d_w, d.cin);
+  const uint16_t* dy = nullptr;
+  if (d_bias && d_out.bf16)
+    dy = to_bf16_column_sum(0, static_cast<const uint16_t*>(d_out.p), d.n, d.cout, d.ld_out, d_bias,
+                            static_cast<const uint16_t*>(gelu_pre.p));
+  else if (d_bias)
+    dy = to_bf16_column_sum(0, static_cast<const float*>(d_out.p), d.n, d.cout, d.ld_out, d_bias,
+                            static_cast<const float*>(gelu_pre.p));
+  int64_t ld_dy = d_bias ? d.cout : d.ld_out;
+  if (!dy) dy = as_bf16(0, d_out, d.n, d.cout, ld_dy);
+  if (d_in.p) {  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
+    int64_t ld_w = d.cin;
+    const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
+    matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, ld_dy, w16, ld_w, accumulate_d_in ? 1.f : 0.f,
+                Bf16Out{d_in.p, d.ld_in, d_in.bf16});
+  }
+  if (d_w) {  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
+    int64_t ld_in = d.ld_in;
+    const uint16_t* x = as_bf16(1, in, d.n, d.cin, ld_in);
+    matmul_bf16(true, false, d.cout, d.cin, d.n, 1.f, dy, ld_dy, x, ld_in, 1.f, Bf16Out{d_w, d.cin});
+  }
 }
+
+namespace {
 
 // d_w (cout, cin) += tᵀ with t (cin, cout) = inᵀ (cin, n) · d_out (n, cout) in a scratch matrix
 // (the faster sgemm orientation when cout > cin, see the top of the file); the transposed add runs
@@ -77,7 +113,8 @@ void weight_grad_transposed(const LinearDims& d, float* d_w, const float* d_out,
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
                      const float* w, bool accumulate_d_in, const float* gelu_pre) {
   if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0 && (d_in || d_w))
-    return linear_backward_bf16(d, d_in, d_w, d_bias, d_out, in, w, accumulate_d_in, gelu_pre);
+    return linear_backward_bf16(d, Output{d_in}, d_w, d_bias, Operand{d_out}, Operand{in}, Operand{w}, accumulate_d_in,
+                                Operand{gelu_pre});
   if (gelu_pre) {  // fp32: d_out ∘ gelu'(pre) into a dense scratch matrix, then the plain backward
     thread_local std::vector<float> scratch;
     scratch.resize(static_cast<size_t>(d.n * d.cout));

@@ -22,4 +22,23 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
                      const float* w, bool accumulate_d_in, const float* gelu_pre = nullptr);
 
+// The bf16-GEMM versions, whose operands may already be bf16 (the CPU bf16 model keeps the
+// activations a GEMM consumes and a working copy of the weights in bf16, rounded once where they
+// are produced): an f32 operand is rounded into a scratch copy first, a bf16 one is used as is.
+// Outputs marked bf16 are rounded (to nearest even) from the fp32 accumulator in the GEMM.
+struct Operand {
+  const void* p = nullptr;
+  bool bf16 = false;  // p holds bf16 bits, else f32
+};
+struct Output {
+  void* p = nullptr;
+  bool bf16 = false;
+};
+// out (n, cout) = in · wᵀ + bias (bias f32 or nullptr).
+void linear_forward_bf16(const LinearDims& d, Output out, Operand in, Operand w, const float* bias);
+// linear_backward with bf16 GEMMs; d_in may be bf16 only without accumulate_d_in; d_out and
+// gelu_pre (if present) have the same dtype.
+void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, Operand d_out, Operand in,
+                          Operand w, bool accumulate_d_in, Operand gelu_pre = {});
+
 }  // namespace goat::cpu

@@ -1,0 +1,260 @@
+// The CPU bf16 model's pre-rounded operands at the op level (ops/linear.h, layernorm.h,
+// elementwise.h with bf16 CPU tensors) against fp64 references with computed tolerances:
+//  - round_to_bf16 against the nearest bf16 found in fp64 (ties to even), independent of the
+//    bit trick the kernels use;
+//  - layernorm / residual layernorm with a bf16 out: fp64 LayerNorm, error ≤ fp32 evaluation
+//    (8·(C + 4)·u32 on |x̂·w| + |b|) plus bf16's rounding of the output (u16 = 2^-8, unit roundoff);
+//  - GELU forward bf16 → bf16: fp64 GELU of the bf16 input, ≤ u16·|y| + 1e-6·(|x| + 1) (fp32 tanh form);
+//  - linear forward with bf16 in/weight and a bf16 out (rounded from the fp32 accumulator in the
+//    GEMM): fp64 of the (exact) bf16 operands, ≤ γ_K·Σ|a||b| then one bf16 rounding;
+//  - the fused GELU-linear backward on bf16 d_act/pre/in/weight: g = d_act ∘ gelu'(pre) in fp64,
+//    ≤ (u16 + γ_K)·Σ|g||b| + gelu' evaluation error (the operands in and w are exact bf16; only g
+//    is rounded); d_bias ≤ γ_N·Σ|g| + error; a bf16 d_in adds one bf16 rounding.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/philox.h"
+#include "core/tensor.h"
+#include "ops/elementwise.h"
+#include "ops/layernorm.h"
+#include "ops/linear.h"
+
+using namespace goat;
+
+namespace {
+
+const double u32 = std::ldexp(1.0, -24), u16 = std::ldexp(1.0, -8);
+
+double gamma(int64_t k) { return static_cast<double>(k + 2) * u32 / (1.0 - static_cast<double>(k + 2) * u32); }
+
+double bits_to_double(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+// Random values already representable in bf16 (as bits), scaled by stdev.
+std::vector<uint16_t> bf16_normal(size_t n, uint64_t seed, float stdev = 1.f) {
+  const Rng rng(seed, RngPurpose::test);
+  std::vector<uint16_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = bf16::from_float(stdev * rng.normal(i)).bits;
+  return v;
+}
+
+std::vector<float> f32_normal(size_t n, uint64_t seed, float stdev = 1.f) {
+  const Rng rng(seed, RngPurpose::test);
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = stdev * rng.normal(i);
+  return v;
+}
+
+Tensor bf16_tensor(std::vector<uint16_t>& v, Shape s) { return Tensor(v.data(), s, DType::bf16); }
+
+double gelu64(double x) { return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))); }
+
+// fp64 gelu'(x) and the magnitude of its two terms (the fp32 evaluation error scales with it).
+void gelu_grad64(double x, double& grad, double& mag) {
+  const double k = std::sqrt(2.0 / M_PI), u = k * (x + 0.044715 * x * x * x);
+  const double du = k * (1 + 3 * 0.044715 * x * x), s = 0.5 * (1 + std::tanh(u));
+  const double t = 2 * x * s * (1 - s) * du;
+  grad = s + t;
+  mag = std::abs(s) + std::abs(t);
+}
+
+}  // namespace
+
+TEST(Bf16Operands, RoundToBf16IsNearestEven) {
+  std::vector<float> src = f32_normal(5000, 1, 3.f);
+  src.push_back(1.f + std::ldexp(1.f, -8));      // a tie: rounds to even (1)
+  src.push_back(1.f + 3 * std::ldexp(1.f, -8));  // a tie: rounds to even (1 + 2^-6)
+  src.push_back(-0.f);
+  std::vector<uint16_t> dst(src.size());
+  ops::round_to_bf16(Tensor(dst.data(), Shape{static_cast<int64_t>(dst.size())}, DType::bf16),
+                     Tensor(src.data(), Shape{static_cast<int64_t>(src.size())}));
+  for (size_t i = 0; i < src.size(); ++i) {
+    const double x = src[i];
+    if (x == 0) {
+      ASSERT_EQ(bits_to_double(dst[i]), 0.0);
+      continue;
+    }
+    // the two bf16 neighbours of x in fp64: truncate the fp32 bits, and one bf16 ulp further out
+    const double lo = bits_to_double(static_cast<uint16_t>(std::bit_cast<uint32_t>(src[i]) >> 16));
+    const double ulp = std::ldexp(1.0, std::ilogb(lo == 0 ? x : lo) - 7);
+    const double hi = lo + std::copysign(ulp, x);
+    const double dlo = std::abs(x - lo), dhi = std::abs(hi - x);
+    const bool lo_even = ((std::bit_cast<uint32_t>(src[i]) >> 16) & 1u) == 0;
+    const double want = dlo < dhi || (dlo == dhi && lo_even) ? lo : hi;
+    ASSERT_EQ(bits_to_double(dst[i]), want) << "x = " << x;
+  }
+}
+
+TEST(Bf16Operands, LayerNormBf16OutMatchesFp64) {
+  const int64_t n = 67, c = 96;
+  std::vector<float> a = f32_normal(static_cast<size_t>(n * c), 2, 2.f), b = f32_normal(a.size(), 3),
+                     w = f32_normal(static_cast<size_t>(c), 4), bias = f32_normal(static_cast<size_t>(c), 5);
+  for (float& x : a) x += 5.f;  // |mean| > std
+  for (const bool residual : {false, true}) {
+    std::vector<uint16_t> out(a.size());
+    std::vector<float> res(a.size()), mean(static_cast<size_t>(n)), rstd(mean.size());
+    const Tensor out_t = bf16_tensor(out, Shape{n, c}), mean_t(mean.data(), Shape{n}), rstd_t(rstd.data(), Shape{n});
+    const Tensor w_t(w.data(), Shape{c}), b_t(bias.data(), Shape{c});
+    if (residual)
+      ops::residual_layernorm_forward(Tensor(res.data(), Shape{n, c}), out_t, mean_t, rstd_t,
+                                      Tensor(a.data(), Shape{n, c}), Tensor(b.data(), Shape{n, c}), w_t, b_t);
+    else
+      ops::layernorm_forward(out_t, mean_t, rstd_t, Tensor(a.data(), Shape{n, c}), w_t, b_t);
+    for (int64_t r = 0; r < n; ++r) {
+      std::vector<double> x(static_cast<size_t>(c));
+      double m = 0, v = 0;
+      for (int64_t j = 0; j < c; ++j) {
+        x[j] = static_cast<double>(a[r * c + j]) + (residual ? static_cast<double>(b[r * c + j]) : 0.0);
+        if (residual) {
+          ASSERT_LE(std::abs(res[r * c + j] - x[j]), u32 * std::abs(x[j])) << "residual";
+        }
+        m += x[j];
+      }
+      m /= static_cast<double>(c);
+      for (int64_t j = 0; j < c; ++j) v += (x[j] - m) * (x[j] - m);
+      const double rs = 1.0 / std::sqrt(v / static_cast<double>(c) + ops::kLayerNormEps);
+      const double fp32_err = 8.0 * static_cast<double>(c + 4) * u32;
+      for (int64_t j = 0; j < c; ++j) {
+        const double xh = (x[j] - m) * rs, want = xh * w[j] + bias[j];
+        const double mag = std::abs(xh * w[j]) + std::abs(bias[j]);
+        ASSERT_LE(std::abs(bits_to_double(out[r * c + j]) - want),
+                  fp32_err * mag + u16 * (std::abs(want) + fp32_err * mag))
+            << "row " << r << " col " << j << " residual " << residual;
+      }
+      ASSERT_LE(std::abs(mean[r] - m), fp32_err * (std::abs(m) + 1.0));
+      ASSERT_LE(std::abs(rstd[r] - rs), fp32_err * rs);
+    }
+  }
+}
+
+TEST(Bf16Operands, GeluForwardBf16MatchesFp64) {
+  const int64_t n = 40000;  // above the kernels' parallel threshold
+  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n), 6, 3.f), out(in.size());
+  ops::gelu_forward(bf16_tensor(out, Shape{n}), bf16_tensor(in, Shape{n}));
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = bits_to_double(in[i]), want = gelu64(x);
+    ASSERT_LE(std::abs(bits_to_double(out[i]) - want), u16 * std::abs(want) + 1e-6 * (std::abs(x) + 1.0)) << "x " << x;
+  }
+}
+
+TEST(Bf16Operands, LinearForwardBf16OperandsAndOutMatchFp64) {
+  const int64_t n = 150, cin = 64, cout = 48;
+  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 7),
+                        w = bf16_normal(static_cast<size_t>(cout * cin), 8);
+  std::vector<float> bias = f32_normal(static_cast<size_t>(cout), 9, 2.f), w32(w.size()),
+                     out32(static_cast<size_t>(n * cout));
+  for (size_t i = 0; i < w.size(); ++i) w32[i] = static_cast<float>(bits_to_double(w[i]));
+  std::vector<uint16_t> out16(out32.size());
+  // bf16 in, bf16 weight, bf16 out; and bf16 in with an f32 weight (rounded by the op) into f32
+  ops::linear_forward(bf16_tensor(out16, Shape{n, cout}), bf16_tensor(in, Shape{n, cin}),
+                      bf16_tensor(w, Shape{cout, cin}), Tensor(bias.data(), Shape{cout}));
+  ops::linear_forward(Tensor(out32.data(), Shape{n, cout}), bf16_tensor(in, Shape{n, cin}),
+                      Tensor(w32.data(), Shape{cout, cin}), Tensor(bias.data(), Shape{cout}));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t o = 0; o < cout; ++o) {
+      double acc = bias[o], mag = std::abs(bias[o]);
+      for (int64_t c = 0; c < cin; ++c) {
+        const double p = bits_to_double(in[r * cin + c]) * bits_to_double(w[o * cin + c]);
+        acc += p;
+        mag += std::abs(p);
+      }
+      const double f32_bound = gamma(cin) * mag + u32 * std::abs(acc);
+      ASSERT_LE(std::abs(out32[r * cout + o] - acc), f32_bound) << "f32 out (" << r << ", " << o << ")";
+      ASSERT_LE(std::abs(bits_to_double(out16[r * cout + o]) - acc), f32_bound + u16 * (std::abs(acc) + f32_bound))
+          << "bf16 out (" << r << ", " << o << ")";
+    }
+}
+
+TEST(Bf16Operands, LinearBackwardGeluBf16MatchesFp64) {
+  const int64_t n = 300, cin = 32, cout = 80;  // n > 128: several row chunks in the column sums
+  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 10),
+                        w = bf16_normal(static_cast<size_t>(cout * cin), 11),
+                        d_act = bf16_normal(static_cast<size_t>(n * cout), 12),
+                        pre = bf16_normal(d_act.size(), 13, 2.5f);
+  std::vector<float> d_in(static_cast<size_t>(n * cin)), d_w(w.size(), 0.f), d_b(static_cast<size_t>(cout), 0.f);
+  ops::linear_backward_gelu(Tensor(d_in.data(), Shape{n, cin}), Tensor(d_w.data(), Shape{cout, cin}),
+                            Tensor(d_b.data(), Shape{cout}), bf16_tensor(d_act, Shape{n, cout}),
+                            bf16_tensor(pre, Shape{n, cout}), bf16_tensor(in, Shape{n, cin}),
+                            bf16_tensor(w, Shape{cout, cin}));
+  std::vector<double> g(d_act.size()), g_err(d_act.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    double gr = 0, mag = 0;
+    gelu_grad64(bits_to_double(pre[i]), gr, mag);
+    g[i] = bits_to_double(d_act[i]) * gr;
+    g_err[i] = 1e-5 * std::abs(bits_to_double(d_act[i])) * mag;
+  }
+  const auto check = [&](double got, double want, double mag, double err, int64_t k, double rounding,
+                         const char* what) {
+    ASSERT_LE(std::abs(got - want), (rounding + gamma(k)) * 1.01 * mag + err + u32 * std::abs(want)) << what;
+  };
+  struct Dot {
+    double acc = 0, mag = 0, err = 0;  // Σ g·b, Σ |g·b|, Σ g_err·|b|
+  };
+  const auto dot = [&](int64_t len, auto g_index, auto b_value) {
+    Dot d;
+    for (int64_t p = 0; p < len; ++p) {
+      const size_t i = static_cast<size_t>(g_index(p));
+      const double b = b_value(p);
+      d.acc += g[i] * b;
+      d.mag += std::abs(g[i] * b);
+      d.err += g_err[i] * std::abs(b);
+    }
+    return d;
+  };
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < cin; ++c) {  // d_in = g · w
+      const Dot d = dot(
+          cout, [&](int64_t o) { return r * cout + o; }, [&](int64_t o) { return bits_to_double(w[o * cin + c]); });
+      check(d_in[r * cin + c], d.acc, d.mag, d.err, cout, u16, "d_in");
+    }
+  for (int64_t o = 0; o < cout; ++o) {
+    for (int64_t c = 0; c < cin; ++c) {  // d_w = gᵀ · in
+      const Dot d = dot(
+          n, [&](int64_t r) { return r * cout + o; }, [&](int64_t r) { return bits_to_double(in[r * cin + c]); });
+      check(d_w[o * cin + c], d.acc, d.mag, d.err, n, u16, "d_w");
+    }
+    const Dot d = dot(
+        n, [&](int64_t r) { return r * cout + o; }, [](int64_t) { return 1.0; });  // d_b = Σ_r g
+    check(d_b[o], d.acc, d.mag, d.err, n, 0.0, "d_b");
+  }
+}
+
+// The MLP's c_proj backward of the CPU bf16 model: d_out f32, d_in written as bf16 (c_fc's d_act).
+TEST(Bf16Operands, LinearBackwardBf16DInMatchesFp64) {
+  const int64_t n = 140, cin = 72, cout = 40;
+  std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * cin), 14),
+                        w = bf16_normal(static_cast<size_t>(cout * cin), 15);
+  std::vector<float> d_out = f32_normal(static_cast<size_t>(n * cout), 16), d_w(w.size(), 0.f),
+                     d_b(static_cast<size_t>(cout), 0.f);
+  std::vector<uint16_t> d_in(static_cast<size_t>(n * cin));
+  ops::linear_backward(bf16_tensor(d_in, Shape{n, cin}), Tensor(d_w.data(), Shape{cout, cin}),
+                       Tensor(d_b.data(), Shape{cout}), Tensor(d_out.data(), Shape{n, cout}),
+                       bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < cin; ++c) {
+      double acc = 0, mag = 0;
+      for (int64_t o = 0; o < cout; ++o) {
+        const double p = static_cast<double>(d_out[r * cout + o]) * bits_to_double(w[o * cin + c]);
+        acc += p;
+        mag += std::abs(p);
+      }
+      const double bound = (u16 + gamma(cout)) * 1.01 * mag + u32 * std::abs(acc);  // d_out rounded, then the GEMM
+      ASSERT_LE(std::abs(bits_to_double(d_in[r * cin + c]) - acc), bound + u16 * (std::abs(acc) + bound)) << "d_in";
+    }
+  for (int64_t o = 0; o < cout; ++o) {
+    double sum = 0, mag = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      sum += d_out[r * cout + o];
+      mag += std::abs(static_cast<double>(d_out[r * cout + o]));
+    }
+    ASSERT_LE(std::abs(d_b[o] - sum), gamma(n) * mag + u32 * std::abs(sum)) << "d_b";
+  }
+  EXPECT_THROW(
+      ops::linear_backward(bf16_tensor(d_in, Shape{n, cin}), Tensor(), Tensor(), Tensor(d_out.data(), Shape{n, cout}),
+                           bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}), true),
+      std::exception);  // a bf16 d_in cannot be accumulated into
+}
