@@ -9,7 +9,8 @@
 #include "backend/cpu/attention_kernel.h"
 #include "core/cpu_info.h"
 
-#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__linux__)
+// GCC spells the target macros __AMX_TILE__/__AMX_BF16__, clang __AMXTILE__/__AMXBF16__.
+#if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__)) && defined(__linux__)
 #define GOATLM_AMX 1
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -26,15 +27,6 @@ namespace {
 using vu32 = uint32_t __attribute__((vector_size(64)));
 using vu16 = uint16_t __attribute__((vector_size(32)));
 
-// Round-to-nearest-even bf16 bits of x in the high halves of 32-bit lanes (low halves zero).
-inline vu32 bf16_high(v16 x) {
-  vu32 u;
-  std::memcpy(&u, &x, sizeof u);
-  const vu32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  const auto nan = (u & 0x7fffffffu) > 0x7f800000u;
-  return nan ? ((u | 0x00400000u) & 0xffff0000u) : rounded;
-}
-
 #if GOATLM_AMX && defined(__AVX512BF16__) && defined(__AVX512BW__)
 // VCVTNEPS2BF16: round to nearest even in one instruction (denormal inputs read as zero, as under
 // the kernel's FTZ/DAZ).
@@ -48,6 +40,14 @@ inline __m512i bf16_pairs_of(v16 lo, v16 hi) {
   return _mm512_permutexvar_epi16(idx, both);
 }
 #else
+// Round-to-nearest-even bf16 bits of x in the high halves of 32-bit lanes (low halves zero).
+inline vu32 bf16_high(v16 x) {
+  vu32 u;
+  std::memcpy(&u, &x, sizeof u);
+  const vu32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  const auto nan = (u & 0x7fffffffu) > 0x7f800000u;
+  return nan ? ((u | 0x00400000u) & 0xffff0000u) : rounded;
+}
 inline vu16 bf16_of(v16 x) { return __builtin_convertvector(bf16_high(x) >> 16, vu16); }
 inline vu32 bf16_pairs_of(v16 lo, v16 hi) { return (bf16_high(lo) >> 16) | bf16_high(hi); }
 #endif
