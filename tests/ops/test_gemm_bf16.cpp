@@ -228,27 +228,37 @@ TEST(GemmBf16, LinearBackwardWithFusedGeluMatchesFp64) {
       const double gamma = static_cast<double>(k + 2) * u32 / (1.0 - static_cast<double>(k + 2) * u32);
       return (bf16 ? 2 * u16 + u16 * u16 + gamma : gamma) * 1.01 * mag + err;
     };
+    // Σ_s g(s)·x(s) over `len` terms in fp64 with Σ|g·x| and the g-error term Σ g_err·|x|;
+    // gi(s) indexes g, xv(s) is the other operand.
+    struct Dot {
+      double acc = 0, mag = 0, err = 0;
+    };
+    const auto dot = [&](int64_t len, auto gi, auto xv) {
+      Dot d;
+      for (int64_t s = 0; s < len; ++s) {
+        const size_t i = gi(s);
+        const double x = xv(s);
+        d.acc += g[i] * x;
+        d.mag += std::abs(g[i] * x);
+        d.err += g_err[i] * std::abs(x);
+      }
+      return d;
+    };
     for (int64_t r = 0; r < n; ++r)  // d_in = g · w
       for (int64_t c = 0; c < cin; ++c) {
-        double acc = 0, mag = 0, err = 0;
-        for (int64_t o = 0; o < cout; ++o) {
-          const size_t i = static_cast<size_t>(r * ld_out + o);
-          acc += g[i] * w[o * cin + c];
-          mag += std::abs(g[i] * w[o * cin + c]);
-          err += g_err[i] * std::abs(w[o * cin + c]);
-        }
-        ASSERT_LE(std::abs(d_in[r * cin + c] - acc), bound(mag, err, cout) + u32 * std::abs(acc)) << "d_in " << bf16;
+        const Dot d = dot(
+            cout, [&](int64_t o) { return static_cast<size_t>(r * ld_out + o); },
+            [&](int64_t o) { return static_cast<double>(w[o * cin + c]); });
+        ASSERT_LE(std::abs(d_in[r * cin + c] - d.acc), bound(d.mag, d.err, cout) + u32 * std::abs(d.acc))
+            << "d_in " << bf16;
       }
     for (int64_t o = 0; o < cout; ++o) {
       for (int64_t c = 0; c < cin; ++c) {  // d_w = gᵀ · in
-        double acc = 0, mag = 0, err = 0;
-        for (int64_t r = 0; r < n; ++r) {
-          const size_t i = static_cast<size_t>(r * ld_out + o);
-          acc += g[i] * in[r * cin + c];
-          mag += std::abs(g[i] * in[r * cin + c]);
-          err += g_err[i] * std::abs(in[r * cin + c]);
-        }
-        ASSERT_LE(std::abs(d_w[o * cin + c] - acc), bound(mag, err, n) + u32 * std::abs(acc)) << "d_w " << bf16;
+        const Dot d = dot(
+            n, [&](int64_t r) { return static_cast<size_t>(r * ld_out + o); },
+            [&](int64_t r) { return static_cast<double>(in[r * cin + c]); });
+        ASSERT_LE(std::abs(d_w[o * cin + c] - d.acc), bound(d.mag, d.err, n) + u32 * std::abs(d.acc))
+            << "d_w " << bf16;
       }
       double sum = 0, mag = 0, err = 0;  // d_b = Σ_r g, unrounded, fp32 sums
       for (int64_t r = 0; r < n; ++r) {
