@@ -181,6 +181,12 @@ Tensor Activations::layer(int l, const char* name) const {
 }
 
 Tensor Activations::get(const char* name) const {
+  if (std::strcmp(name, "dres_bf16") == 0) {
+    // (B, T, C) bf16 in the upper half of d_fch's slot (bf16 d_fch, (B, T, 4C), fills the lower half)
+    GOAT_CHECK(bf16_operands && plan_.backward, "gpt", "dres_bf16 exists only in a CPU bf16 GEMM backward");
+    const Tensor d_fch = get("d_fch"), dres = get("dres");
+    return Tensor(static_cast<uint16_t*>(d_fch.data) + d_fch.numel(), dres.shape, DType::bf16, dres.device);
+  }
   return typed(name, arena_.index_of(name) >= 0 ? arena_.view(name) : stats_.view(name));
 }
 
@@ -411,8 +417,16 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
   ops::linear_backward(d_ln, grads_.view("wte.weight"), none, a.get("logits"), a.get("lnf"),
                        linear_weight(a, "wte.weight"));
   ops::fill_zero(dres);
+  // CPU bf16: each LayerNorm backward also writes dres in bf16 and sums the d_bias of the linear
+  // layer that reads dres next (c_proj of the layer below, or out_proj), so those linear backwards
+  // get a ready bf16 d_out and no bias gradient to sum.
+  const bool fused_dres = a.bf16_operands;
+  const Tensor dres_bf16 = fused_dres ? a.get("dres_bf16") : none, dres_next = fused_dres ? dres_bf16 : dres;
+  const auto bias_of_next = [&](int l, const char* s) { return fused_dres ? grads_.view(hname(l, s)) : none; };
+  const int last = static_cast<int>(cfg_.n_layer) - 1;
   ops::layernorm_backward(dres, grads_.view("ln_f.weight"), grads_.view("ln_f.bias"), d_ln, a.get("x_final"),
-                          wts.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"));
+                          wts.view("ln_f.weight"), a.get("lnf_mean"), a.get("lnf_rstd"), dres_bf16,
+                          bias_of_next(last, "mlp.c_proj.bias"));
   const auto written_from = [&](const std::string& first) {
     if (ready) ready(params_.entries()[static_cast<size_t>(params_.index_of(first))].offset);
   };
@@ -424,16 +438,17 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
     const auto W = [&](const char* s) { return linear_weight(a, hname(l, s)); };
     if (rc == Recompute::block) recompute_block(a, l);
     // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
-    ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G("mlp.c_proj.bias"), dres, A("fch_gelu"),
+    const auto G_unless_fused = [&](const char* s) { return fused_dres ? none : G(s); };
+    ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G_unless_fused("mlp.c_proj.bias"), dres_next, A("fch_gelu"),
                          W("mlp.c_proj.weight"));
     // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
     ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
                               W("mlp.c_fc.weight"));
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
-                            A("ln2_rstd"));
+                            A("ln2_rstd"), dres_bf16, bias_of_next(l, "attn.out_proj.bias"));
     if (rc == Recompute::attention) recompute_attention(a, l);
     // dres = ∂L/∂res2 = ∂L/∂(x + out_proj(attention))
-    ops::linear_backward(d_atty, G("attn.out_proj.weight"), G("attn.out_proj.bias"), dres,
+    ops::linear_backward(d_atty, G("attn.out_proj.weight"), G_unless_fused("attn.out_proj.bias"), dres_next,
                          A(a.bf16_operands ? "atty_bf16" : "atty"), W("attn.out_proj.weight"));
     PositionScheme& pos = *pos_[static_cast<size_t>(l)];
     ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
@@ -447,8 +462,9 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
     pos.backward_qk(g.dq, g.dk, 0, 0, grads_);
     ops::linear_backward(d_ln, G("attn.in_proj.weight"), G("attn.in_proj.bias"), d_qkv, A("ln1"),
                          W("attn.in_proj.weight"));
+    // below layer 0 dres goes to the embedding backward (fp32): nothing to round
     ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),
-                            A("ln1_rstd"));
+                            A("ln1_rstd"), l > 0 ? dres_bf16 : none, l > 0 ? bias_of_next(l - 1, "mlp.c_proj.bias") : none);
     written_from(hname(l, "ln_1.weight"));  // layer l's parameters start with ln_1
   }
   Tensor d_wpe;

@@ -18,8 +18,9 @@
 // per micro-batch; the loss comes back as the op's return value.
 // On the CPU with bf16 GEMMs (the trainer's GemmPrecisionScope) the arenas stay fp32; forward()
 // rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
-// (ln1, ln2, fch, fch_gelu, lnf, d_fch) hold bf16 in their slots, and out_proj reads a bf16 copy
-// of atty (Activations::bf16_operands).
+// (ln1, ln2, fch, fch_gelu, lnf, d_fch) hold bf16 in their slots, out_proj reads a bf16 copy
+// of atty, and the backward's LayerNorms round the residual gradient and sum the next linear
+// layer's d_bias in their own pass (Activations::bf16_operands).
 #pragma once
 
 #include <functional>
@@ -88,7 +89,9 @@ class Activations {
   // CPU bf16 GEMMs (set by Gpt::forward from the thread's GEMM precision): the activations that
   // only GEMMs consume (kGemmOperands) hold bf16 bits in the first half of their fp32 slots,
   // rounded once by their producer, and layer()/get() return them as bf16 views; layer(l,
-  // "atty_bf16") is then a bf16 copy of atty (kept fp32 for the attention backward).
+  // "atty_bf16") is then a bf16 copy of atty (kept fp32 for the attention backward), and
+  // get("dres_bf16") the bf16 copy of the residual gradient that each LayerNorm backward writes for
+  // the next linear backward (in the upper half of d_fch's slot, which bf16 d_fch leaves free).
   bool bf16_operands = false;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 

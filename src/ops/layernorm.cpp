@@ -62,9 +62,20 @@ void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd
 }
 
 void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
-                        const Tensor& in, const Tensor& weight, const Tensor& mean, const Tensor& rstd) {
+                        const Tensor& in, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
+                        const Tensor& d_in_bf16, const Tensor& d_in_col_sum) {
   const OpTimer timer("layernorm.backward");
   const bool cuda = on_cuda(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight, &mean, &rstd});
+  const bool round = present(d_in_bf16);
+  GOAT_CHECK(round == present(d_in_col_sum), kOp, "d_in_bf16 and d_in_col_sum come together (got {} and {})",
+             round ? "d_in_bf16" : "no d_in_bf16", present(d_in_col_sum) ? "d_in_col_sum" : "no d_in_col_sum");
+  if (round) {
+    require_cpu(kOp, {&d_in_bf16, &d_in_col_sum});
+    GOAT_CHECK(!cuda, kOp, "d_in_bf16 / d_in_col_sum: CPU tensors only");
+    check_like(d_in_bf16, "d_in_bf16", d_in, DType::bf16);
+    require_contiguous_f32(kOp, "d_in_col_sum", d_in_col_sum);
+    check_shape(kOp, "d_in_col_sum", d_in_col_sum, Shape{d_in.size(-1)});
+  }
   const DType act = act_dtype(in, cuda);
   GOAT_CHECK(present(weight), kOp, "weight is required");
   const Rows r = check_ln(in, "in", weight, Tensor(), mean, rstd, act);
@@ -78,7 +89,8 @@ void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor
                                     mean.f32(), rstd.f32(), r.n, r.c, act);
   cpu::layernorm_backward(d_in.f32(), present(d_weight) ? d_weight.f32() : nullptr,
                           present(d_bias) ? d_bias.f32() : nullptr, d_out.f32(), in.f32(), weight.f32(), mean.f32(),
-                          rstd.f32(), r.n, r.c);
+                          rstd.f32(), r.n, r.c, round ? bf16_bits(d_in_bf16) : nullptr,
+                          round ? d_in_col_sum.f32() : nullptr);
 }
 
 void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const Tensor& mean, const Tensor& rstd,

@@ -4,6 +4,8 @@
 //    bit trick the kernels use;
 //  - layernorm / residual layernorm with a bf16 out: fp64 LayerNorm, error ≤ fp32 evaluation
 //    (8·(C + 4)·u32 on |x̂·w| + |b|) plus bf16's rounding of the output (u16 = 2^-8, unit roundoff);
+//  - the backward's LayerNorm writing bf16(d_in) and d_in's column sums (the next linear's d_out and
+//    d_bias): nearest bf16 in fp64, sums ≤ γ_n·Σ|d_in|, and bitwise the linear backward's own pass;
 //  - GELU forward bf16 → bf16: fp64 GELU of the bf16 input, ≤ u16·|y| + 1e-6·(|x| + 1) (fp32 tanh form);
 //  - linear forward with bf16 in/weight and a bf16 out (rounded from the fp32 accumulator in the
 //    GEMM): fp64 of the (exact) bf16 operands, ≤ γ_K·Σ|a||b| then one bf16 rounding;
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "core/dtype.h"
 #include "core/philox.h"
 #include "core/tensor.h"
@@ -51,6 +54,19 @@ std::vector<float> f32_normal(size_t n, uint64_t seed, float stdev = 1.f) {
 
 Tensor bf16_tensor(std::vector<uint16_t>& v, Shape s) { return Tensor(v.data(), s, DType::bf16); }
 
+// The bf16 nearest to x (ties to even), found in fp64 from x's two bf16 neighbours: the fp32 bits
+// truncated, and one bf16 ulp further out.
+double nearest_bf16(float xf) {
+  const double x = xf;
+  if (x == 0) return 0.0;
+  const double lo = bits_to_double(static_cast<uint16_t>(std::bit_cast<uint32_t>(xf) >> 16));
+  const double ulp = std::ldexp(1.0, std::ilogb(lo == 0 ? x : lo) - 7);
+  const double hi = lo + std::copysign(ulp, x);
+  const double dlo = std::abs(x - lo), dhi = std::abs(hi - x);
+  const bool lo_even = ((std::bit_cast<uint32_t>(xf) >> 16) & 1u) == 0;
+  return dlo < dhi || (dlo == dhi && lo_even) ? lo : hi;
+}
+
 double gelu64(double x) { return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))); }
 
 // fp64 gelu'(x) and the magnitude of its two terms (the fp32 evaluation error scales with it).
@@ -72,21 +88,7 @@ TEST(Bf16Operands, RoundToBf16IsNearestEven) {
   std::vector<uint16_t> dst(src.size());
   ops::round_to_bf16(Tensor(dst.data(), Shape{static_cast<int64_t>(dst.size())}, DType::bf16),
                      Tensor(src.data(), Shape{static_cast<int64_t>(src.size())}));
-  for (size_t i = 0; i < src.size(); ++i) {
-    const double x = src[i];
-    if (x == 0) {
-      ASSERT_EQ(bits_to_double(dst[i]), 0.0);
-      continue;
-    }
-    // the two bf16 neighbours of x in fp64: truncate the fp32 bits, and one bf16 ulp further out
-    const double lo = bits_to_double(static_cast<uint16_t>(std::bit_cast<uint32_t>(src[i]) >> 16));
-    const double ulp = std::ldexp(1.0, std::ilogb(lo == 0 ? x : lo) - 7);
-    const double hi = lo + std::copysign(ulp, x);
-    const double dlo = std::abs(x - lo), dhi = std::abs(hi - x);
-    const bool lo_even = ((std::bit_cast<uint32_t>(src[i]) >> 16) & 1u) == 0;
-    const double want = dlo < dhi || (dlo == dhi && lo_even) ? lo : hi;
-    ASSERT_EQ(bits_to_double(dst[i]), want) << "x = " << x;
-  }
+  for (size_t i = 0; i < src.size(); ++i) ASSERT_EQ(bits_to_double(dst[i]), nearest_bf16(src[i])) << "x = " << src[i];
 }
 
 TEST(Bf16Operands, LayerNormBf16OutMatchesFp64) {
@@ -129,6 +131,43 @@ TEST(Bf16Operands, LayerNormBf16OutMatchesFp64) {
       ASSERT_LE(std::abs(rstd[r] - rs), fp32_err * rs);
     }
   }
+}
+
+// The backward's LayerNorm with d_in_bf16/d_in_col_sum: d_in, d_w, d_b bitwise those of the plain
+// call; d_in_bf16 the nearest bf16 of the new d_in (fp64 check); d_in_col_sum (accumulated) within
+// γ_n·Σ|d_in| of the fp64 column sums, and bitwise what to_bf16_column_sum (the linear backward's
+// own pass, which the model no longer runs on dres) gives, rounding included.
+TEST(Bf16Operands, LayerNormBackwardRoundsDInAndSumsItsColumns) {
+  const int64_t n = 300, c = 96;  // 3 row chunks of 128, the last partial
+  const std::vector<float> x = f32_normal(static_cast<size_t>(n * c), 20), dy = f32_normal(x.size(), 21),
+                           w = f32_normal(static_cast<size_t>(c), 22), b = f32_normal(static_cast<size_t>(c), 23),
+                           d_in0 = f32_normal(x.size(), 24), col0 = f32_normal(static_cast<size_t>(c), 25);
+  std::vector<float> out(x.size()), mean(static_cast<size_t>(n)), rstd(mean.size());
+  const Tensor mean_t(mean.data(), Shape{n}), rstd_t(rstd.data(), Shape{n});
+  const auto cv = [](const std::vector<float>& v, Shape s) { return Tensor(const_cast<float*>(v.data()), s); };
+  ops::layernorm_forward(Tensor(out.data(), Shape{n, c}), mean_t, rstd_t, cv(x, {n, c}), cv(w, {c}), cv(b, {c}));
+  std::vector<float> d_plain = d_in0, dw_plain(w.size(), 0.f), db_plain(w.size(), 0.f);
+  std::vector<float> d_fused = d_in0, dw_fused(w.size(), 0.f), db_fused(w.size(), 0.f), col = col0;
+  std::vector<uint16_t> d16(x.size());
+  ops::layernorm_backward(Tensor(d_plain.data(), Shape{n, c}), Tensor(dw_plain.data(), Shape{c}),
+                          Tensor(db_plain.data(), Shape{c}), cv(dy, {n, c}), cv(x, {n, c}), cv(w, {c}), mean_t, rstd_t);
+  ops::layernorm_backward(Tensor(d_fused.data(), Shape{n, c}), Tensor(dw_fused.data(), Shape{c}),
+                          Tensor(db_fused.data(), Shape{c}), cv(dy, {n, c}), cv(x, {n, c}), cv(w, {c}), mean_t, rstd_t,
+                          bf16_tensor(d16, Shape{n, c}), Tensor(col.data(), Shape{c}));
+  ASSERT_EQ(d_plain, d_fused);
+  ASSERT_EQ(dw_plain, dw_fused);
+  ASSERT_EQ(db_plain, db_fused);
+  for (size_t i = 0; i < d16.size(); ++i)
+    ASSERT_EQ(bits_to_double(d16[i]), nearest_bf16(d_fused[i])) << "element " << i;
+  for (int64_t j = 0; j < c; ++j) {
+    double want = col0[j], mag = std::abs(col0[j]);
+    for (int64_t r = 0; r < n; ++r) want += d_fused[r * c + j], mag += std::abs(d_fused[r * c + j]);
+    ASSERT_LE(std::abs(col[j] - want), gamma(n + 1) * mag) << "column " << j;
+  }
+  std::vector<float> col_ref = col0;
+  const uint16_t* ref16 = cpu::to_bf16_column_sum(0, d_fused.data(), n, c, c, col_ref.data());
+  ASSERT_EQ(col, col_ref);
+  ASSERT_EQ(std::vector<uint16_t>(ref16, ref16 + n * c), d16);
 }
 
 TEST(Bf16Operands, GeluForwardBf16MatchesFp64) {

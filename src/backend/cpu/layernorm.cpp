@@ -11,6 +11,7 @@
 
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
+#include "core/check.h"
 #include "core/dtype.h"
 
 namespace goat::cpu {
@@ -83,21 +84,26 @@ void residual_layernorm_forward_bf16(float* residual, uint16_t* out, float* mean
 }
 
 void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
-                        const float* mean, const float* rstd, int64_t n, int64_t c) {
+                        const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16,
+                        float* d_in_col_sum) {
   const float inv_c = 1.f / static_cast<float>(c);
   // One pass over rows in fixed 128-row chunks: per row, the statistics of d_in and the chunk's
-  // partial column sums of d_w/d_b from the same reads; then d_in, with the row still in L1. The
-  // chunk partials are added in chunk order, so the sums do not depend on the thread count.
+  // partial column sums of d_w/d_b from the same reads; then d_in, with the row still in L1 (and
+  // its bf16 rounding and column sums, for the next linear layer). The chunk partials are added in
+  // chunk order, so the sums do not depend on the thread count.
   constexpr int64_t kChunk = 128;
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
-  const bool params = d_w || d_b;
+  const bool params = d_w || d_b, round = d_in_bf16 != nullptr;
+  GOAT_CHECK(round == (d_in_col_sum != nullptr), "layernorm", "d_in_bf16 and d_in_col_sum come together");
+  const int64_t stride = 3 * c;  // per chunk: d_w, d_b, d_in partial sums
   thread_local std::vector<float> partial;
-  if (params) partial.assign(static_cast<size_t>(nchunks * 2 * c), 0.f);
-  float* const part = partial.data();  // (nchunks, 2, c): the workers must not name the thread_local
+  if (params || round) partial.assign(static_cast<size_t>(nchunks * stride), 0.f);
+  float* const part = partial.data();  // (nchunks, 3, c): the workers must not name the thread_local
 #pragma omp parallel for schedule(static) if (n * c >= kParallelMin && nchunks > 1)
   for (int64_t ch = 0; ch < nchunks; ++ch) {
-    float* aw = params ? part + ch * 2 * c : nullptr;
+    float* aw = params ? part + ch * stride : nullptr;
     float* ab = params ? aw + c : nullptr;
+    float* ad = round ? part + ch * stride + 2 * c : nullptr;
     for (int64_t r = ch * kChunk; r < std::min(n, (ch + 1) * kChunk); ++r) {
       // d_in = rstd · (dn − mean(dn) − x̂ · mean(dn · x̂)),  dn = d_out · w
       const float* x = in + r * c;
@@ -123,12 +129,21 @@ void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out,
         }
       }
       const float mdn = s_dn * inv_c, mdnx = s_dnx * inv_c;
+      uint16_t* o = round ? d_in_bf16 + r * c : nullptr;
 #pragma omp simd
-      for (int64_t j = 0; j < c; ++j) dx[j] += rs * (g[j] * w[j] - mdn - (x[j] - m) * rs * mdnx);
+      for (int64_t j = 0; j < c; ++j) {
+        const float v = dx[j] + rs * (g[j] * w[j] - mdn - (x[j] - m) * rs * mdnx);
+        dx[j] = v;
+        if (round) {  // loop-invariant: the compiler unswitches it
+          ad[j] += v;
+          o[j] = bf16::from_float(v).bits;
+        }
+      }
     }
   }
-  if (d_w) column_sum_add(d_w, part, nchunks, c, 2 * c);
-  if (d_b) column_sum_add(d_b, part + c, nchunks, c, 2 * c);
+  if (d_w) column_sum_add(d_w, part, nchunks, c, stride);
+  if (d_b) column_sum_add(d_b, part + c, nchunks, c, stride);
+  if (round) column_sum_add(d_in_col_sum, part + 2 * c, nchunks, c, stride);
 }
 
 }  // namespace goat::cpu

@@ -21,8 +21,13 @@ void layernorm_forward_bf16(uint16_t* out, float* mean, float* rstd, const float
 void residual_layernorm_forward_bf16(float* residual, uint16_t* out, float* mean, float* rstd, const float* a,
                                      const float* b, const float* w, const float* bias, int64_t n, int64_t c, float eps);
 
-// d_in += ∂L/∂in; d_w += Σ_n d_out·x̂; d_b += Σ_n d_out (d_w/d_b may be null).
+// d_in += ∂L/∂in; d_w += Σ_n d_out·x̂; d_b += Σ_n d_out (d_w/d_b may be null). With d_in_bf16
+// (n, c) and d_in_col_sum (c), both or neither (the CPU bf16 model, where d_in is the residual
+// gradient the next linear layer's backward reads): also d_in_bf16 = bf16(d_in) after the
+// accumulation, rounded to nearest even, and d_in_col_sum += Σ_n d_in, that layer's d_bias, summed
+// in the same order as to_bf16_column_sum (gemm_bf16.h) so the result is bitwise the same.
 void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
-                        const float* mean, const float* rstd, int64_t n, int64_t c);
+                        const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16 = nullptr,
+                        float* d_in_col_sum = nullptr);
 
 }  // namespace goat::cpu
