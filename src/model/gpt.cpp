@@ -154,9 +154,10 @@ int64_t Activations::bytes() const {
 
 namespace {
 // The activations that only linear layers consume (or, for fch and d_fch, GELU's forward and the
-// fused GELU-linear backward): kept in bf16 under CPU bf16 GEMMs.
+// fused GELU-linear backward; for d_ln, the gradient at a LayerNorm's output written by a linear
+// layer's d_in GEMM, the LayerNorm backward): kept in bf16 under CPU bf16 GEMMs.
 bool gemm_operand(const char* name) {
-  for (const char* n : {"ln1", "ln2", "fch", "fch_gelu", "lnf", "d_fch"})
+  for (const char* n : {"ln1", "ln2", "fch", "fch_gelu", "lnf", "d_fch", "d_ln"})
     if (std::strcmp(n, name) == 0) return true;
   return false;
 }

@@ -18,7 +18,7 @@
 // per micro-batch; the loss comes back as the op's return value.
 // On the CPU with bf16 GEMMs (the trainer's GemmPrecisionScope) the arenas stay fp32; forward()
 // rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
-// (ln1, ln2, fch, fch_gelu, lnf, d_fch) hold bf16 in their slots, out_proj reads a bf16 copy
+// (ln1, ln2, fch, fch_gelu, lnf, d_fch, d_ln) hold bf16 in their slots, out_proj reads a bf16 copy
 // of atty, and the backward's LayerNorms round the residual gradient and sum the next linear
 // layer's d_bias in their own pass (Activations::bf16_operands).
 #pragma once

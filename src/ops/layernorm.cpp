@@ -80,17 +80,22 @@ void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor
   GOAT_CHECK(present(weight), kOp, "weight is required");
   const Rows r = check_ln(in, "in", weight, Tensor(), mean, rstd, act);
   check_like(d_in, "d_in", in, act);
-  check_like(d_out, "d_out", in, act);
+  check_like(d_out, "d_out", in, cpu_bf16_or(d_out, cuda, act));
   for (const auto& [t, name] : {std::pair{&d_weight, "d_weight"}, std::pair{&d_bias, "d_bias"}})
     if (present(*t)) check_like(*t, name, weight, DType::f32);
   if (cuda)
     return cuda::layernorm_backward(d_in.data, present(d_weight) ? d_weight.f32() : nullptr,
                                     present(d_bias) ? d_bias.f32() : nullptr, d_out.data, in.data, weight.data,
                                     mean.f32(), rstd.f32(), r.n, r.c, act);
-  cpu::layernorm_backward(d_in.f32(), present(d_weight) ? d_weight.f32() : nullptr,
-                          present(d_bias) ? d_bias.f32() : nullptr, d_out.f32(), in.f32(), weight.f32(), mean.f32(),
-                          rstd.f32(), r.n, r.c, round ? bf16_bits(d_in_bf16) : nullptr,
-                          round ? d_in_col_sum.f32() : nullptr);
+  float* const dw = present(d_weight) ? d_weight.f32() : nullptr;
+  float* const db = present(d_bias) ? d_bias.f32() : nullptr;
+  uint16_t* const d16 = round ? bf16_bits(d_in_bf16) : nullptr;
+  float* const dsum = round ? d_in_col_sum.f32() : nullptr;
+  if (d_out.dtype == DType::bf16)
+    return cpu::layernorm_backward(d_in.f32(), dw, db, bf16_bits(d_out), in.f32(), weight.f32(), mean.f32(),
+                                   rstd.f32(), r.n, r.c, d16, dsum);
+  cpu::layernorm_backward(d_in.f32(), dw, db, d_out.f32(), in.f32(), weight.f32(), mean.f32(), rstd.f32(), r.n, r.c,
+                          d16, dsum);
 }
 
 void residual_layernorm_forward(const Tensor& residual, const Tensor& out, const Tensor& mean, const Tensor& rstd,

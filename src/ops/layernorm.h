@@ -15,7 +15,7 @@ void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd
 
 // d_in (N, C) += ∂L/∂in (accumulated: the residual stream); d_weight, d_bias (C) += (either may be
 // absent, data == nullptr). in may be any (..., C) contiguous shape; mean/rstd hold one value per row.
-// CPU only, both or neither: d_in_bf16 (d_in's shape, bf16) = bf16(d_in) after the accumulation and
+// On the CPU d_out may be bf16 (read as fp32). CPU only, both or neither: d_in_bf16 (d_in's shape, bf16) = bf16(d_in) after the accumulation and
 // d_in_col_sum (C, f32) += Σ_rows d_in, in the same pass: the bf16 d_out and d_bias of the linear
 // layer whose backward reads d_in next (bitwise what that layer's own rounding pass gives).
 void layernorm_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,

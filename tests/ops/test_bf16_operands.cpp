@@ -6,6 +6,7 @@
 //    (8·(C + 4)·u32 on |x̂·w| + |b|) plus bf16's rounding of the output (u16 = 2^-8, unit roundoff);
 //  - the backward's LayerNorm writing bf16(d_in) and d_in's column sums (the next linear's d_out and
 //    d_bias): nearest bf16 in fp64, sums ≤ γ_n·Σ|d_in|, and bitwise the linear backward's own pass;
+//    with a bf16 d_out, fp64 LayerNorm backward on its (exact) values;
 //  - GELU forward bf16 → bf16: fp64 GELU of the bf16 input, ≤ u16·|y| + 1e-6·(|x| + 1) (fp32 tanh form);
 //  - linear forward with bf16 in/weight and a bf16 out (rounded from the fp32 accumulator in the
 //    GEMM): fp64 of the (exact) bf16 operands, ≤ γ_K·Σ|a||b| then one bf16 rounding;
@@ -168,6 +169,57 @@ TEST(Bf16Operands, LayerNormBackwardRoundsDInAndSumsItsColumns) {
   const uint16_t* ref16 = cpu::to_bf16_column_sum(0, d_fused.data(), n, c, c, col_ref.data());
   ASSERT_EQ(col, col_ref);
   ASSERT_EQ(std::vector<uint16_t>(ref16, ref16 + n * c), d16);
+}
+
+// LayerNorm backward with a bf16 d_out (the bf16 model's d_ln), rounding d_in and summing its
+// columns too, against fp64 on the same (exact) d_out values and x: d_in within fp32_err of the
+// magnitude of its terms, fp32_err = 8·(C + 4)·u32 (the forward's mean/rstd and the row sums in
+// fp32) plus one u32 of the accumulated value; d_w, d_b within (fp32_err + γ_n) of Σ|terms|;
+// d_in_bf16 the nearest bf16 of the d_in written; its column sums within γ_n·Σ|d_in|.
+TEST(Bf16Operands, LayerNormBackwardBf16DOutMatchesFp64) {
+  const int64_t n = 200, c = 64;
+  const std::vector<float> x = f32_normal(static_cast<size_t>(n * c), 30), w = f32_normal(static_cast<size_t>(c), 31),
+                           b = f32_normal(static_cast<size_t>(c), 32), d_in0 = f32_normal(x.size(), 33);
+  std::vector<uint16_t> dy = bf16_normal(x.size(), 34), d16(x.size());
+  std::vector<float> out(x.size()), mean(static_cast<size_t>(n)), rstd(mean.size()), d_in = d_in0,
+                     dw(w.size(), 0.f), db(w.size(), 0.f), sum(w.size(), 0.f);
+  const Tensor mean_t(mean.data(), Shape{n}), rstd_t(rstd.data(), Shape{n});
+  const auto cv = [](const std::vector<float>& v, Shape s) { return Tensor(const_cast<float*>(v.data()), s); };
+  ops::layernorm_forward(Tensor(out.data(), Shape{n, c}), mean_t, rstd_t, cv(x, {n, c}), cv(w, {c}), cv(b, {c}));
+  ops::layernorm_backward(Tensor(d_in.data(), Shape{n, c}), Tensor(dw.data(), Shape{c}), Tensor(db.data(), Shape{c}),
+                          bf16_tensor(dy, Shape{n, c}), cv(x, {n, c}), cv(w, {c}), mean_t, rstd_t,
+                          bf16_tensor(d16, Shape{n, c}), Tensor(sum.data(), Shape{c}));
+  const double fp32_err = 8.0 * static_cast<double>(c + 4) * u32;
+  std::vector<double> dw64(static_cast<size_t>(c), 0.0), db64(dw64), dw_mag(dw64), db_mag(dw64);
+  for (int64_t r = 0; r < n; ++r) {
+    double m = 0, v = 0;
+    for (int64_t j = 0; j < c; ++j) m += x[r * c + j];
+    m /= static_cast<double>(c);
+    for (int64_t j = 0; j < c; ++j) v += (x[r * c + j] - m) * (x[r * c + j] - m);
+    const double rs = 1.0 / std::sqrt(v / static_cast<double>(c) + ops::kLayerNormEps);
+    double mdn = 0, mdnx = 0, mag_dn = 0, mag_dnx = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      const double g = bits_to_double(dy[r * c + j]), xh = (x[r * c + j] - m) * rs, dn = g * w[j];
+      mdn += dn / static_cast<double>(c), mdnx += dn * xh / static_cast<double>(c);
+      mag_dn += std::abs(dn) / static_cast<double>(c), mag_dnx += std::abs(dn * xh) / static_cast<double>(c);
+      dw64[j] += g * xh, db64[j] += g, dw_mag[j] += std::abs(g * xh), db_mag[j] += std::abs(g);
+    }
+    for (int64_t j = 0; j < c; ++j) {
+      const double g = bits_to_double(dy[r * c + j]), xh = (x[r * c + j] - m) * rs, dn = g * w[j];
+      const double want = d_in0[r * c + j] + rs * (dn - mdn - xh * mdnx);
+      const double mag = rs * (std::abs(dn) + mag_dn + (std::abs(xh) + 1.0) * mag_dnx);
+      const float got = d_in[r * c + j];
+      ASSERT_LE(std::abs(got - want), fp32_err * mag + u32 * std::abs(want)) << "row " << r << " col " << j;
+      ASSERT_EQ(bits_to_double(d16[r * c + j]), nearest_bf16(got)) << "row " << r << " col " << j;
+    }
+  }
+  for (int64_t j = 0; j < c; ++j) {
+    ASSERT_LE(std::abs(dw[j] - dw64[j]), (fp32_err + gamma(n)) * dw_mag[j]) << "d_w " << j;
+    ASSERT_LE(std::abs(db[j] - db64[j]), gamma(n) * db_mag[j]) << "d_b " << j;
+    double want = 0, mag = 0;
+    for (int64_t r = 0; r < n; ++r) want += d_in[r * c + j], mag += std::abs(d_in[r * c + j]);
+    ASSERT_LE(std::abs(sum[j] - want), gamma(n) * mag) << "column sum " << j;
+  }
 }
 
 TEST(Bf16Operands, GeluForwardBf16MatchesFp64) {

@@ -20,6 +20,8 @@ namespace {
 
 inline void store(float* o, float v) { *o = v; }
 inline void store(uint16_t* o, float v) { *o = bf16::from_float(v).bits; }
+inline float load(float v) { return v; }
+inline float load(uint16_t v) { return bf16::from_bits(v).to_float(); }
 
 // Normalises one row that is already in memory (x), writing out (f32, or bf16 bits) and the stats.
 template <typename Out>
@@ -83,9 +85,13 @@ void residual_layernorm_forward_bf16(float* residual, uint16_t* out, float* mean
   residual_forward_rows(residual, out, mean, rstd, a, b, w, bias, n, c, eps);
 }
 
-void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
-                        const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16,
-                        float* d_in_col_sum) {
+namespace {
+
+// layernorm_backward for d_out f32 or bf16 bits (DOut), read as fp32.
+template <typename DOut>
+void backward_rows(float* d_in, float* d_w, float* d_b, const DOut* d_out, const float* in, const float* w,
+                   const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16,
+                   float* d_in_col_sum) {
   const float inv_c = 1.f / static_cast<float>(c);
   // One pass over rows in fixed 128-row chunks: per row, the statistics of d_in and the chunk's
   // partial column sums of d_w/d_b from the same reads; then d_in, with the row still in L1 (and
@@ -107,23 +113,23 @@ void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out,
     for (int64_t r = ch * kChunk; r < std::min(n, (ch + 1) * kChunk); ++r) {
       // d_in = rstd · (dn − mean(dn) − x̂ · mean(dn · x̂)),  dn = d_out · w
       const float* x = in + r * c;
-      const float* g = d_out + r * c;
+      const DOut* g = d_out + r * c;
       float* dx = d_in + r * c;
       const float m = mean[r], rs = rstd[r];
       float s_dn = 0, s_dnx = 0;
       if (params) {
 #pragma omp simd reduction(+ : s_dn, s_dnx)
         for (int64_t j = 0; j < c; ++j) {
-          const float dn = g[j] * w[j], xh = (x[j] - m) * rs;
+          const float gj = load(g[j]), dn = gj * w[j], xh = (x[j] - m) * rs;
           s_dn += dn;
           s_dnx += dn * xh;
-          aw[j] += g[j] * xh;
-          ab[j] += g[j];
+          aw[j] += gj * xh;
+          ab[j] += gj;
         }
       } else {
 #pragma omp simd reduction(+ : s_dn, s_dnx)
         for (int64_t j = 0; j < c; ++j) {
-          const float dn = g[j] * w[j];
+          const float dn = load(g[j]) * w[j];
           s_dn += dn;
           s_dnx += dn * (x[j] - m) * rs;
         }
@@ -132,7 +138,7 @@ void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out,
       uint16_t* o = round ? d_in_bf16 + r * c : nullptr;
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j) {
-        const float v = dx[j] + rs * (g[j] * w[j] - mdn - (x[j] - m) * rs * mdnx);
+        const float v = dx[j] + rs * (load(g[j]) * w[j] - mdn - (x[j] - m) * rs * mdnx);
         dx[j] = v;
         if (round) {  // loop-invariant: the compiler unswitches it
           ad[j] += v;
@@ -144,6 +150,20 @@ void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out,
   if (d_w) column_sum_add(d_w, part, nchunks, c, stride);
   if (d_b) column_sum_add(d_b, part + c, nchunks, c, stride);
   if (round) column_sum_add(d_in_col_sum, part + 2 * c, nchunks, c, stride);
+}
+
+}  // namespace
+
+void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
+                        const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16,
+                        float* d_in_col_sum) {
+  backward_rows(d_in, d_w, d_b, d_out, in, w, mean, rstd, n, c, d_in_bf16, d_in_col_sum);
+}
+
+void layernorm_backward(float* d_in, float* d_w, float* d_b, const uint16_t* d_out, const float* in, const float* w,
+                        const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16,
+                        float* d_in_col_sum) {
+  backward_rows(d_in, d_w, d_b, d_out, in, w, mean, rstd, n, c, d_in_bf16, d_in_col_sum);
 }
 
 }  // namespace goat::cpu

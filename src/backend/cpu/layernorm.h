@@ -29,5 +29,10 @@ void residual_layernorm_forward_bf16(float* residual, uint16_t* out, float* mean
 void layernorm_backward(float* d_in, float* d_w, float* d_b, const float* d_out, const float* in, const float* w,
                         const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16 = nullptr,
                         float* d_in_col_sum = nullptr);
+// The same with d_out as bf16 bits (the CPU bf16 model's d_ln, written in bf16 by the GEMM that
+// produces it), read as fp32.
+void layernorm_backward(float* d_in, float* d_w, float* d_b, const uint16_t* d_out, const float* in, const float* w,
+                        const float* mean, const float* rstd, int64_t n, int64_t c, uint16_t* d_in_bf16 = nullptr,
+                        float* d_in_col_sum = nullptr);
 
 }  // namespace goat::cpu
