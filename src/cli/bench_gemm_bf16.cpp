@@ -25,7 +25,10 @@ struct Bf16Gemm {
   bool bias, accumulate, c_bf16;
 };
 
+bool g_flush = true;
+
 void flush_caches() {
+  if (!g_flush) return;
   static std::vector<float> junk(16 << 20);
   for (size_t i = 0; i < junk.size(); i += 16) junk[i] += 1.f;
 }
@@ -79,6 +82,8 @@ void register_bench_gemm_bf16(CLI::App& bench) {
   static int reps = 11;
   static int64_t rows = 4096, width = 256, vocab = 256;
   static std::string clock = "wall";
+  static bool no_flush = false;
+  cmd->add_flag("--no-flush", no_flush, "keep the caches warm between calls (operands partly cache-resident)");
   cmd->add_option("--reps", reps, "repetitions per GEMM and engine (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--rows", rows, "N = batch · sequence length")->check(CLI::PositiveNumber);
   cmd->add_option("--width", width, "d_model (MLP 4·d_model)")->check(CLI::PositiveNumber);
@@ -87,8 +92,9 @@ void register_bench_gemm_bf16(CLI::App& bench) {
       ->check(CLI::IsMember({"wall", "cpu"}));
   cmd->callback([] {
     set_profile_clock(clock == "cpu" ? ProfileClock::cpu : ProfileClock::wall);
-    fmt::print("bf16 GEMMs, N {} C {} vocab {}, threads {}, {} clock, median of {} (cache flushed before each)\n",
-               rows, width, vocab, cpu_info().threads, clock, reps);
+    g_flush = !no_flush;
+    fmt::print("bf16 GEMMs, N {} C {} vocab {}, threads {}, {} clock, median of {} ({})\n", rows, width, vocab,
+               cpu_info().threads, clock, reps, g_flush ? "64 MiB cache flush before each" : "no cache flush");
     fmt::print("{:<9} {:<8} {:>5} {:>5} {:>5} {:>4} | {:>8} {:>7} | {:>8} {:>7} | {:>6}\n", "layer", "gemm", "m", "n",
                "k", "C", "oneDNN ms", "GFLOP/s", "AMX ms", "GFLOP/s", "speed-up");
     const int64_t n = rows, c = width;

@@ -38,37 +38,50 @@ constexpr int64_t kBlock = 32;  // C block edge: 2 × 2 tiles of 16 × 16
 // B (k, n) as VNNI words in blocks of 32 columns: packed[(nb·k/2 + kk)·32 + j] = (B[2kk][32nb + j],
 // B[2kk + 1][32nb + j]) as (low, high) halves. B stored (n, k) when trans_b (a weight in the
 // forward: the pair is one 32-bit word of row 32nb + j), else (k, n).
-void pack_b(bool trans_b, int64_t n, int64_t k, const uint16_t* b, int64_t ldb, uint32_t* packed) {
-  const int64_t pairs = k / 2, blocks = n / kBlock;
-#pragma omp parallel for schedule(static) if (n * k >= kParallelMin)
-  for (int64_t nb = 0; nb < blocks; ++nb) {
-    uint32_t* dst = packed + nb * pairs * kBlock;
-    if (trans_b) {
-      for (int64_t j = 0; j < kBlock; ++j) {
-        const uint16_t* row = b + (nb * kBlock + j) * ldb;
-        for (int64_t kk = 0; kk < pairs; ++kk)
-          dst[kk * kBlock + j] = static_cast<uint32_t>(row[2 * kk]) | static_cast<uint32_t>(row[2 * kk + 1]) << 16;
-      }
-    } else {
-      for (int64_t kk = 0; kk < pairs; ++kk) {
-        const uint16_t* lo = b + 2 * kk * ldb + nb * kBlock;
-        const uint16_t* hi = lo + ldb;
-#pragma omp simd
-        for (int64_t j = 0; j < kBlock; ++j)
-          dst[kk * kBlock + j] = static_cast<uint32_t>(lo[j]) | static_cast<uint32_t>(hi[j]) << 16;
-      }
+// Column block nb of the packing; called from a parallel loop over the blocks.
+void pack_b(bool trans_b, int64_t nb, int64_t k, const uint16_t* b, int64_t ldb, uint32_t* packed) {
+  const int64_t pairs = k / 2;
+  uint32_t* dst = packed + nb * pairs * kBlock;
+  if (trans_b) {
+    for (int64_t j = 0; j < kBlock; ++j) {
+      const uint16_t* row = b + (nb * kBlock + j) * ldb;
+      for (int64_t kk = 0; kk < pairs; ++kk)
+        dst[kk * kBlock + j] = static_cast<uint32_t>(row[2 * kk]) | static_cast<uint32_t>(row[2 * kk + 1]) << 16;
     }
+    return;
+  }
+  for (int64_t kk = 0; kk < pairs; ++kk) {
+    const uint16_t* lo = b + 2 * kk * ldb + nb * kBlock;
+    const uint16_t* hi = lo + ldb;
+#pragma omp simd
+    for (int64_t j = 0; j < kBlock; ++j)
+      dst[kk * kBlock + j] = static_cast<uint32_t>(lo[j]) | static_cast<uint32_t>(hi[j]) << 16;
   }
 }
 
-// 32 fp32 values → 32 bf16 bits, rounded to nearest even.
+// 32 fp32 values → 32 bf16 bits at dst, rounded to nearest even; a non-temporal store where dst
+// is 64-byte aligned.
 inline void store_bf16_row(const float* src, uint16_t* dst) {
 #if defined(__AVX512BF16__)
-  const __m512bh both = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16), _mm512_loadu_ps(src));
-  _mm512_storeu_si512(dst, reinterpret_cast<__m512i>(both));
+  const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_load_ps(src + 16), _mm512_load_ps(src)));
+  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), both);
+  else
+    _mm512_storeu_si512(dst, both);
 #else
   for (int64_t j = 0; j < kBlock; ++j) dst[j] = bf16::from_float(src[j]).bits;
 #endif
+}
+
+// 32 fp32 values to dst, non-temporal where dst is 64-byte aligned.
+inline void store_f32_row(const float* src, float* dst) {
+  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
+    _mm512_stream_ps(dst, _mm512_load_ps(src));
+    _mm512_stream_ps(dst + 16, _mm512_load_ps(src + 16));
+  } else {
+    _mm512_storeu_ps(dst, _mm512_load_ps(src));
+    _mm512_storeu_ps(dst + 16, _mm512_load_ps(src + 16));
+  }
 }
 
 // A's rows [r0, r0 + 32) as tiles: packed[(s·32 + r)·32 + e] = A[r0 + r][32s + e], so every A tile
@@ -111,7 +124,7 @@ void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, const fl
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
-  if (!c.bf16) {
+  if (init_second) {  // accumulating: C was just read, it is in the cache
     float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
     const int64_t sc = c.ldc * 4;
     _tile_stored(0, out, sc);
@@ -120,13 +133,20 @@ void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, const fl
     _tile_stored(3, out + 16 * c.ldc + 16, sc);
     return;
   }
+  // Through L1 to non-temporal stores: C (up to 16 MiB) goes to memory without being read first
+  // (ordinary stores read each line before writing it: 9.7 against 22 GB/s on one core here).
   alignas(64) float tmp[kBlock * kBlock];
   _tile_stored(0, tmp, kBlock * 4);
   _tile_stored(1, tmp + 16, kBlock * 4);
   _tile_stored(2, tmp + 16 * kBlock, kBlock * 4);
   _tile_stored(3, tmp + 16 * kBlock + 16, kBlock * 4);
-  uint16_t* out = static_cast<uint16_t*>(c.c) + r0 * c.ldc + n0;
-  for (int64_t r = 0; r < kBlock; ++r) store_bf16_row(tmp + r * kBlock, out + r * c.ldc);
+  if (c.bf16) {
+    uint16_t* out = static_cast<uint16_t*>(c.c) + r0 * c.ldc + n0;
+    for (int64_t r = 0; r < kBlock; ++r) store_bf16_row(tmp + r * kBlock, out + r * c.ldc);
+  } else {
+    float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
+    for (int64_t r = 0; r < kBlock; ++r) store_f32_row(tmp + r * kBlock, out + r * c.ldc);
+  }
 }
 
 }  // namespace
@@ -139,42 +159,36 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
   thread_local std::vector<float> bias_store;
   packed_store.resize(static_cast<size_t>(n * k / 2));
   uint32_t* const packed = packed_store.data();  // the workers must not name the thread_locals
-  pack_b(trans_b, n, k, b, ldb, packed);
   const float* bias_rows = nullptr;  // (16, n): the bias repeated, the C tiles' start
   if (bias) {
     bias_store.resize(static_cast<size_t>(16 * n));
     for (int64_t r = 0; r < 16; ++r) std::copy(bias, bias + n, bias_store.begin() + r * n);
     bias_rows = bias_store.data();
   }
-  // K in chunks of kChunk (an f32 C takes the partial sums between chunks), so that a 32-row A
-  // chunk (16 KiB) stays in L1 while the column blocks pass; a bf16 C takes all of K at once.
-  constexpr int64_t kChunk = 256;
-  const int64_t row_blocks = m / kBlock, col_blocks = n / kBlock, pairs = k / 2;
-  const int64_t chunk = c.bf16 ? k : std::min(k, kChunk);
+  const int64_t row_blocks = m / kBlock, col_blocks = n / kBlock, steps = k / 32, pairs = k / 2;
   float* const cf = static_cast<float*>(c.c);
 #pragma omp parallel if (m * n * k >= kParallelMin * 32)
   {
     const attn::AmxTiles tiles;
     std::vector<uint16_t> a_packed(static_cast<size_t>(kBlock * k));
 #pragma omp for schedule(static)
+    for (int64_t nb = 0; nb < col_blocks; ++nb) pack_b(trans_b, nb, k, b, ldb, packed);
+#pragma omp for schedule(static)
     for (int64_t mb = 0; mb < row_blocks; ++mb) {
       const int64_t r0 = mb * kBlock;
       pack_a_rows(a + r0 * lda, lda, k, a_packed.data());
-      for (int64_t k0 = 0; k0 < k; k0 += chunk) {
-        const int64_t steps = std::min(chunk, k - k0) / 32;
-        const uint16_t* ap = a_packed.data() + k0 * kBlock;
-        for (int64_t nb = 0; nb < col_blocks; ++nb) {
-          const int64_t n0 = nb * kBlock;
-          const uint32_t* bp = packed + nb * pairs * kBlock + k0 / 2 * kBlock;
-          if (accumulate || k0 > 0)
-            block_32x32(ap, bp, steps, cf + r0 * c.ldc + n0, c.ldc, true, c, r0, n0);
-          else if (bias_rows)
-            block_32x32(ap, bp, steps, bias_rows + n0, n, false, c, r0, n0);
-          else
-            block_32x32(ap, bp, steps, nullptr, 0, false, c, r0, n0);
-        }
+      for (int64_t nb = 0; nb < col_blocks; ++nb) {
+        const int64_t n0 = nb * kBlock;
+        const uint32_t* bp = packed + nb * pairs * kBlock;
+        if (accumulate)
+          block_32x32(a_packed.data(), bp, steps, cf + r0 * c.ldc + n0, c.ldc, true, c, r0, n0);
+        else if (bias_rows)
+          block_32x32(a_packed.data(), bp, steps, bias_rows + n0, n, false, c, r0, n0);
+        else
+          block_32x32(a_packed.data(), bp, steps, nullptr, 0, false, c, r0, n0);
       }
     }
+    _mm_sfence();  // the non-temporal stores are visible before the region ends
   }
 }
 
