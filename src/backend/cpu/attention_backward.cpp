@@ -253,6 +253,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
 }  // namespace
 
 void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
+  if (p.B > 0 && p.H > 0 && short_path_applies(p, bf16_products(p))) return short_backward(p, g);
   const int64_t n_items = p.B * p.Hkv, dp = round_up(p.D, kLanes);
   std::vector<double> slope_part(static_cast<size_t>(n_items), 0.0);
   const bool parallel = n_items > 1 && p.B * p.H * p.Tq * p.Tk * p.D > (1 << 17);

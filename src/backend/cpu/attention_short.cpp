@@ -1,0 +1,240 @@
+// Short-sequence path of the CPU attention (fp32 products, Tq, Tk ≤ kShortMaxT, head dim a multiple
+// of 16, no diagnostics). One task owns one (batch, head) in the forward and one (batch, kv head)
+// in the backward; the whole score matrix of a head (Tq × Tk, ≤ 256 KiB) stays in L2, so:
+//   forward   S = Q·Kᵀ (causal rows cut to the mask), one pass for z = scale·S + bias and the exact
+//             row max, one for P = e^{z − m} and l = Σ P, O = P·V written straight into o, then
+//             o_i /= l_i and LSE = m + log l — no online rescaling, no per-key-block statistics;
+//   backward  per query head of the GQA group: S = Q·Kᵀ, dP = dO·Vᵀ, one pass for P = e^{z − LSE}
+//             and dS = P ∘ (dP − D) (stored scaled), then dV += Pᵀ·dO, dK += dSᵀ·Q over the whole
+//             head and dQ = dS·K written straight into dq.
+// Same math as the tiled kernel (attention_forward.cpp / attention_backward.cpp): the same bias
+// formula, mask, vexp and tile GEMMs; only the blocking differs. Static schedule over the items
+// (all cost the same); per-thread scratch kept across calls.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backend/cpu/attention_kernel.h"
+
+// See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace goat::cpu::attn {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+bool g_short_enabled = true;
+
+// Per-thread scratch (sizes in floats; grown, never shrunk).
+struct ShortScratch {
+  std::vector<float> s, dp, kt, vt, dks, dvs, kb, dkb, dvec;
+  static ShortScratch& get() {
+    thread_local ShortScratch w;
+    return w;
+  }
+  static void grow(std::vector<float>& v, int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  }
+};
+
+// Kᵀ (D × tkp, zero columns past Tk) of rows at `src` (row stride rs).
+void pack_transposed(const float* src, int64_t rs, int64_t tk, int64_t d, int64_t tkp, float* dst) {
+  if (tk < tkp)
+    for (int64_t c = 0; c < d; ++c) std::fill(dst + c * tkp + tk, dst + (c + 1) * tkp, 0.f);
+  transpose_into(src, rs, tk, d, dst, tkp);
+}
+
+// The key bias row of (b, hk), zero past Tk (tkp entries).
+void key_bias_row(const AttentionParams& p, int64_t b, int64_t hk, int64_t tkp, float* kb) {
+  const float* src = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
+  for (int64_t j = 0; j < tkp; ++j) kb[j] = (src && j < p.Tk) ? src[j] : 0.f;
+}
+
+// S (Tq × tkp, row stride tkp) = A·Bᵀ with A rows at `a` (stride a_rs) and Bᵀ packed (D × tkp);
+// causal rows cut to the mask (tile_gemm_causal's `cols`).
+void scores(const AttentionParams& p, const float* a, int64_t a_rs, const float* bt, int64_t tkp, float* s) {
+  const int64_t shift = p.Tk - p.Tq;
+  if (p.causal)
+    tile_gemm_causal(Tri::cols, shift, p.Tq, tkp, p.D, a, a_rs, 1, bt, tkp, s, tkp, false);
+  else
+    tile_gemm(p.Tq, tkp, p.D, a, a_rs, 1, bt, tkp, s, tkp, false);
+}
+
+// Columns of query row i the elementwise pass writes (zeros where masked) for the cut products.
+int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
+  return p.causal ? causal_cover(i, p.Tk - p.Tq, tkp) : tkp;
+}
+
+void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& w) {
+  const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, tkp = round_up(Tk, kLanes), shift = Tk - Tq;
+  const int64_t hk = h / (p.H / p.Hkv);
+  const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
+  const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
+  const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
+  float* lse = p.lse + (b * p.H + h) * Tq;
+  const float slope = p.slope ? p.slope[hk] : 0.f;
+  pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
+  key_bias_row(p, b, hk, tkp, w.kb.data());
+  scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+  for (int64_t i = 0; i < Tq; ++i) {
+    const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
+    const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;  // keys 0 … n_adm − 1 admitted
+    float* sr = w.s.data() + i * tkp;
+    v16 mx = splat(kNegInf);
+    for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+      const v16 col = splat(static_cast<float>(c0)) + iota();
+      const v16 bias = fma(splat(slope), col - static_cast<float>(qpos), load(w.kb.data() + c0));
+      v16 z = fma(load(sr + c0), splat(p.scale), bias);
+      if (c0 + kLanes > n_adm) z = col < static_cast<float>(n_adm) ? z : splat(kNegInf);
+      store(sr + c0, z);
+      mx = vmax(mx, z);
+    }
+    const float m = hmax(mx);
+    v16 sum{};
+    for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+      const v16 pr = vexp(load(sr + c0) - m);
+      store(sr + c0, pr);
+      sum += pr;
+    }
+    const float l = hsum(sum);
+    lse[i] = m + std::log(l);
+    w.dvec[i] = 1.f / l;
+  }
+  // O = P·V straight into o (V rows read in place), then each row divided by its l.
+  if (p.causal)
+    tile_gemm_causal(Tri::k_lower, shift, Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
+  else
+    tile_gemm(Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
+  for (int64_t i = 0; i < Tq; ++i)
+    for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(o + i * p.o_s[2] + c) * w.dvec[i]);
+}
+
+// One (b, kv head) item; returns Σ dS (t_j − t_i) over it (for d_slope).
+double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk,
+                     ShortScratch& w) {
+  const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, tkp = round_up(Tk, kLanes), shift = Tk - Tq, G = p.H / p.Hkv;
+  const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
+  const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  const float slope = p.slope ? p.slope[hk] : 0.f;
+  pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
+  pack_transposed(v, p.v_s[2], Tk, D, tkp, w.vt.data());
+  key_bias_row(p, b, hk, tkp, w.kb.data());
+  std::fill(w.dks.begin(), w.dks.begin() + tkp * D, 0.f);
+  std::fill(w.dvs.begin(), w.dvs.begin() + tkp * D, 0.f);
+  std::fill(w.dkb.begin(), w.dkb.begin() + tkp, 0.f);
+  v16 slope_acc{};
+  for (int64_t gi = 0; gi < G; ++gi) {
+    const int64_t h = hk * G + gi;
+    const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
+    const float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
+    const float* d_o = g.d_o + b * g.do_s[0] + h * g.do_s[1];
+    const float* lse = p.lse + (b * p.H + h) * Tq;
+    for (int64_t i = 0; i < Tq; ++i) {  // D_i = dO_i · O_i
+      v16 acc{};
+      for (int64_t c = 0; c < D; c += kLanes) acc = fma(load(o + i * p.o_s[2] + c), load(d_o + i * g.do_s[2] + c), acc);
+      w.dvec[i] = hsum(acc);
+    }
+    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+    scores(p, d_o, g.do_s[2], w.vt.data(), tkp, w.dp.data());
+    for (int64_t i = 0; i < Tq; ++i) {
+      const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
+      const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;
+      float* sr = w.s.data() + i * tkp;
+      float* dsr = w.dp.data() + i * tkp;
+      const float lse_i = lse[i], dv_i = w.dvec[i];
+      for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+        const v16 col = splat(static_cast<float>(c0)) + iota();
+        const v16 delta = col - static_cast<float>(qpos);
+        const v16 z = fma(load(sr + c0), splat(p.scale), fma(splat(slope), delta, load(w.kb.data() + c0)));
+        v16 pr = vexp(z - lse_i);
+        v16 dsv = pr * (load(dsr + c0) - dv_i);
+        if (c0 + kLanes > n_adm) {  // masked: zeros (dP may be undefined there)
+          const auto adm = col < static_cast<float>(n_adm);
+          pr = adm ? pr : v16{};
+          dsv = adm ? dsv : v16{};
+        }
+        store(sr + c0, pr);
+        store(dsr + c0, dsv * p.scale);
+        store(w.dkb.data() + c0, load(w.dkb.data() + c0) + dsv);
+        slope_acc = fma(dsv, delta, slope_acc);
+      }
+    }
+    // dV += Pᵀ·dO, dK += (scale·dS)ᵀ·Q over the head's queries; dQ = (scale·dS)·K into dq.
+    float* dq = g.dq + b * g.dq_s[0] + h * g.dq_s[1];
+    if (p.causal) {
+      tile_gemm_causal(Tri::k_upper, shift, tkp, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], w.dvs.data(), D, true);
+      tile_gemm_causal(Tri::k_upper, shift, tkp, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], w.dks.data(), D, true);
+      tile_gemm_causal(Tri::k_lower, shift, Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
+    } else {
+      tile_gemm(tkp, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], w.dvs.data(), D, true);
+      tile_gemm(tkp, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], w.dks.data(), D, true);
+      tile_gemm(Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
+    }
+  }
+  float* dk = g.dk + b * g.dk_s[0] + hk * g.dk_s[1];
+  float* dv = g.dv + b * g.dv_s[0] + hk * g.dv_s[1];
+  for (int64_t j = 0; j < Tk; ++j)
+    for (int64_t c = 0; c < D; c += kLanes) {
+      store(dk + j * g.dk_s[2] + c, load(w.dks.data() + j * D + c));
+      store(dv + j * g.dv_s[2] + c, load(w.dvs.data() + j * D + c));
+    }
+  if (g.d_key_bias) std::copy(w.dkb.begin(), w.dkb.begin() + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
+  return hsum(slope_acc);
+}
+
+ShortScratch& scratch_for(const AttentionParams& p) {
+  ShortScratch& w = ShortScratch::get();
+  const int64_t tkp = round_up(p.Tk, kLanes), n = p.Tq * tkp;
+  ShortScratch::grow(w.s, n), ShortScratch::grow(w.dp, n);
+  ShortScratch::grow(w.kt, p.D * tkp), ShortScratch::grow(w.vt, p.D * tkp);
+  ShortScratch::grow(w.dks, p.D * tkp), ShortScratch::grow(w.dvs, p.D * tkp);
+  ShortScratch::grow(w.kb, tkp), ShortScratch::grow(w.dkb, tkp), ShortScratch::grow(w.dvec, p.Tq);
+  return w;
+}
+
+bool parallel_call(const AttentionParams& p) { return p.B * p.H * p.Tq * p.Tk * p.D > (1 << 17); }
+
+}  // namespace
+
+void set_short_path(bool enabled) { g_short_enabled = enabled; }
+
+bool short_path_applies(const AttentionParams& p, bool amx) {
+  const bool diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
+  return g_short_enabled && !amx && !diag && p.D % kLanes == 0 && p.D <= kShortMaxD && p.Tq <= kShortMaxT &&
+         p.Tk <= kShortMaxT && p.Tk >= p.Tq && p.Tq > 0;
+}
+
+void short_forward(const AttentionParams& p) {
+#pragma omp parallel if (parallel_call(p))
+  {
+    const FlushDenormals ftz;
+    ShortScratch& w = scratch_for(p);
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < p.B * p.H; ++item) forward_item(p, item / p.H, item % p.H, w);
+  }
+}
+
+void short_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
+  const int64_t n_items = p.B * p.Hkv;
+  thread_local std::vector<double> slope_part;  // of the calling thread
+  slope_part.assign(static_cast<size_t>(n_items), 0.0);
+  double* const part = slope_part.data();
+#pragma omp parallel if (n_items > 1 && parallel_call(p))
+  {
+    const FlushDenormals ftz;
+    ShortScratch& w = scratch_for(p);
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < n_items; ++item) part[item] = backward_item(p, g, item / p.Hkv, item % p.Hkv, w);
+  }
+  if (g.d_slope)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
+      double s = 0.0;
+      for (int64_t b = 0; b < p.B; ++b) s += part[b * p.Hkv + hk];
+      g.d_slope[hk] = static_cast<float>(s);
+    }
+}
+
+}  // namespace goat::cpu::attn
