@@ -179,8 +179,7 @@ void register_bench_attention(CLI::App& bench) {
                diag ? "on" : "off", cpu_info().threads, dtype, clock);
     fmt::print("sgemm (n=1024): {:.1f} GFLOP/s\n", sgemm);
     fmt::print("{:>6} {:>3} {:>3} {:>3} {:>6} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n", "kernel", "B", "H",
-               "Hkv", "T", "D",
-               "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "f+b ms", "f+b GF/s", "/sgemm");
+               "Hkv", "T", "D", "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "f+b ms", "f+b GF/s", "/sgemm");
     const std::vector<AttnShape> shapes = {{4, 8, 8, 256, 64},  {4, 8, 8, 512, 64},  {4, 8, 8, 1024, 64},
                                            {4, 8, 2, 1024, 64}, {2, 8, 8, 2048, 64}, {4, 4, 4, 1024, 128},
                                            {8, 4, 4, 1024, 32}};

@@ -99,19 +99,18 @@ TEST_P(ShortPath, MatchesFp64AndTiledKernel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Variants, ShortPath,
-    ::testing::Values(ShortCase{"TrainD256Fused", 2, 2, 2, 128, 128, 32, true, false, false, true},
-                      ShortCase{"Alibi", 1, 2, 2, 100, 100, 32, true, true, false, false},
-                      ShortCase{"KeyBiasGqa", 2, 4, 2, 77, 77, 16, true, true, true, false},
-                      ShortCase{"Gqa4to1D64", 1, 4, 1, 130, 130, 64, true, true, true, true},
-                      ShortCase{"Odd17D48", 2, 2, 2, 17, 17, 48, true, false, true, false},
-                      ShortCase{"Decode3", 2, 4, 2, 3, 90, 32, true, true, true, false},
-                      ShortCase{"Prefill", 1, 2, 2, 66, 200, 32, true, true, true, false},
-                      ShortCase{"NonCausal", 2, 2, 1, 33, 50, 32, false, true, true, false},
-                      ShortCase{"T256D64", 1, 1, 1, 256, 256, 64, true, false, false, false},
-                      ShortCase{"T96D128", 1, 1, 1, 96, 96, 128, true, true, false, true}),
-    [](const ::testing::TestParamInfo<ShortCase>& i) { return i.param.name; });
+INSTANTIATE_TEST_SUITE_P(Variants, ShortPath,
+                         ::testing::Values(ShortCase{"TrainD256Fused", 2, 2, 2, 128, 128, 32, true, false, false, true},
+                                           ShortCase{"Alibi", 1, 2, 2, 100, 100, 32, true, true, false, false},
+                                           ShortCase{"KeyBiasGqa", 2, 4, 2, 77, 77, 16, true, true, true, false},
+                                           ShortCase{"Gqa4to1D64", 1, 4, 1, 130, 130, 64, true, true, true, true},
+                                           ShortCase{"Odd17D48", 2, 2, 2, 17, 17, 48, true, false, true, false},
+                                           ShortCase{"Decode3", 2, 4, 2, 3, 90, 32, true, true, true, false},
+                                           ShortCase{"Prefill", 1, 2, 2, 66, 200, 32, true, true, true, false},
+                                           ShortCase{"NonCausal", 2, 2, 1, 33, 50, 32, false, true, true, false},
+                                           ShortCase{"T256D64", 1, 1, 1, 256, 256, 64, true, false, false, false},
+                                           ShortCase{"T96D128", 1, 1, 1, 96, 96, 128, true, true, false, true}),
+                         [](const ::testing::TestParamInfo<ShortCase>& i) { return i.param.name; });
 
 }  // namespace
 }  // namespace goat::test

@@ -29,7 +29,7 @@ bool g_short_enabled = true;
 
 // Per-thread scratch (sizes in floats; grown, never shrunk).
 struct ShortScratch {
-  std::vector<float> s, dp, kt, vt, dks, dvs, kb, dkb, dvec;
+  std::vector<float> s, dp, kt, vt, kb, dkb, dvec;
   static ShortScratch& get() {
     thread_local ShortScratch w;
     return w;
@@ -62,12 +62,28 @@ void scores(const AttentionParams& p, const float* a, int64_t a_rs, const float*
     tile_gemm(p.Tq, tkp, p.D, a, a_rs, 1, bt, tkp, s, tkp, false);
 }
 
+// Row `row` (d floats) of the rows at `base` (row stride rs) towards the cache, for the next item:
+// the rows of one head sit 3–12 KiB apart in the model's fused buffers, too far apart for the
+// hardware prefetcher, so each item's first reads would miss one by one.
+void prefetch_row(const float* base, int64_t rs, int64_t row, int64_t d) {
+  if (!base) return;
+  for (int64_t c = 0; c < d; c += kLanes) __builtin_prefetch(base + row * rs + c, 0, 2);
+}
+
 // Columns of query row i the elementwise pass writes (zeros where masked) for the cut products.
 int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
   return p.causal ? causal_cover(i, p.Tk - p.Tq, tkp) : tkp;
 }
 
+// kPrior: slope or key bias present (else z = scale·S and the bias terms are skipped).
+template <bool kPrior>
 void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& w) {
+  // The next item's (b, h + 1) Q, K, V rows, prefetched during this item's softmax.
+  const int64_t nb = h + 1 < p.H ? b : b + 1, nh = (h + 1) % p.H, nhk = nh / (p.H / p.Hkv);
+  const bool has_next = nb < p.B;
+  const float* nq = has_next ? p.q + nb * p.q_s[0] + nh * p.q_s[1] : nullptr;
+  const float* nk = has_next ? p.k + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
+  const float* nv = has_next ? p.v + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
   const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, tkp = round_up(Tk, kLanes), shift = Tk - Tq;
   const int64_t hk = h / (p.H / p.Hkv);
   const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
@@ -83,11 +99,15 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
     const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
     const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;  // keys 0 … n_adm − 1 admitted
     float* sr = w.s.data() + i * tkp;
+    prefetch_row(nq, p.q_s[2], i, D);
+    for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
     v16 mx = splat(kNegInf);
     for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
       const v16 col = splat(static_cast<float>(c0)) + iota();
-      const v16 bias = fma(splat(slope), col - static_cast<float>(qpos), load(w.kb.data() + c0));
-      v16 z = fma(load(sr + c0), splat(p.scale), bias);
+      v16 z = load(sr + c0) * p.scale;
+      if constexpr (kPrior)
+        z = fma(load(sr + c0), splat(p.scale),
+                fma(splat(slope), col - static_cast<float>(qpos), load(w.kb.data() + c0)));
       if (c0 + kLanes > n_adm) z = col < static_cast<float>(n_adm) ? z : splat(kNegInf);
       store(sr + c0, z);
       mx = vmax(mx, z);
@@ -112,7 +132,9 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
     for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(o + i * p.o_s[2] + c) * w.dvec[i]);
 }
 
-// One (b, kv head) item; returns Σ dS (t_j − t_i) over it (for d_slope).
+// One (b, kv head) item; returns Σ dS (t_j − t_i) over it (for d_slope). kPrior: a slope or key
+// bias, or their gradients (else the bias terms and the prior gradients' sums are skipped).
+template <bool kPrior>
 double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk,
                      ShortScratch& w) {
   const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, tkp = round_up(Tk, kLanes), shift = Tk - Tq, G = p.H / p.Hkv;
@@ -122,9 +144,9 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
   pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
   pack_transposed(v, p.v_s[2], Tk, D, tkp, w.vt.data());
   key_bias_row(p, b, hk, tkp, w.kb.data());
-  std::fill(w.dks.begin(), w.dks.begin() + tkp * D, 0.f);
-  std::fill(w.dvs.begin(), w.dvs.begin() + tkp * D, 0.f);
   std::fill(w.dkb.begin(), w.dkb.begin() + tkp, 0.f);
+  float* dk = g.dk + b * g.dk_s[0] + hk * g.dk_s[1];
+  float* dv = g.dv + b * g.dv_s[0] + hk * g.dv_s[1];
   v16 slope_acc{};
   for (int64_t gi = 0; gi < G; ++gi) {
     const int64_t h = hk * G + gi;
@@ -132,6 +154,17 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     const float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
     const float* d_o = g.d_o + b * g.do_s[0] + h * g.do_s[1];
     const float* lse = p.lse + (b * p.H + h) * Tq;
+    // The next head's rows (this group's next head, else the next item's first), prefetched during
+    // this head's elementwise pass: Q, O, dO and (next item) K, V.
+    const bool same_item = gi + 1 < G;
+    const int64_t nb = same_item ? b : (hk + 1 < p.Hkv ? b : b + 1);
+    const int64_t nhk = same_item ? hk : (hk + 1) % p.Hkv, nh = same_item ? h + 1 : nhk * G;
+    const bool has_next = nb < p.B;
+    const float* nq = has_next ? p.q + nb * p.q_s[0] + nh * p.q_s[1] : nullptr;
+    const float* no = has_next ? p.o + nb * p.o_s[0] + nh * p.o_s[1] : nullptr;
+    const float* ndo = has_next ? g.d_o + nb * g.do_s[0] + nh * g.do_s[1] : nullptr;
+    const float* nk = has_next && !same_item ? p.k + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
+    const float* nv = has_next && !same_item ? p.v + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
     for (int64_t i = 0; i < Tq; ++i) {  // D_i = dO_i · O_i
       v16 acc{};
       for (int64_t c = 0; c < D; c += kLanes) acc = fma(load(o + i * p.o_s[2] + c), load(d_o + i * g.do_s[2] + c), acc);
@@ -145,10 +178,13 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
       float* sr = w.s.data() + i * tkp;
       float* dsr = w.dp.data() + i * tkp;
       const float lse_i = lse[i], dv_i = w.dvec[i];
+      prefetch_row(nq, p.q_s[2], i, D), prefetch_row(no, p.o_s[2], i, D), prefetch_row(ndo, g.do_s[2], i, D);
+      for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
       for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
         const v16 col = splat(static_cast<float>(c0)) + iota();
         const v16 delta = col - static_cast<float>(qpos);
-        const v16 z = fma(load(sr + c0), splat(p.scale), fma(splat(slope), delta, load(w.kb.data() + c0)));
+        v16 z = load(sr + c0) * p.scale;
+        if constexpr (kPrior) z = fma(load(sr + c0), splat(p.scale), fma(splat(slope), delta, load(w.kb.data() + c0)));
         v16 pr = vexp(z - lse_i);
         v16 dsv = pr * (load(dsr + c0) - dv_i);
         if (c0 + kLanes > n_adm) {  // masked: zeros (dP may be undefined there)
@@ -158,29 +194,26 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
         }
         store(sr + c0, pr);
         store(dsr + c0, dsv * p.scale);
-        store(w.dkb.data() + c0, load(w.dkb.data() + c0) + dsv);
-        slope_acc = fma(dsv, delta, slope_acc);
+        if constexpr (kPrior) {
+          store(w.dkb.data() + c0, load(w.dkb.data() + c0) + dsv);
+          slope_acc = fma(dsv, delta, slope_acc);
+        }
       }
     }
-    // dV += Pᵀ·dO, dK += (scale·dS)ᵀ·Q over the head's queries; dQ = (scale·dS)·K into dq.
+    // dV (+)= Pᵀ·dO, dK (+)= (scale·dS)ᵀ·Q straight into dv, dk (the group's first head writes, the
+    // others add); dQ = (scale·dS)·K into dq.
     float* dq = g.dq + b * g.dq_s[0] + h * g.dq_s[1];
+    const bool acc = gi > 0;
     if (p.causal) {
-      tile_gemm_causal(Tri::k_upper, shift, tkp, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], w.dvs.data(), D, true);
-      tile_gemm_causal(Tri::k_upper, shift, tkp, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], w.dks.data(), D, true);
+      tile_gemm_causal(Tri::k_upper, shift, Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
+      tile_gemm_causal(Tri::k_upper, shift, Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
       tile_gemm_causal(Tri::k_lower, shift, Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
     } else {
-      tile_gemm(tkp, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], w.dvs.data(), D, true);
-      tile_gemm(tkp, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], w.dks.data(), D, true);
+      tile_gemm(Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
+      tile_gemm(Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
       tile_gemm(Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
     }
   }
-  float* dk = g.dk + b * g.dk_s[0] + hk * g.dk_s[1];
-  float* dv = g.dv + b * g.dv_s[0] + hk * g.dv_s[1];
-  for (int64_t j = 0; j < Tk; ++j)
-    for (int64_t c = 0; c < D; c += kLanes) {
-      store(dk + j * g.dk_s[2] + c, load(w.dks.data() + j * D + c));
-      store(dv + j * g.dv_s[2] + c, load(w.dvs.data() + j * D + c));
-    }
   if (g.d_key_bias) std::copy(w.dkb.begin(), w.dkb.begin() + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
   return hsum(slope_acc);
 }
@@ -190,7 +223,6 @@ ShortScratch& scratch_for(const AttentionParams& p) {
   const int64_t tkp = round_up(p.Tk, kLanes), n = p.Tq * tkp;
   ShortScratch::grow(w.s, n), ShortScratch::grow(w.dp, n);
   ShortScratch::grow(w.kt, p.D * tkp), ShortScratch::grow(w.vt, p.D * tkp);
-  ShortScratch::grow(w.dks, p.D * tkp), ShortScratch::grow(w.dvs, p.D * tkp);
   ShortScratch::grow(w.kb, tkp), ShortScratch::grow(w.dkb, tkp), ShortScratch::grow(w.dvec, p.Tq);
   return w;
 }
@@ -213,7 +245,12 @@ void short_forward(const AttentionParams& p) {
     const FlushDenormals ftz;
     ShortScratch& w = scratch_for(p);
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < p.B * p.H; ++item) forward_item(p, item / p.H, item % p.H, w);
+    for (int64_t item = 0; item < p.B * p.H; ++item) {
+      if (p.slope || p.key_bias)
+        forward_item<true>(p, item / p.H, item % p.H, w);
+      else
+        forward_item<false>(p, item / p.H, item % p.H, w);
+    }
   }
 }
 
@@ -222,12 +259,15 @@ void short_backward(const AttentionParams& p, const AttentionBackwardParams& g) 
   thread_local std::vector<double> slope_part;  // of the calling thread
   slope_part.assign(static_cast<size_t>(n_items), 0.0);
   double* const part = slope_part.data();
+  const bool prior = p.slope || p.key_bias || g.d_key_bias || g.d_slope;
 #pragma omp parallel if (n_items > 1 && parallel_call(p))
   {
     const FlushDenormals ftz;
     ShortScratch& w = scratch_for(p);
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < n_items; ++item) part[item] = backward_item(p, g, item / p.Hkv, item % p.Hkv, w);
+    for (int64_t item = 0; item < n_items; ++item)
+      part[item] = prior ? backward_item<true>(p, g, item / p.Hkv, item % p.Hkv, w)
+                         : backward_item<false>(p, g, item / p.Hkv, item % p.Hkv, w);
   }
   if (g.d_slope)
     for (int64_t hk = 0; hk < p.Hkv; ++hk) {
