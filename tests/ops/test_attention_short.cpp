@@ -16,26 +16,7 @@
 namespace goat::test {
 namespace {
 
-struct ShortCase {
-  std::string name;
-  int64_t B, H, Hkv, Tq, Tk, D;
-  bool causal, slope, kb, fused;
-};
-
-RefProblem make_problem(const ShortCase& c, uint64_t seed) {
-  RefProblem P;
-  P.B = c.B, P.H = c.H, P.Hkv = c.Hkv, P.Tq = c.Tq, P.Tk = c.Tk, P.D = c.D, P.causal = c.causal;
-  P.scale = 1.0 / std::sqrt(static_cast<double>(c.D));
-  P.q = random_vec(c.B * c.H * c.Tq * c.D, seed, 1.5);
-  P.k = random_vec(c.B * c.Hkv * c.Tk * c.D, seed + 1, 1.5);
-  P.v = random_vec(c.B * c.Hkv * c.Tk * c.D, seed + 2);
-  if (c.slope) {
-    P.slope.resize(c.Hkv);
-    for (int64_t h = 0; h < c.Hkv; ++h) P.slope[h] = std::pow(2.0, -1.0 - 2.0 * h);
-  }
-  if (c.kb) P.kb = random_vec(c.B * c.Hkv * c.Tk, seed + 3, 2.0);
-  return P;
-}
+using ShortCase = AttnCase;
 
 template <class R32>
 double max_abs_diff(const R32& a, const std::vector<double>& b) {
@@ -68,7 +49,7 @@ class ShortPath : public ::testing::TestWithParam<ShortCase> {};
 
 TEST_P(ShortPath, MatchesFp64AndTiledKernel) {
   const ShortCase& c = GetParam();
-  const RefProblem P = make_problem(c, 900);
+  const RefProblem P = make_attn_problem(c, 900);
   const std::vector<double> d_o = random_vec(c.B * c.H * c.Tq * c.D, 17);
   const auto r64 = ref_forward<double>(P);
   const auto r32 = ref_forward<float>(P);
