@@ -3,14 +3,20 @@
 // slope, key bias (GOAT's prior), GQA, decode and prefill offsets (Tq < Tk), non-causal, strided
 // views into a fused qkv buffer, head dims 16–128, lengths up to its limit (256). Every element of
 // o, lse, dq, dk, dv (and the prior gradients) is compared with the tiled kernel within a bound
-// computed from the plain fp32 reference's worst error on that output.
+// computed from the plain fp32 reference's worst error on that output. With dtype bf16 (AMX) the
+// forward takes the short path with bf16 products: o and lse against fp64 (the bf16 rule of
+// test_attention_bf16.cpp) and against the tiled AMX forward element by element, with the bound
+// computed from what rounding the inputs to bf16 alone does to the fp64 reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
+#include "backend/cpu/attention_amx.h"
 #include "backend/cpu/attention_kernel.h"
+#include "backend/cpu/gemm_bf16.h"
 #include "ops/test_attention_run.h"
 
 namespace goat::test {
@@ -89,6 +95,67 @@ INSTANTIATE_TEST_SUITE_P(Variants, ShortPath,
                                            ShortCase{"Decode3", 2, 4, 2, 3, 90, 32, true, true, true, false},
                                            ShortCase{"Prefill", 1, 2, 2, 66, 200, 32, true, true, true, false},
                                            ShortCase{"NonCausal", 2, 2, 1, 33, 50, 32, false, true, true, false},
+                                           ShortCase{"T256D64", 1, 1, 1, 256, 256, 64, true, false, false, false},
+                                           ShortCase{"T96D128", 1, 1, 1, 96, 96, 128, true, true, false, true}),
+                         [](const ::testing::TestParamInfo<ShortCase>& i) { return i.param.name; });
+
+double round_bf16(double x) {  // round to nearest even, as the kernel
+  float f = static_cast<float>(x);
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+std::vector<double> rounded(std::vector<double> x) {
+  for (double& v : x) v = round_bf16(v);
+  return x;
+}
+
+class ShortPathBf16 : public ::testing::TestWithParam<ShortCase> {};
+
+TEST_P(ShortPathBf16, ForwardMatchesFp64AndTiledAmxKernel) {
+  const ShortCase& c = GetParam();
+  if (!cpu::attn::amx_ready()) GTEST_SKIP() << "no AMX-BF16 here: the bf16 short forward does not run";
+  const RefProblem P = make_attn_problem(c, 950);
+  RefProblem R = P;  // the bf16-rounded inputs: set the bounds
+  R.q = rounded(P.q), R.k = rounded(P.k), R.v = rounded(P.v);
+  const auto r64 = ref_forward<double>(P), rr = ref_forward<double>(R);
+  const std::vector<double> d_o = random_vec(c.B * c.H * c.Tq * c.D, 18);
+  RunOptions opt;
+  opt.fused = c.fused;
+  const cpu::GemmPrecisionScope bf16(cpu::GemmPrecision::bf16);
+  cpu::attn::set_short_path(false);
+  const KernelRun tiled = run_attention(P, d_o, opt);
+  cpu::attn::set_short_path(true);
+  const KernelRun fast = run_attention(P, d_o, opt);
+  EXPECT_TRUE(fast.guards_ok && tiled.guards_ok) << "a write outside an output buffer";
+  // With more than one 64-key block the tiled kernel rescales online and rounds P per block:
+  // identical o would mean the short path did not run.
+  EXPECT_NE(fast.o, tiled.o) << "the short path was not taken";
+  const auto check_bf16 = [](const char* what, const std::vector<float>& f, const std::vector<float>& t,
+                             const std::vector<double>& ref, const std::vector<double>& ref_rounded) {
+    const double tol = 16.0 * nmse(ref_rounded, ref) + 1e-12, err = nmse(f, ref);
+    EXPECT_LE(err, tol) << what << ": NMSE vs fp64 " << err << " > bf16 tolerance " << tol;
+    const double bound = 8.0 * max_abs_diff(ref_rounded, ref) + 1e-6;
+    int64_t bad = 0;
+    for (size_t i = 0; i < f.size(); ++i) {
+      const double d = std::abs(static_cast<double>(f[i]) - t[i]);
+      if (!(d <= bound) && bad++ < 5)
+        ADD_FAILURE() << what << "[" << i << "]: short " << f[i] << ", tiled " << t[i] << ", bound " << bound;
+    }
+    EXPECT_EQ(bad, 0) << what << ": elements outside the bound";
+  };
+  check_bf16("o", fast.o, tiled.o, r64.o, rr.o);
+  check_bf16("lse", fast.lse, tiled.lse, r64.lse, rr.lse);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, ShortPathBf16,
+                         ::testing::Values(ShortCase{"TrainD256Fused", 2, 2, 2, 128, 128, 32, true, false, false, true},
+                                           ShortCase{"KeyBiasGqa", 2, 4, 2, 77, 77, 32, true, true, true, false},
+                                           ShortCase{"Decode3", 2, 4, 2, 3, 90, 64, true, true, true, false},
+                                           ShortCase{"Prefill", 1, 2, 2, 66, 200, 32, true, true, true, false},
+                                           ShortCase{"NonCausal", 2, 2, 1, 33, 90, 32, false, true, true, false},
                                            ShortCase{"T256D64", 1, 1, 1, 256, 256, 64, true, false, false, false},
                                            ShortCase{"T96D128", 1, 1, 1, 96, 96, 128, true, true, false, true}),
                          [](const ::testing::TestParamInfo<ShortCase>& i) { return i.param.name; });

@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
+#include "backend/cpu/attention_amx.h"
 #include "backend/cpu/attention_kernel.h"
 
 // See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
@@ -30,6 +32,11 @@ bool g_short_enabled = true;
 // Per-thread scratch (sizes in floats; grown, never shrunk).
 struct ShortScratch {
   std::vector<float> s, dp, kt, vt, kb, dkb, dvec;
+  // bf16 products (forward): Q as bf16 rows (tq16 × D), P as bf16 rows (tq16 × tk32), Kᵀ as pairs
+  // over d (D/2 × tk32 words), V as pairs over keys (tk32/2 × D words), O (tq16 × D fp32).
+  std::vector<uint16_t> q16, p16;
+  std::vector<uint32_t> kt2, v2, tmp;
+  std::vector<float> os;
   static ShortScratch& get() {
     thread_local ShortScratch w;
     return w;
@@ -75,8 +82,10 @@ int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
   return p.causal ? causal_cover(i, p.Tk - p.Tq, tkp) : tkp;
 }
 
-// kPrior: slope or key bias present (else z = scale·S and the bias terms are skipped).
-template <bool kPrior>
+// kPrior: slope or key bias present (else z = scale·S and the bias terms are skipped). kAmx: the
+// products on AMX with bf16 operands (dtype bf16, attention_amx.h): S and O in 16-row blocks, P
+// rows written (zeros past the mask) up to tk32 for the 32-key steps of P·V.
+template <bool kPrior, bool kAmx>
 void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& w) {
   // The next item's (b, h + 1) Q, K, V rows, prefetched during this item's softmax.
   const int64_t nb = h + 1 < p.H ? b : b + 1, nh = (h + 1) % p.H, nhk = nh / (p.H / p.Hkv);
@@ -92,13 +101,22 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
   float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
   float* lse = p.lse + (b * p.H + h) * Tq;
   const float slope = p.slope ? p.slope[hk] : 0.f;
-  pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
-  key_bias_row(p, b, hk, tkp, w.kb.data());
-  scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+  const int64_t tq16 = round_up(Tq, 16), tk32 = round_up(Tk, 32), ld = kAmx ? tk32 : tkp;
+  key_bias_row(p, b, hk, ld, w.kb.data());
+  if constexpr (kAmx) {
+    to_bf16_rows(q, p.q_s[2], Tq, D, D, w.q16.data(), D);
+    to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, w.tmp.data(), w.kt2.data(), tk32);
+    to_bf16_pairs(v, p.v_s[2], Tk, D, tk32 / 2, w.v2.data(), D);
+    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, w.q16.data(), D, w.kt2.data(), tk32,
+             w.s.data(), ld, false);
+  } else {
+    pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
+    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+  }
   for (int64_t i = 0; i < Tq; ++i) {
     const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
     const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;  // keys 0 … n_adm − 1 admitted
-    float* sr = w.s.data() + i * tkp;
+    float* sr = w.s.data() + i * ld;
     prefetch_row(nq, p.q_s[2], i, D);
     for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
     v16 mx = splat(kNegInf);
@@ -122,6 +140,16 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
     const float l = hsum(sum);
     lse[i] = m + std::log(l);
     w.dvec[i] = 1.f / l;
+    if constexpr (kAmx)  // AMX reads P up to the row block's 32-key step: zeros past the cover
+      for (int64_t c0 = nc; c0 < ld; c0 += kLanes) store(sr + c0, v16{});
+  }
+  if constexpr (kAmx) {  // O = P·V in 16-row blocks (pad rows of p16 stay zero), o = O / l
+    to_bf16_rows(w.s.data(), ld, Tq, ld, ld, w.p16.data(), ld);
+    amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, tk32, w.p16.data(), ld, w.v2.data(), D,
+             w.os.data(), D, false);
+    for (int64_t i = 0; i < Tq; ++i)
+      for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os.data() + i * D + c) * w.dvec[i]);
+    return;
   }
   // O = P·V straight into o (V rows read in place), then each row divided by its l.
   if (p.causal)
@@ -218,12 +246,20 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
   return hsum(slope_acc);
 }
 
-ShortScratch& scratch_for(const AttentionParams& p) {
+ShortScratch& scratch_for(const AttentionParams& p, bool amx) {
   ShortScratch& w = ShortScratch::get();
   const int64_t tkp = round_up(p.Tk, kLanes), n = p.Tq * tkp;
   ShortScratch::grow(w.s, n), ShortScratch::grow(w.dp, n);
   ShortScratch::grow(w.kt, p.D * tkp), ShortScratch::grow(w.vt, p.D * tkp);
   ShortScratch::grow(w.kb, tkp), ShortScratch::grow(w.dkb, tkp), ShortScratch::grow(w.dvec, p.Tq);
+  if (amx) {
+    const int64_t tq16 = round_up(p.Tq, 16), tk32 = round_up(p.Tk, 32);
+    ShortScratch::grow(w.s, tq16 * tk32), ShortScratch::grow(w.kb, tk32), ShortScratch::grow(w.os, tq16 * p.D);
+    // Pad rows (Tq … tq16) of the bf16 operands stay zero: only rows < Tq are ever written.
+    w.q16.assign(static_cast<size_t>(tq16 * p.D), 0), w.p16.assign(static_cast<size_t>(tq16 * tk32), 0);
+    w.kt2.resize(static_cast<size_t>(p.D / 2 * tk32)), w.v2.resize(static_cast<size_t>(tk32 / 2 * p.D));
+    w.tmp.resize(static_cast<size_t>(tk32 * p.D / 2));
+  }
   return w;
 }
 
@@ -233,24 +269,24 @@ bool parallel_call(const AttentionParams& p) { return p.B * p.H * p.Tq * p.Tk * 
 
 void set_short_path(bool enabled) { g_short_enabled = enabled; }
 
-bool short_path_applies(const AttentionParams& p, bool amx) {
+bool short_path_applies(const AttentionParams& p) {
   const bool diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
-  return g_short_enabled && !amx && !diag && p.D % kLanes == 0 && p.D <= kShortMaxD && p.Tq <= kShortMaxT &&
+  return g_short_enabled && !diag && p.D % kLanes == 0 && p.D <= kShortMaxD && p.Tq <= kShortMaxT &&
          p.Tk <= kShortMaxT && p.Tk >= p.Tq && p.Tq > 0;
 }
 
 void short_forward(const AttentionParams& p) {
+  const bool amx = bf16_products(p);
 #pragma omp parallel if (parallel_call(p))
   {
     const FlushDenormals ftz;
-    ShortScratch& w = scratch_for(p);
+    ShortScratch& w = scratch_for(p, amx);
+    const std::optional<AmxTiles> tiles = amx ? std::optional<AmxTiles>(std::in_place) : std::nullopt;
+    const bool prior = p.slope || p.key_bias;
+    const auto item_fn = prior ? (amx ? &forward_item<true, true> : &forward_item<true, false>)
+                               : (amx ? &forward_item<false, true> : &forward_item<false, false>);
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < p.B * p.H; ++item) {
-      if (p.slope || p.key_bias)
-        forward_item<true>(p, item / p.H, item % p.H, w);
-      else
-        forward_item<false>(p, item / p.H, item % p.H, w);
-    }
+    for (int64_t item = 0; item < p.B * p.H; ++item) item_fn(p, item / p.H, item % p.H, w);
   }
 }
 
@@ -263,7 +299,7 @@ void short_backward(const AttentionParams& p, const AttentionBackwardParams& g) 
 #pragma omp parallel if (n_items > 1 && parallel_call(p))
   {
     const FlushDenormals ftz;
-    ShortScratch& w = scratch_for(p);
+    ShortScratch& w = scratch_for(p, false);
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < n_items; ++item)
       part[item] = prior ? backward_item<true>(p, g, item / p.Hkv, item % p.Hkv, w)
