@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -14,6 +16,7 @@
 
 #include "backend/cpu/gelu_table.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_amx.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
 #include "core/dtype.h"
@@ -190,8 +193,26 @@ const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, in
   return buf.data();
 }
 
+bool bf16_gemm_amx_enabled() {
+  static const bool onednn_only = [] {
+    const char* e = std::getenv("GOATLM_BF16_GEMM");
+    return e && std::strcmp(e, "onednn") == 0;
+  }();
+  return !onednn_only;
+}
+
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
                  int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
+  // Ours where it measured faster than oneDNN's (`goatlm bench gemm-bf16`, docs/performance.md):
+  // wide outputs, n ≥ 512 (the QKV and c_fc forwards, c_proj's d_in); oneDNN for the rest.
+  constexpr int64_t kAmxMinN = 512;
+  if (n >= kAmxMinN && bf16_gemm_amx_enabled() && amx_matmul_applies(trans_a, m, n, k, alpha, beta, c.bf16))
+    return amx_matmul(trans_b, m, n, k, a, lda, b, ldb, beta == 1.f, c, bias);
+  matmul_bf16_onednn(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, bias);
+}
+
+void matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+                        int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
   GOAT_CHECK(!bias || alpha == 1.f, "matmul_bf16", "a bias needs alpha = 1, got {}", alpha);
   GOAT_CHECK(!c.bf16 || beta == 0.f, "matmul_bf16", "a bf16 C needs beta = 0, got {}", beta);
   try {
@@ -224,7 +245,10 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 }
 
 std::string bf16_gemm_impl() {
-  return matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false}).impl;
+  const std::string onednn = matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false}).impl;
+  if (bf16_gemm_amx_enabled() && amx_matmul_applies(false, 64, 64, 64, 1.f, 0.f, false))
+    return "goatlm AMX tiles for forward/d_in, oneDNN " + onednn + " for d_W";
+  return onednn;
 }
 
 double measure_bf16_gflops(int64_t n, int reps) {
