@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,20 @@ inline RefProblem make_attn_problem(const AttnCase& c, uint64_t seed) {
   }
   if (c.kb) P.kb = random_vec(c.B * c.Hkv * c.Tk, seed + 3, 2.0);
   return P;
+}
+
+// x rounded to bf16 (round to nearest even, as the kernels), elementwise for vectors.
+inline double round_bf16(double x) {
+  float f = static_cast<float>(x);
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline std::vector<double> rounded(std::vector<double> x) {
+  for (double& v : x) v = round_bf16(v);
+  return x;
 }
 
 struct KernelRun {

@@ -99,19 +99,6 @@ INSTANTIATE_TEST_SUITE_P(Variants, ShortPath,
                                            ShortCase{"T96D128", 1, 1, 1, 96, 96, 128, true, true, false, true}),
                          [](const ::testing::TestParamInfo<ShortCase>& i) { return i.param.name; });
 
-double round_bf16(double x) {  // round to nearest even, as the kernel
-  float f = static_cast<float>(x);
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-std::vector<double> rounded(std::vector<double> x) {
-  for (double& v : x) v = round_bf16(v);
-  return x;
-}
-
 class ShortPathBf16 : public ::testing::TestWithParam<ShortCase> {};
 
 TEST_P(ShortPathBf16, ForwardMatchesFp64AndTiledAmxKernel) {
