@@ -14,6 +14,14 @@ namespace goat::cpu {
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// C[M,N] = op(A) op(B) (+ bias[N] broadcast over the rows) + beta * C through a oneDNN f32
+// matmul primitive (its brgemm kernels), cached per shape and thread; same arguments as sgemm.
+// The bias is added in the GEMM's epilogue (C written once) and beta ≠ 0 is a sum post-op.
+// Per-shape measurements of sgemm vs this on the linear layers' GEMMs: docs/performance.md
+// ("fp32 GEMMs per shape"); the linear layer picks per shape.
+void matmul_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr);
+
 // Strided batched variant: batch independent GEMMs with element strides between operands.
 void sgemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
                    const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b,
