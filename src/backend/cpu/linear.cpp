@@ -2,8 +2,8 @@
 // because an operand is already bf16, see gemm_bf16.h): forward is one GEMM with the bias as the
 // matmul's bias argument; backward two GEMMs plus a column sum. All FLOPs go through the GEMM
 // engine. fp32 picks oneDNN's matmul primitive or its sgemm per GEMM by the per-shape measurements
-// in docs/performance.md ("fp32 GEMMs per shape"): the matmul for the forward and for d_in when
-// cin ≤ cout, sgemm for the other d_in and for d_w.
+// in docs/performance.md ("fp32 GEMMs per shape"): the matmul for the forward and d_in, sgemm
+// for d_w.
 // fp32 d_w (cout, cin) = d_outᵀ · in runs as its transpose t (cin, cout) = inᵀ · d_out into a
 // scratch matrix, then d_w += tᵀ, when cout > cin: sgemm's (T, N) kernel with k = tokens was up to
 // 1.4× slower with the taller output (cout = 4·cin) than with the wider one (docs/performance.md).
@@ -127,11 +127,8 @@ void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias
     dense.ld_out = d.cout;
     return linear_backward(dense, d_in, d_w, d_bias, scratch.data(), in, w, accumulate_d_in);
   }
-  // d_in (n, cin) = d_out (n, cout) · w (cout, cin): the matmul primitive unless cin > cout (then sgemm)
-  if (d_in && d.cin <= d.cout)
+  if (d_in)  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
     matmul_f32(false, false, d.n, d.cin, d.cout, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
-  else if (d_in)
-    sgemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
   if (d_w && d.cout > d.cin && gemm_precision() == GemmPrecision::fp32)
     weight_grad_transposed(d, d_w, d_out, in);
   else if (d_w)  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
