@@ -1,7 +1,7 @@
 // The fp32 linear layer's fused paths against fp64 references, every element, with computed
 // bounds (γ_K = K·u/(1 − K·u) · Σ|a||b| per element for an fp32 sum of K products, u = 2^-24):
-//  - linear_backward with cout > cin, whose d_w runs as its transpose in a scratch matrix and a
-//    tiled transposed add (and cout ≤ cin, the direct sgemm), d_in and d_bias accumulated;
+//  - linear_backward (d_in and d_w on the matmul primitive, beta as its sum post-op), d_in, d_w and
+//    d_bias accumulated, strided d_in/d_out, padding columns untouched;
 //  - gelu_backward_column_sum: GELU's backward in place with the bias gradient's column sums;
 //  - matmul_f32 (the cached oneDNN matmul primitive: transposes, strides, bias epilogue, beta as a
 //    sum post-op) and linear_forward through it, padding columns untouched.
@@ -152,9 +152,9 @@ TEST(LinearFp32, ForwardEveryElementMatchesFp64) {
 }
 
 TEST(LinearFp32, BackwardEveryElementMatchesFp64) {
-  check_backward(70, 96, 384, 100, 390);  // cout > cin: d_w through its transpose, tiles in parallel
-  check_backward(33, 5, 70, 5, 70);       // cout > cin, partial 32-wide tiles on both sides
-  check_backward(45, 37, 29, 40, 33);     // cout ≤ cin: the direct (T, N) sgemm
+  check_backward(70, 96, 384, 100, 390);  // cout > cin, strided
+  check_backward(33, 5, 70, 5, 70);       // cout > cin, odd sizes
+  check_backward(45, 37, 29, 40, 33);     // cout ≤ cin
 }
 
 TEST(LinearFp32, GeluBackwardColumnSumMatchesFp64) {
