@@ -1,7 +1,7 @@
-// The CPU GEMM engine: oneDNN's sgemm (row-major). Chosen on measurements on a 2-core Xeon with
-// AVX-512/AMX: oneDNN 300-350 GFLOP/s f32 where Debian's OpenBLAS 0.3.21 misdetects the CPU and
-// gives 65 (see docs/performance.md). oneDNN detects the ISA itself, so no environment variable
-// is needed. Every CPU matmul in goatlm goes through here.
+// The CPU GEMM engine: oneDNN's sgemm and f32 matmul primitive (matmul_f32, the fp32 linear layers;
+// row-major). Chosen on measurements on a 2-core Xeon with AVX-512/AMX: oneDNN 300-350 GFLOP/s f32
+// where Debian's OpenBLAS 0.3.21 misdetects the CPU and gives 65 (docs/performance.md). oneDNN
+// detects the ISA itself, no environment variable needed. Every CPU matmul goes through here.
 #pragma once
 
 #include <cstdint>
