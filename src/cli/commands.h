@@ -10,6 +10,7 @@ void register_info(CLI::App& app);
 // `goatlm bench ...`: returns the bench parent so bench_*.cpp files can add their children.
 CLI::App* register_bench(CLI::App& app);
 void register_bench_gemm(CLI::App& bench);
+void register_bench_gemm_bf16(CLI::App& bench);
 void register_bench_ops(CLI::App& bench);
 void register_bench_attention(CLI::App& bench);
 void register_bench_allreduce(CLI::App& bench);

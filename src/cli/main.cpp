@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   goat::cli::register_data(app);
   CLI::App* bench = goat::cli::register_bench(app);
   goat::cli::register_bench_gemm(*bench);
+  goat::cli::register_bench_gemm_bf16(*bench);
   goat::cli::register_bench_ops(*bench);
   goat::cli::register_bench_tokenize(*bench);
   goat::cli::register_bench_attention(*bench);

@@ -1,11 +1,12 @@
 // GELU (gelu_f32 / gelu_grad_f32 in vec_math.h, the one definition the fused bf16 linear
-// backward shares) and the residual add. Loops are OpenMP-parallel above kParallelMin elements and
+// backward shares; bf16 inputs look it up in gelu_table.h) and the residual add. Loops are OpenMP-parallel above kParallelMin elements and
 // SIMD inside.
 #include "backend/cpu/elementwise.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "backend/cpu/gelu_table.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
 #include "core/dtype.h"
@@ -18,8 +19,9 @@ void gelu_forward(float* out, const float* in, int64_t n) {
 }
 
 void gelu_forward_bf16(uint16_t* out, const uint16_t* in, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = bf16::from_float(gelu_f32(bf16::from_bits(in[i]).to_float())).bits;
+  const uint16_t* const table = gelu_bf16_table().forward;  // bitwise bf16(gelu_f32(x)), one load each
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) out[i] = table[in[i]];
 }
 
 void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n) {

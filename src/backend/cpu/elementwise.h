@@ -8,7 +8,7 @@ namespace goat::cpu {
 // out[i] = gelu(in[i]) with gelu(x) = 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))); out may alias in.
 void gelu_forward(float* out, const float* in, int64_t n);
 // gelu_forward over bf16 bits (the CPU bf16 model: in is c_fc's bf16 GEMM output, out the bf16
-// operand of c_proj): computed in fp32, rounded to nearest even.
+// operand of c_proj): computed in fp32, rounded to nearest even (looked up: gelu_table.h).
 void gelu_forward_bf16(uint16_t* out, const uint16_t* in, int64_t n);
 // d_in[i] = d_out[i]·gelu'(in[i]); d_in may alias d_out.
 void gelu_backward(float* d_in, const float* d_out, const float* in, int64_t n);

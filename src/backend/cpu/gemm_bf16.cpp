@@ -7,12 +7,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
+#include "backend/cpu/gelu_table.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_amx.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
 #include "core/dtype.h"
@@ -104,9 +108,14 @@ inline float load(uint16_t v) { return bf16::from_bits(v).to_float(); }
 
 // Rows [r0, r1) of to_bf16_column_sum, their column sums into acc (cols, zeroed here); with pre:
 // x ∘ gelu'(pre) instead of x. Row-major streaming: one pass over each row. T: float or bf16 bits.
+// gelu'(pre): evaluated for fp32, looked up for bf16 bits (gelu_table.h: bitwise the same value).
+inline float gelu_grad_at(float pre, const float*) { return gelu_grad_f32(pre); }
+inline float gelu_grad_at(uint16_t pre, const float* table) { return table[pre]; }
+
 template <typename T, bool Gelu>
 void convert_sum_rows(const T* x, const T* pre, int64_t r0, int64_t r1, int64_t cols, int64_t ld, uint16_t* dst,
                       float* acc) {
+  const float* const grad_table = Gelu && sizeof(T) == 2 ? gelu_bf16_table().grad : nullptr;
   std::fill(acc, acc + cols, 0.f);
   for (int64_t r = r0; r < r1; ++r) {
     const T* s = x + r * ld;
@@ -114,7 +123,7 @@ void convert_sum_rows(const T* x, const T* pre, int64_t r0, int64_t r1, int64_t 
     uint16_t* d = dst + r * cols;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {
-      const float v = Gelu ? load(s[c]) * gelu_grad_f32(load(g[c])) : load(s[c]);
+      const float v = Gelu ? load(s[c]) * gelu_grad_at(g[c], grad_table) : load(s[c]);
       acc[c] += v;
       d[c] = bf16::from_float(v).bits;
     }
@@ -184,8 +193,26 @@ const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, in
   return buf.data();
 }
 
+bool bf16_gemm_amx_enabled() {
+  static const bool onednn_only = [] {
+    const char* e = std::getenv("GOATLM_BF16_GEMM");
+    return e && std::strcmp(e, "onednn") == 0;
+  }();
+  return !onednn_only;
+}
+
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
                  int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
+  // Ours where it measured faster than oneDNN's (`goatlm bench gemm-bf16`, docs/performance.md):
+  // wide outputs, n ≥ 512 (the QKV and c_fc forwards, c_proj's d_in); oneDNN for the rest.
+  constexpr int64_t kAmxMinN = 512;
+  if (n >= kAmxMinN && bf16_gemm_amx_enabled() && amx_matmul_applies(trans_a, m, n, k, alpha, beta, c.bf16))
+    return amx_matmul(trans_b, m, n, k, a, lda, b, ldb, beta == 1.f, c, bias);
+  matmul_bf16_onednn(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, bias);
+}
+
+void matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+                        int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
   GOAT_CHECK(!bias || alpha == 1.f, "matmul_bf16", "a bias needs alpha = 1, got {}", alpha);
   GOAT_CHECK(!c.bf16 || beta == 0.f, "matmul_bf16", "a bf16 C needs beta = 0, got {}", beta);
   try {
@@ -218,7 +245,10 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 }
 
 std::string bf16_gemm_impl() {
-  return matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false}).impl;
+  const std::string onednn = matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false}).impl;
+  if (bf16_gemm_amx_enabled() && amx_matmul_applies(false, 64, 64, 64, 1.f, 0.f, false))
+    return "goatlm AMX tiles for forward/d_in, oneDNN " + onednn + " for d_W";
+  return onednn;
 }
 
 double measure_bf16_gflops(int64_t n, int reps) {

@@ -46,6 +46,9 @@ const uint16_t* to_bf16_column_sum(int slot, const uint16_t* x, int64_t rows, in
 // nearest even from the fp32 accumulator; then beta must be 0); bias (n) f32 or nullptr (then
 // alpha must be 1). The bias is oneDNN's matmul bias argument, added in the GEMM's epilogue: C is
 // written once instead of filled, read and rewritten.
+// Runs on our AMX GEMM (gemm_amx.h) where that applies (A not transposed, m, n, k multiples of 32,
+// alpha 1, beta 0 or 1) and pays (n ≥ 512: the wide outputs; oneDNN was as fast below), unless
+// the environment sets GOATLM_BF16_GEMM=onednn (read once per process); else on oneDNN's matmul.
 struct Bf16Out {
   void* c;
   int64_t ldc;
@@ -53,6 +56,12 @@ struct Bf16Out {
 };
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
                  int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias = nullptr);
+// matmul_bf16 always on oneDNN's matmul (one cached primitive per shape).
+void matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+                        int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c,
+                        const float* bias = nullptr);
+// False when GOATLM_BF16_GEMM=onednn: matmul_bf16 never uses the AMX GEMM.
+bool bf16_gemm_amx_enabled();
 
 // The oneDNN implementation a bf16 GEMM dispatches to, e.g. "brg:avx512_core_amx_bf16".
 std::string bf16_gemm_impl();

@@ -1,0 +1,33 @@
+// Our own AMX bf16 GEMM for the linear layers' forward and d_in shapes (dtype "bf16" on the CPU),
+// which matmul_bf16 (gemm_bf16.h) runs instead of oneDNN's matmul where it applies.
+// Why: on the model's shapes (M = B·T = 4096 rows, N and K 256–1024) oneDNN 2.6.3's brgemm matmul
+// reached 0.3–0.4 TFLOP/s per core (scripts/bench/bf16_matmul_shapes.cpp, docs/performance.md),
+// a third of what a plain 2 × 2-tile AMX loop does on the same shapes (`goatlm bench gemm-bf16`
+// prints both side by side).
+// Recipe: the same as gemm_bf16's (bf16 operands, products accumulated in fp32 on the tile unit, C
+// fp32 or rounded to bf16 to nearest even from the fp32 accumulator). Only the summation order of
+// the fp32 accumulation differs from oneDNN's.
+// Scheme: B is packed once per call into AMX's VNNI layout, blocks of 32 columns, (K/2 pair rows ×
+// 32 columns) words each (≤ 1 MiB for the model's weights); A is read in place (16-row tiles, row
+// stride lda); C is produced in 32 × 32 blocks (tiles 0–3), two A tiles and two B tiles per K step
+// of 32, the bias (or, accumulating, C itself) loaded into the C tiles first. Threads split the
+// 32-row blocks of M.
+#pragma once
+
+#include <cstdint>
+
+#include "backend/cpu/gemm_bf16.h"
+
+namespace goat::cpu {
+
+// True when amx_matmul can run this GEMM: AMX-BF16 usable in this process (attn::amx_ready), A not
+// transposed, m, n, k multiples of 32, alpha 1, beta 0 or 1 (1 only with an f32 C).
+bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16);
+
+// C (m, n) = A · op(B) (+ bias broadcast over rows) (+ C when accumulate): A bf16 (m, k) with row
+// stride lda; B bf16 stored (n, k) when trans_b, else (k, n), row stride ldb; C as in matmul_bf16.
+// Requires amx_matmul_applies(false, m, n, k, 1, accumulate ? 1 : 0, c.bf16).
+void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda, const uint16_t* b,
+                int64_t ldb, bool accumulate, Bf16Out c, const float* bias);
+
+}  // namespace goat::cpu

@@ -1,0 +1,105 @@
+// amx_matmul (our AMX bf16 GEMM, gemm_amx.h) against an fp64 reference of the same bf16 operands,
+// every element, with a computed tolerance: the only error left is the fp32 accumulation, bounded
+// by γ_{K+2} · (Σ|a||b| + |bias| + |C_in|) (u32 = 2^-24), plus, for a bf16 C, the final rounding
+// u16 · |C| (u16 = 2^-8). Covers both B layouts (the forward's wᵀ and d_in's w), row strides
+// wider than the matrices, the bias epilogue, accumulation into C, a bf16 C, K over one 256 chunk
+// (the partial sums kept in C between chunks) and the dispatch from matmul_bf16.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend/cpu/gemm_amx.h"
+#include "backend/cpu/gemm_bf16.h"
+#include "core/dtype.h"
+#include "core/philox.h"
+
+using namespace goat;
+
+namespace {
+
+struct AmxCase {
+  bool tb;
+  int64_t m, n, k, pad;
+  bool bias, accumulate, c_bf16;
+};
+
+void run_amx_case(const AmxCase& t, bool through_matmul_bf16) {
+  const int64_t br = t.tb ? t.n : t.k, bc = t.tb ? t.k : t.n;
+  const int64_t lda = t.k + t.pad, ldb = bc + t.pad, ldc = t.n + t.pad;
+  std::vector<uint16_t> a(static_cast<size_t>(t.m * lda)), b(static_cast<size_t>(br * ldb));
+  std::vector<float> bias(static_cast<size_t>(t.n)), c0(static_cast<size_t>(t.m * ldc));
+  const Rng rng(5, RngPurpose::test, static_cast<uint64_t>(t.m * 7 + t.n * 3 + t.k));
+  for (size_t i = 0; i < a.size(); ++i) a[i] = bf16::from_float(rng.normal(i)).bits;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = bf16::from_float(rng.normal(1000000 + i)).bits;
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = rng.normal(2000000 + i);
+  for (size_t i = 0; i < c0.size(); ++i) c0[i] = rng.normal(3000000 + i);
+  std::vector<float> out_f = c0;
+  std::vector<uint16_t> out_h(c0.size(), 0x7fc1);  // a NaN pattern: cells not written stay it
+  const cpu::Bf16Out out = t.c_bf16 ? cpu::Bf16Out{out_h.data(), ldc, true} : cpu::Bf16Out{out_f.data(), ldc, false};
+  const float* bp = t.bias ? bias.data() : nullptr;
+  if (through_matmul_bf16)
+    cpu::matmul_bf16(false, t.tb, t.m, t.n, t.k, 1.f, a.data(), lda, b.data(), ldb, t.accumulate ? 1.f : 0.f, out, bp);
+  else
+    cpu::amx_matmul(t.tb, t.m, t.n, t.k, a.data(), lda, b.data(), ldb, t.accumulate, out, bp);
+  const double u32 = std::ldexp(1.0, -24), u16 = std::ldexp(1.0, -8);
+  const double gamma = static_cast<double>(t.k + 2) * u32 / (1.0 - static_cast<double>(t.k + 2) * u32);
+  const auto A = [&](int64_t i, int64_t p) { return bf16::from_bits(a[static_cast<size_t>(i * lda + p)]).to_float(); };
+  const auto B = [&](int64_t p, int64_t j) {
+    return bf16::from_bits(b[static_cast<size_t>(t.tb ? j * ldb + p : p * ldb + j)]).to_float();
+  };
+  for (int64_t i = 0; i < t.m; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t at = static_cast<size_t>(i * ldc + j);
+      if (j >= t.n) {  // row padding: never written
+        if (t.c_bf16)
+          ASSERT_EQ(out_h[at], 0x7fc1);
+        else
+          ASSERT_EQ(out_f[at], c0[at]);
+        continue;
+      }
+      double want = 0, scale = 0;
+      for (int64_t p = 0; p < t.k; ++p) {
+        want += static_cast<double>(A(i, p)) * B(p, j);
+        scale += std::abs(static_cast<double>(A(i, p)) * B(p, j));
+      }
+      if (t.bias) want += bias[static_cast<size_t>(j)], scale += std::abs(bias[static_cast<size_t>(j)]);
+      if (t.accumulate) want += c0[at], scale += std::abs(c0[at]);
+      double tol = gamma * scale + u32 * std::abs(want);
+      if (t.c_bf16) tol = tol * (1 + u16) + u16 * std::abs(want);
+      const double got = t.c_bf16 ? bf16::from_bits(out_h[at]).to_float() : out_f[at];
+      ASSERT_LE(std::abs(got - want), tol) << "at (" << i << ", " << j << ") m=" << t.m << " n=" << t.n << " k=" << t.k
+                                           << " trans_b=" << t.tb << " bias=" << t.bias << " acc=" << t.accumulate
+                                           << " bf16 C=" << t.c_bf16;
+    }
+}
+
+bool amx_available() { return cpu::amx_matmul_applies(false, 32, 32, 32, 1.f, 0.f, false); }
+
+}  // namespace
+
+TEST(GemmAmx, MatchesFp64OfBf16Operands) {
+  if (!amx_available()) GTEST_SKIP() << "no AMX-BF16 in this build or on this CPU";
+  const AmxCase cases[] = {
+      {true, 64, 96, 320, 0, true, false, false},    // forward: in · wᵀ + bias, K over two chunks
+      {true, 96, 64, 64, 3, true, false, true},      // forward, bf16 C (c_fc's output), padded rows
+      {false, 64, 32, 544, 5, false, false, false},  // d_in = d_out · w, three chunks
+      {false, 32, 128, 96, 0, false, true, false},   // d_in accumulated into
+      {false, 128, 64, 256, 2, false, false, true},  // d_in, bf16 C (c_proj's d_in)
+      {true, 32, 32, 32, 0, false, true, false},     // one block, one step
+  };
+  for (const AmxCase& c : cases) run_amx_case(c, false);
+}
+
+TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
+  // Without AMX matmul_bf16 runs oneDNN: the same bound holds, so the test runs everywhere.
+  // n ≥ 512: matmul_bf16 takes the AMX GEMM (the wide outputs); below, oneDNN.
+  run_amx_case({true, 64, 512, 288, 1, true, false, false}, true);
+  run_amx_case({false, 32, 544, 64, 0, false, false, true}, true);
+  run_amx_case({false, 64, 96, 64, 0, false, true, false}, true);
+  EXPECT_EQ(cpu::amx_matmul_applies(true, 64, 64, 64, 1.f, 0.f, false), false);  // transposed A: oneDNN
+  EXPECT_EQ(cpu::amx_matmul_applies(false, 48, 64, 64, 1.f, 0.f, false), false);  // m not a multiple of 32
+  EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 1.f, 1.f, true), false);   // accumulate into bf16
+  EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 2.f, 0.f, false), false);  // alpha
+}
