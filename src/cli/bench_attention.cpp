@@ -5,7 +5,9 @@
 // prior() — lanes, sink MLP — timed with the forward, backward_prior/backward_qk with the backward;
 // R = M = 4, train_len = T). --diag turns on every in-kernel diagnostic (entropy, sink mass,
 // p_max, KL, ω; content_dim = d_c for goat). --shape B H Hkv T D runs one shape instead of the sweep;
-// --dtype bf16 times the bf16-product kernel (AMX) that dtype "bf16" training runs.
+// --dtype bf16 times the bf16-product kernel (AMX) that dtype "bf16" training runs. Every shape
+// runs twice, side by side: "tiled" (the tiled kernel forced) and "auto" (what training runs: the
+// short-sequence path where it applies, attention_kernel.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/attention_kernel.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "cli/commands.h"
@@ -57,7 +60,7 @@ struct Buffers {
   std::vector<float> q, k, v, o, lse, dout, dq, dk, dv, slope, dslope, diag;
 };
 
-void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int reps, double sgemm) {
+void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int reps, double sgemm, const char* kernel) {
   Buffers m;
   const int64_t nq = s.b * s.h * s.t * s.d, nk = s.b * s.hkv * s.t * s.d, rows = s.b * s.h * s.t;
   const Rng rng(1, RngPurpose::test);
@@ -137,8 +140,8 @@ void bench_shape(const AttnShape& s, const std::string& prior, bool diag, int re
   a.diag = diag_saved;
   const double ff = ops::attention_forward_flops(s.b, s.h, s.t, s.t, s.d, true), fb = 2.5 * ff;
   const double gf = ff / tf * 1e-9, gb = fb / tb * 1e-9, gt = (ff + fb) / (tf + tb) * 1e-9;
-  fmt::print("{:>3} {:>3} {:>3} {:>6} {:>4} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>7.1f}%\n", s.b,
-             s.h, s.hkv, s.t, s.d, tf * 1e3, gf, tb * 1e3, gb, (tf + tb) * 1e3, gt, 100.0 * gt / sgemm);
+  fmt::print("{:>6} {:>3} {:>3} {:>3} {:>6} {:>4} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>9.2f} {:>9.1f} {:>7.1f}%\n",
+             kernel, s.b, s.h, s.hkv, s.t, s.d, tf * 1e3, gf, tb * 1e3, gb, (tf + tb) * 1e3, gt, 100.0 * gt / sgemm);
 }
 
 }  // namespace
@@ -175,14 +178,20 @@ void register_bench_attention(CLI::App& bench) {
     fmt::print("attention bench: prior {}, diagnostics {}, threads {}, causal, {} products, {} clock\n", prior,
                diag ? "on" : "off", cpu_info().threads, dtype, clock);
     fmt::print("sgemm (n=1024): {:.1f} GFLOP/s\n", sgemm);
-    fmt::print("{:>3} {:>3} {:>3} {:>6} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n", "B", "H", "Hkv", "T", "D",
-               "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "f+b ms", "f+b GF/s", "/sgemm");
+    fmt::print("{:>6} {:>3} {:>3} {:>3} {:>6} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n", "kernel", "B", "H",
+               "Hkv", "T", "D", "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "f+b ms", "f+b GF/s", "/sgemm");
     const std::vector<AttnShape> shapes = {{4, 8, 8, 256, 64},  {4, 8, 8, 512, 64},  {4, 8, 8, 1024, 64},
                                            {4, 8, 2, 1024, 64}, {2, 8, 8, 2048, 64}, {4, 4, 4, 1024, 128},
                                            {8, 4, 4, 1024, 32}};
-    if (!shape.empty()) return bench_shape({shape[0], shape[1], shape[2], shape[3], shape[4]}, prior, diag, reps, sgemm);
+    const auto both = [&](const AttnShape& s) {
+      cpu::attn::set_short_path(false);
+      bench_shape(s, prior, diag, reps, sgemm, "tiled");
+      cpu::attn::set_short_path(true);
+      bench_shape(s, prior, diag, reps, sgemm, "auto");
+    };
+    if (!shape.empty()) return both({shape[0], shape[1], shape[2], shape[3], shape[4]});
     for (const auto& s : shapes)
-      if (only_t == 0 || s.t == only_t) bench_shape(s, prior, diag, reps, sgemm);
+      if (only_t == 0 || s.t == only_t) both(s);
   });
 }
 

@@ -13,26 +13,9 @@
 namespace goat::test {
 namespace {
 
-struct Case {
-  std::string name;
-  int64_t B, H, Hkv, Tq, Tk, D;
-  bool causal, slope, kb, fused;
-};
+using Case = AttnCase;
 
-RefProblem make_problem(const Case& c, uint64_t seed) {
-  RefProblem P;
-  P.B = c.B, P.H = c.H, P.Hkv = c.Hkv, P.Tq = c.Tq, P.Tk = c.Tk, P.D = c.D, P.causal = c.causal;
-  P.scale = 1.0 / std::sqrt(static_cast<double>(c.D));
-  P.q = random_vec(c.B * c.H * c.Tq * c.D, seed, 1.5);
-  P.k = random_vec(c.B * c.Hkv * c.Tk * c.D, seed + 1, 1.5);
-  P.v = random_vec(c.B * c.Hkv * c.Tk * c.D, seed + 2);
-  if (c.slope) {
-    P.slope.resize(c.Hkv);
-    for (int64_t h = 0; h < c.Hkv; ++h) P.slope[h] = std::pow(2.0, -1.0 - 2.0 * h);
-  }
-  if (c.kb) P.kb = random_vec(c.B * c.Hkv * c.Tk, seed + 3, 2.0);
-  return P;
-}
+RefProblem make_problem(const Case& c, uint64_t seed) { return make_attn_problem(c, seed); }
 
 void expect_close(const char* what, const std::vector<float>& got, const std::vector<double>& ref64,
                   const std::vector<float>& ref32) {

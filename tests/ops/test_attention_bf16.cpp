@@ -25,19 +25,6 @@ struct Case {
   bool causal, prior, fused;
 };
 
-double round_bf16(double x) {  // round to nearest even, as the kernel
-  float f = static_cast<float>(x);
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-std::vector<double> rounded(std::vector<double> x) {
-  for (double& v : x) v = round_bf16(v);
-  return x;
-}
-
 class AttentionBf16 : public ::testing::TestWithParam<Case> {};
 
 TEST_P(AttentionBf16, MatchesFp64AndFp32KernelWithinBf16Tolerance) {

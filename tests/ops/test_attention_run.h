@@ -3,12 +3,53 @@
 // as the model uses. Shared by the attention and GOAT tests.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "ops/attention.h"
 #include "ops/test_attention_ref.h"
 
 namespace goat::test {
+
+// One attention test problem: shape, causal or not, ALiBi-style slope, key bias, fused qkv views.
+struct AttnCase {
+  std::string name;
+  int64_t B, H, Hkv, Tq, Tk, D;
+  bool causal, slope, kb, fused;
+};
+
+// Random q, k (×1.5), v; slopes 2^(−1−2h); key bias ×2; scale 1/√D.
+inline RefProblem make_attn_problem(const AttnCase& c, uint64_t seed) {
+  RefProblem P;
+  P.B = c.B, P.H = c.H, P.Hkv = c.Hkv, P.Tq = c.Tq, P.Tk = c.Tk, P.D = c.D, P.causal = c.causal;
+  P.scale = 1.0 / std::sqrt(static_cast<double>(c.D));
+  P.q = random_vec(c.B * c.H * c.Tq * c.D, seed, 1.5);
+  P.k = random_vec(c.B * c.Hkv * c.Tk * c.D, seed + 1, 1.5);
+  P.v = random_vec(c.B * c.Hkv * c.Tk * c.D, seed + 2);
+  if (c.slope) {
+    P.slope.resize(c.Hkv);
+    for (int64_t h = 0; h < c.Hkv; ++h) P.slope[h] = std::pow(2.0, -1.0 - 2.0 * h);
+  }
+  if (c.kb) P.kb = random_vec(c.B * c.Hkv * c.Tk, seed + 3, 2.0);
+  return P;
+}
+
+// x rounded to bf16 (round to nearest even, as the kernels), elementwise for vectors.
+inline double round_bf16(double x) {
+  float f = static_cast<float>(x);
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline std::vector<double> rounded(std::vector<double> x) {
+  for (double& v : x) v = round_bf16(v);
+  return x;
+}
 
 struct KernelRun {
   std::vector<float> o, lse, dq, dk, dv, dkb, dslope;

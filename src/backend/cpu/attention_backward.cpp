@@ -69,7 +69,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
   const float* kbias = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
   const float* kbase = p.k + b * p.k_s[0] + hk * p.k_s[1];
   const float* vbase = p.v + b * p.v_s[0] + hk * p.v_s[1];
-  const bool amx = bf16_products(p);  // implies D == dp (a multiple of 32)
+  const bool amx = bf16_products(p);                                     // implies D == dp (a multiple of 32)
   const int64_t tq32 = round_up(p.Tq, 32), tq_rows = amx ? tq32 : p.Tq;  // rows per head in dq (AMX: padded)
   w.dq.assign(G * tq_rows * dp, 0.f);
   w.dvec.resize(G * p.Tq);
@@ -166,8 +166,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
           const AmxPart part = tri ? AmxPart::cols : AmxPart::full;
           const int64_t row = gi * tq32 + i0;
           amx_gemm(part, diag, mq16, nkp, dp, w.q16.data() + row * dp, dp, w.kt2.data(), kBk, w.s.data(), kBk, false);
-          amx_gemm(part, diag, mq16, nkp, dp, w.do16.data() + row * dp, dp, w.vt2.data(), kBk, w.ds.data(), kBk,
-                   false);
+          amx_gemm(part, diag, mq16, nkp, dp, w.do16.data() + row * dp, dp, w.vt2.data(), kBk, w.ds.data(), kBk, false);
         } else if (tri) {
           tile_gemm_causal(Tri::cols, diag, mq, nkp, dp, qs, q_rs, 1, w.kt.data(), kBk, w.s.data(), kBk, false);
           tile_gemm_causal(Tri::cols, diag, mq, nkp, dp, dos, do_rs, 1, w.vt.data(), kBk, w.ds.data(), kBk, false);
@@ -253,6 +252,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
 }  // namespace
 
 void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
+  if (p.B > 0 && p.H > 0 && !bf16_products(p) && short_path_applies(p)) return short_backward(p, g);
   const int64_t n_items = p.B * p.Hkv, dp = round_up(p.D, kLanes);
   std::vector<double> slope_part(static_cast<size_t>(n_items), 0.0);
   const bool parallel = n_items > 1 && p.B * p.H * p.Tq * p.Tk * p.D > (1 << 17);

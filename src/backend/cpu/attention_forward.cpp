@@ -5,11 +5,12 @@
 // sum l, O rescaled by e^{m_old − m_new}), O += P·V. Memory is O(tile), LSE = m + log l is saved.
 // Diagnostics (theory.md §5) are extra per-row accumulators rescaled like l; KL and ω need the
 // content logits separately, which costs one narrow extra GEMM over the prior lanes.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
-#include <spdlog/spdlog.h>
 #include <vector>
 
 #include "backend/cpu/attention_amx.h"
@@ -84,6 +85,7 @@ void pack_block(const AttentionParams& p, int64_t b, int64_t hk, int64_t j0, int
 
 void attention_forward(const AttentionParams& p) {
   if (p.B == 0 || p.H == 0 || p.Tq == 0) return;
+  if (short_path_applies(p)) return short_forward(p);
   const int64_t D = p.D, dp = round_up(D, kLanes), G = p.H / p.Hkv, shift = p.Tk - p.Tq;
   const int64_t n_qt = (p.Tq + kBq - 1) / kBq, n_items = p.B * p.H * n_qt;
   const int64_t dc = p.content_dim > 0 ? p.content_dim : D, n_lanes = D - dc;
@@ -267,8 +269,8 @@ void attention_forward(const AttentionParams& p) {
         if (amx) {
           const int64_t nk32 = round_up(nkp, 32);
           to_bf16_rows(w.s.data(), kBk, mq, nkp, nk32, w.p16.data(), kBk);
-          amx_gemm(tri ? AmxPart::k_lower : AmxPart::full, diag, mq16, dp, nk32, w.p16.data(), kBk,
-                   kv16 + dp / 2 * kBk, dp, w.os.data(), dp, true);
+          amx_gemm(tri ? AmxPart::k_lower : AmxPart::full, diag, mq16, dp, nk32, w.p16.data(), kBk, kv16 + dp / 2 * kBk,
+                   dp, w.os.data(), dp, true);
         } else if (tri)
           tile_gemm_causal(Tri::k_lower, diag, mq, dp, nkp, w.s.data(), kBk, 1, vs, dp, w.os.data(), dp, true);
         else
@@ -305,7 +307,7 @@ void attention_forward(const AttentionParams& p) {
 bool bf16_products(const AttentionParams& p) {
   if (!p.bf16) return false;
   const bool diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
-  const char* why = !amx_ready() ? "this CPU (or build) has no AMX-BF16"
+  const char* why = !amx_ready()    ? "this CPU (or build) has no AMX-BF16"
                     : p.D % 32 != 0 ? "the head dim is not a multiple of 32"
                                     : nullptr;
   if (why) {

@@ -209,6 +209,18 @@ inline int64_t causal_cover(int64_t i, int64_t diag, int64_t n) {
   return want <= 0 ? 0 : std::min(n, round_up(want, kLanes));
 }
 
+// Short-sequence path (attention_short.cpp): whole score rows per (batch, head), for
+// Tq ≤ Tk ≤ kShortMaxT, head dim a multiple of 16 up to kShortMaxD, no diagnostics; the forward
+// with fp32 or (bf16_products) AMX products, the backward with fp32 products only.
+// attention_forward / attention_backward take it where it applies; set_short_path(false) makes
+// them keep the tiled kernel (tests compare the two; benchmarks show both).
+constexpr int64_t kShortMaxT = 256;
+constexpr int64_t kShortMaxD = 128;
+bool short_path_applies(const AttentionParams& p);
+void short_forward(const AttentionParams& p);
+void short_backward(const AttentionParams& p, const AttentionBackwardParams& g);
+void set_short_path(bool enabled);
+
 #pragma GCC diagnostic pop
 
 }  // namespace attn

@@ -1,0 +1,316 @@
+// Short-sequence path of the CPU attention (fp32 products, Tq, Tk ≤ kShortMaxT, head dim a multiple
+// of 16, no diagnostics). One task owns one (batch, head) in the forward and one (batch, kv head)
+// in the backward; the whole score matrix of a head (Tq × Tk, ≤ 256 KiB) stays in L2, so:
+//   forward   S = Q·Kᵀ (causal rows cut to the mask), one pass for z = scale·S + bias and the exact
+//             row max, one for P = e^{z − m} and l = Σ P, O = P·V written straight into o, then
+//             o_i /= l_i and LSE = m + log l — no online rescaling, no per-key-block statistics;
+//   backward  per query head of the GQA group: S = Q·Kᵀ, dP = dO·Vᵀ, one pass for P = e^{z − LSE}
+//             and dS = P ∘ (dP − D) (stored scaled), then dV += Pᵀ·dO, dK += dSᵀ·Q over the whole
+//             head and dQ = dS·K written straight into dq.
+// Same math as the tiled kernel (attention_forward.cpp / attention_backward.cpp): the same bias
+// formula, mask, vexp and tile GEMMs; only the blocking differs. Static schedule over the items
+// (all cost the same); per-thread scratch kept across calls.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "backend/cpu/attention_amx.h"
+#include "backend/cpu/attention_kernel.h"
+
+// See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace goat::cpu::attn {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+bool g_short_enabled = true;
+
+// Per-thread scratch (sizes in floats; grown, never shrunk).
+struct ShortScratch {
+  std::vector<float> s, dp, kt, vt, kb, dkb, dvec;
+  // bf16 products (forward): Q as bf16 rows (tq16 × D), P as bf16 rows (tq16 × tk32), Kᵀ as pairs
+  // over d (D/2 × tk32 words), V as pairs over keys (tk32/2 × D words), O (tq16 × D fp32).
+  std::vector<uint16_t> q16, p16;
+  std::vector<uint32_t> kt2, v2, tmp;
+  std::vector<float> os;
+  static ShortScratch& get() {
+    thread_local ShortScratch w;
+    return w;
+  }
+  static void grow(std::vector<float>& v, int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  }
+};
+
+// Kᵀ (D × tkp, zero columns past Tk) of rows at `src` (row stride rs).
+void pack_transposed(const float* src, int64_t rs, int64_t tk, int64_t d, int64_t tkp, float* dst) {
+  if (tk < tkp)
+    for (int64_t c = 0; c < d; ++c) std::fill(dst + c * tkp + tk, dst + (c + 1) * tkp, 0.f);
+  transpose_into(src, rs, tk, d, dst, tkp);
+}
+
+// The key bias row of (b, hk), zero past Tk (tkp entries).
+void key_bias_row(const AttentionParams& p, int64_t b, int64_t hk, int64_t tkp, float* kb) {
+  const float* src = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
+  for (int64_t j = 0; j < tkp; ++j) kb[j] = (src && j < p.Tk) ? src[j] : 0.f;
+}
+
+// S (Tq × tkp, row stride tkp) = A·Bᵀ with A rows at `a` (stride a_rs) and Bᵀ packed (D × tkp);
+// causal rows cut to the mask (tile_gemm_causal's `cols`).
+void scores(const AttentionParams& p, const float* a, int64_t a_rs, const float* bt, int64_t tkp, float* s) {
+  const int64_t shift = p.Tk - p.Tq;
+  if (p.causal)
+    tile_gemm_causal(Tri::cols, shift, p.Tq, tkp, p.D, a, a_rs, 1, bt, tkp, s, tkp, false);
+  else
+    tile_gemm(p.Tq, tkp, p.D, a, a_rs, 1, bt, tkp, s, tkp, false);
+}
+
+// Row `row` (d floats) of the rows at `base` (row stride rs) towards the cache, for the next item:
+// the rows of one head sit 3–12 KiB apart in the model's fused buffers, too far apart for the
+// hardware prefetcher, so each item's first reads would miss one by one.
+void prefetch_row(const float* base, int64_t rs, int64_t row, int64_t d) {
+  if (!base) return;
+  for (int64_t c = 0; c < d; c += kLanes) __builtin_prefetch(base + row * rs + c, 0, 2);
+}
+
+// Columns of query row i the elementwise pass writes (zeros where masked) for the cut products.
+int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
+  return p.causal ? causal_cover(i, p.Tk - p.Tq, tkp) : tkp;
+}
+
+// kPrior: slope or key bias present (else z = scale·S and the bias terms are skipped). kAmx: the
+// products on AMX with bf16 operands (dtype bf16, attention_amx.h): S and O in 16-row blocks, P
+// rows written (zeros past the mask) up to tk32 for the 32-key steps of P·V.
+template <bool kPrior, bool kAmx>
+void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& w) {
+  // The next item's (b, h + 1) Q, K, V rows, prefetched during this item's softmax.
+  const int64_t nb = h + 1 < p.H ? b : b + 1, nh = (h + 1) % p.H, nhk = nh / (p.H / p.Hkv);
+  const bool has_next = nb < p.B;
+  const float* nq = has_next ? p.q + nb * p.q_s[0] + nh * p.q_s[1] : nullptr;
+  const float* nk = has_next ? p.k + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
+  const float* nv = has_next ? p.v + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
+  const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, tkp = round_up(Tk, kLanes), shift = Tk - Tq;
+  const int64_t hk = h / (p.H / p.Hkv);
+  const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
+  const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
+  const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
+  float* lse = p.lse + (b * p.H + h) * Tq;
+  const float slope = p.slope ? p.slope[hk] : 0.f;
+  const int64_t tq16 = round_up(Tq, 16), tk32 = round_up(Tk, 32), ld = kAmx ? tk32 : tkp;
+  key_bias_row(p, b, hk, ld, w.kb.data());
+  if constexpr (kAmx) {
+    to_bf16_rows(q, p.q_s[2], Tq, D, D, w.q16.data(), D);
+    to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, w.tmp.data(), w.kt2.data(), tk32);
+    to_bf16_pairs(v, p.v_s[2], Tk, D, tk32 / 2, w.v2.data(), D);
+    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, w.q16.data(), D, w.kt2.data(), tk32,
+             w.s.data(), ld, false);
+  } else {
+    pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
+    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+  }
+  for (int64_t i = 0; i < Tq; ++i) {
+    const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
+    const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;  // keys 0 … n_adm − 1 admitted
+    float* sr = w.s.data() + i * ld;
+    prefetch_row(nq, p.q_s[2], i, D);
+    for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
+    v16 mx = splat(kNegInf);
+    for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+      const v16 col = splat(static_cast<float>(c0)) + iota();
+      v16 z = load(sr + c0) * p.scale;
+      if constexpr (kPrior)
+        z = fma(load(sr + c0), splat(p.scale),
+                fma(splat(slope), col - static_cast<float>(qpos), load(w.kb.data() + c0)));
+      if (c0 + kLanes > n_adm) z = col < static_cast<float>(n_adm) ? z : splat(kNegInf);
+      store(sr + c0, z);
+      mx = vmax(mx, z);
+    }
+    const float m = hmax(mx);
+    v16 sum{};
+    for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+      const v16 pr = vexp(load(sr + c0) - m);
+      store(sr + c0, pr);
+      sum += pr;
+    }
+    const float l = hsum(sum);
+    lse[i] = m + std::log(l);
+    w.dvec[i] = 1.f / l;
+    if constexpr (kAmx)  // AMX reads P up to the row block's 32-key step: zeros past the cover
+      for (int64_t c0 = nc; c0 < ld; c0 += kLanes) store(sr + c0, v16{});
+  }
+  if constexpr (kAmx) {  // O = P·V in 16-row blocks (pad rows of p16 stay zero), o = O / l
+    to_bf16_rows(w.s.data(), ld, Tq, ld, ld, w.p16.data(), ld);
+    amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, tk32, w.p16.data(), ld, w.v2.data(), D,
+             w.os.data(), D, false);
+    for (int64_t i = 0; i < Tq; ++i)
+      for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os.data() + i * D + c) * w.dvec[i]);
+    return;
+  }
+  // O = P·V straight into o (V rows read in place), then each row divided by its l.
+  if (p.causal)
+    tile_gemm_causal(Tri::k_lower, shift, Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
+  else
+    tile_gemm(Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
+  for (int64_t i = 0; i < Tq; ++i)
+    for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(o + i * p.o_s[2] + c) * w.dvec[i]);
+}
+
+// One (b, kv head) item; returns Σ dS (t_j − t_i) over it (for d_slope). kPrior: a slope or key
+// bias, or their gradients (else the bias terms and the prior gradients' sums are skipped).
+template <bool kPrior>
+double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk,
+                     ShortScratch& w) {
+  const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, tkp = round_up(Tk, kLanes), shift = Tk - Tq, G = p.H / p.Hkv;
+  const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
+  const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  const float slope = p.slope ? p.slope[hk] : 0.f;
+  pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
+  pack_transposed(v, p.v_s[2], Tk, D, tkp, w.vt.data());
+  key_bias_row(p, b, hk, tkp, w.kb.data());
+  std::fill(w.dkb.begin(), w.dkb.begin() + tkp, 0.f);
+  float* dk = g.dk + b * g.dk_s[0] + hk * g.dk_s[1];
+  float* dv = g.dv + b * g.dv_s[0] + hk * g.dv_s[1];
+  v16 slope_acc{};
+  for (int64_t gi = 0; gi < G; ++gi) {
+    const int64_t h = hk * G + gi;
+    const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
+    const float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
+    const float* d_o = g.d_o + b * g.do_s[0] + h * g.do_s[1];
+    const float* lse = p.lse + (b * p.H + h) * Tq;
+    // The next head's rows (this group's next head, else the next item's first), prefetched during
+    // this head's elementwise pass: Q, O, dO and (next item) K, V.
+    const bool same_item = gi + 1 < G;
+    const int64_t nb = same_item ? b : (hk + 1 < p.Hkv ? b : b + 1);
+    const int64_t nhk = same_item ? hk : (hk + 1) % p.Hkv, nh = same_item ? h + 1 : nhk * G;
+    const bool has_next = nb < p.B;
+    const float* nq = has_next ? p.q + nb * p.q_s[0] + nh * p.q_s[1] : nullptr;
+    const float* no = has_next ? p.o + nb * p.o_s[0] + nh * p.o_s[1] : nullptr;
+    const float* ndo = has_next ? g.d_o + nb * g.do_s[0] + nh * g.do_s[1] : nullptr;
+    const float* nk = has_next && !same_item ? p.k + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
+    const float* nv = has_next && !same_item ? p.v + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
+    for (int64_t i = 0; i < Tq; ++i) {  // D_i = dO_i · O_i
+      v16 acc{};
+      for (int64_t c = 0; c < D; c += kLanes) acc = fma(load(o + i * p.o_s[2] + c), load(d_o + i * g.do_s[2] + c), acc);
+      w.dvec[i] = hsum(acc);
+    }
+    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+    scores(p, d_o, g.do_s[2], w.vt.data(), tkp, w.dp.data());
+    for (int64_t i = 0; i < Tq; ++i) {
+      const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
+      const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;
+      float* sr = w.s.data() + i * tkp;
+      float* dsr = w.dp.data() + i * tkp;
+      const float lse_i = lse[i], dv_i = w.dvec[i];
+      prefetch_row(nq, p.q_s[2], i, D), prefetch_row(no, p.o_s[2], i, D), prefetch_row(ndo, g.do_s[2], i, D);
+      for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
+      for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+        const v16 col = splat(static_cast<float>(c0)) + iota();
+        const v16 delta = col - static_cast<float>(qpos);
+        v16 z = load(sr + c0) * p.scale;
+        if constexpr (kPrior) z = fma(load(sr + c0), splat(p.scale), fma(splat(slope), delta, load(w.kb.data() + c0)));
+        v16 pr = vexp(z - lse_i);
+        v16 dsv = pr * (load(dsr + c0) - dv_i);
+        if (c0 + kLanes > n_adm) {  // masked: zeros (dP may be undefined there)
+          const auto adm = col < static_cast<float>(n_adm);
+          pr = adm ? pr : v16{};
+          dsv = adm ? dsv : v16{};
+        }
+        store(sr + c0, pr);
+        store(dsr + c0, dsv * p.scale);
+        if constexpr (kPrior) {
+          store(w.dkb.data() + c0, load(w.dkb.data() + c0) + dsv);
+          slope_acc = fma(dsv, delta, slope_acc);
+        }
+      }
+    }
+    // dV (+)= Pᵀ·dO, dK (+)= (scale·dS)ᵀ·Q straight into dv, dk (the group's first head writes, the
+    // others add); dQ = (scale·dS)·K into dq.
+    float* dq = g.dq + b * g.dq_s[0] + h * g.dq_s[1];
+    const bool acc = gi > 0;
+    if (p.causal) {
+      tile_gemm_causal(Tri::k_upper, shift, Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
+      tile_gemm_causal(Tri::k_upper, shift, Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
+      tile_gemm_causal(Tri::k_lower, shift, Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
+    } else {
+      tile_gemm(Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
+      tile_gemm(Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
+      tile_gemm(Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
+    }
+  }
+  if (g.d_key_bias) std::copy(w.dkb.begin(), w.dkb.begin() + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
+  return hsum(slope_acc);
+}
+
+ShortScratch& scratch_for(const AttentionParams& p, bool amx) {
+  ShortScratch& w = ShortScratch::get();
+  const int64_t tkp = round_up(p.Tk, kLanes), n = p.Tq * tkp;
+  ShortScratch::grow(w.s, n), ShortScratch::grow(w.dp, n);
+  ShortScratch::grow(w.kt, p.D * tkp), ShortScratch::grow(w.vt, p.D * tkp);
+  ShortScratch::grow(w.kb, tkp), ShortScratch::grow(w.dkb, tkp), ShortScratch::grow(w.dvec, p.Tq);
+  if (amx) {
+    const int64_t tq16 = round_up(p.Tq, 16), tk32 = round_up(p.Tk, 32);
+    ShortScratch::grow(w.s, tq16 * tk32), ShortScratch::grow(w.kb, tk32), ShortScratch::grow(w.os, tq16 * p.D);
+    // Pad rows (Tq … tq16) of the bf16 operands stay zero: only rows < Tq are ever written.
+    w.q16.assign(static_cast<size_t>(tq16 * p.D), 0), w.p16.assign(static_cast<size_t>(tq16 * tk32), 0);
+    w.kt2.resize(static_cast<size_t>(p.D / 2 * tk32)), w.v2.resize(static_cast<size_t>(tk32 / 2 * p.D));
+    w.tmp.resize(static_cast<size_t>(tk32 * p.D / 2));
+  }
+  return w;
+}
+
+bool parallel_call(const AttentionParams& p) { return p.B * p.H * p.Tq * p.Tk * p.D > (1 << 17); }
+
+}  // namespace
+
+void set_short_path(bool enabled) { g_short_enabled = enabled; }
+
+bool short_path_applies(const AttentionParams& p) {
+  const bool diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
+  return g_short_enabled && !diag && p.D % kLanes == 0 && p.D <= kShortMaxD && p.Tq <= kShortMaxT &&
+         p.Tk <= kShortMaxT && p.Tk >= p.Tq && p.Tq > 0;
+}
+
+void short_forward(const AttentionParams& p) {
+  const bool amx = bf16_products(p);
+#pragma omp parallel if (parallel_call(p))
+  {
+    const FlushDenormals ftz;
+    ShortScratch& w = scratch_for(p, amx);
+    const std::optional<AmxTiles> tiles = amx ? std::optional<AmxTiles>(std::in_place) : std::nullopt;
+    const bool prior = p.slope || p.key_bias;
+    const auto item_fn = prior ? (amx ? &forward_item<true, true> : &forward_item<true, false>)
+                               : (amx ? &forward_item<false, true> : &forward_item<false, false>);
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < p.B * p.H; ++item) item_fn(p, item / p.H, item % p.H, w);
+  }
+}
+
+void short_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
+  const int64_t n_items = p.B * p.Hkv;
+  thread_local std::vector<double> slope_part;  // of the calling thread
+  slope_part.assign(static_cast<size_t>(n_items), 0.0);
+  double* const part = slope_part.data();
+  const bool prior = p.slope || p.key_bias || g.d_key_bias || g.d_slope;
+#pragma omp parallel if (n_items > 1 && parallel_call(p))
+  {
+    const FlushDenormals ftz;
+    ShortScratch& w = scratch_for(p, false);
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < n_items; ++item)
+      part[item] = prior ? backward_item<true>(p, g, item / p.Hkv, item % p.Hkv, w)
+                         : backward_item<false>(p, g, item / p.Hkv, item % p.Hkv, w);
+  }
+  if (g.d_slope)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
+      double s = 0.0;
+      for (int64_t b = 0; b < p.B; ++b) s += part[b * p.Hkv + hk];
+      g.d_slope[hk] = static_cast<float>(s);
+    }
+}
+
+}  // namespace goat::cpu::attn
