@@ -77,9 +77,38 @@ void prefetch_row(const float* base, int64_t rs, int64_t row, int64_t d) {
   for (int64_t c = 0; c < d; c += kLanes) __builtin_prefetch(base + row * rs + c, 0, 2);
 }
 
-// Columns of query row i the elementwise pass writes (zeros where masked) for the cut products.
+// Products with 32 output columns (head dim 32: P·V, dS·K, Pᵀ·dO, dSᵀ·Q) run in 12-row blocks
+// (24 accumulators; the 6-row blocks of tile_gemm reload B for every 6 rows); other widths, and
+// the rows past the last full block, go to tile_gemm / tile_gemm_causal. mode: k_lower or k_upper
+// (causal), as tile_gemm_causal, with blocks of kWideRows rows.
+constexpr int64_t kWideRows = 12;
+void narrow_gemm(bool causal, Tri mode, int64_t diag, int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs,
+                 int64_t a_cs, const float* b, int64_t ldb, float* c, int64_t ldc, bool acc) {
+  int64_t r0 = 0;
+  if (n == 2 * kLanes)
+    for (; r0 + kWideRows <= m; r0 += kWideRows) {
+      int64_t k0 = 0, k1 = k;
+      if (causal && mode == Tri::k_lower) k1 = std::clamp<int64_t>(r0 + kWideRows + diag, 0, k);
+      if (causal && mode == Tri::k_upper) k0 = std::clamp<int64_t>(r0 - diag, 0, k);
+      if (k1 <= k0 && acc) continue;
+      micro_kernel<kWideRows, 2>(std::max<int64_t>(k1 - k0, 0), a + r0 * a_rs + k0 * a_cs, a_rs, a_cs, b + k0 * ldb,
+                                 ldb, c + r0 * ldc, ldc, acc);
+    }
+  if (r0 == m) return;
+  if (causal)
+    tile_gemm_causal(mode, diag + (mode == Tri::k_upper ? -r0 : r0), m - r0, n, k, a + r0 * a_rs, a_rs, a_cs, b, ldb,
+                     c + r0 * ldc, ldc, acc);
+  else
+    tile_gemm(m - r0, n, k, a + r0 * a_rs, a_rs, a_cs, b, ldb, c + r0 * ldc, ldc, acc);
+}
+
+// Columns of query row i the elementwise pass writes (zeros where masked) for the cut products:
+// up to the last key any row block containing row i reads (blocks of kWideRows rows at head dim 32).
 int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
-  return p.causal ? causal_cover(i, p.Tk - p.Tq, tkp) : tkp;
+  if (!p.causal) return tkp;
+  const int64_t margin = p.D == 2 * kLanes ? kWideRows : kMaxRows;
+  const int64_t want = i + p.Tk - p.Tq + 1 + margin;
+  return want <= 0 ? 0 : std::min(tkp, round_up(want, kLanes));
 }
 
 // kPrior: slope or key bias present (else z = scale·S and the bias terms are skipped). kAmx: the
@@ -152,10 +181,7 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
     return;
   }
   // O = P·V straight into o (V rows read in place), then each row divided by its l.
-  if (p.causal)
-    tile_gemm_causal(Tri::k_lower, shift, Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
-  else
-    tile_gemm(Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
+  narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
   for (int64_t i = 0; i < Tq; ++i)
     for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(o + i * p.o_s[2] + c) * w.dvec[i]);
 }
@@ -232,15 +258,9 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     // others add); dQ = (scale·dS)·K into dq.
     float* dq = g.dq + b * g.dq_s[0] + h * g.dq_s[1];
     const bool acc = gi > 0;
-    if (p.causal) {
-      tile_gemm_causal(Tri::k_upper, shift, Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
-      tile_gemm_causal(Tri::k_upper, shift, Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
-      tile_gemm_causal(Tri::k_lower, shift, Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
-    } else {
-      tile_gemm(Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
-      tile_gemm(Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
-      tile_gemm(Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
-    }
+    narrow_gemm(p.causal, Tri::k_upper, shift, Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
+    narrow_gemm(p.causal, Tri::k_upper, shift, Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
+    narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
   }
   if (g.d_key_bias) std::copy(w.dkb.begin(), w.dkb.begin() + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
   return hsum(slope_acc);
