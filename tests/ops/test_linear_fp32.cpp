@@ -1,8 +1,10 @@
 // The fp32 linear layer's fused paths against fp64 references, every element, with computed
 // bounds (γ_K = K·u/(1 − K·u) · Σ|a||b| per element for an fp32 sum of K products, u = 2^-24):
-//  - linear_backward with cout > cin, whose d_w runs as its transpose in a scratch matrix and a
-//    tiled transposed add (and cout ≤ cin, the direct sgemm), d_in and d_bias accumulated;
-//  - gelu_backward_column_sum: GELU's backward in place with the bias gradient's column sums.
+//  - linear_backward (d_in and d_w on the matmul primitive, beta as its sum post-op), d_in, d_w and
+//    d_bias accumulated, strided d_in/d_out, padding columns untouched;
+//  - gelu_backward_column_sum: GELU's backward in place with the bias gradient's column sums;
+//  - matmul_f32 (the cached oneDNN matmul primitive: transposes, strides, bias epilogue, beta as a
+//    sum post-op) and linear_forward through it, padding columns untouched.
 // The op-case table (test_op_cases.cpp) checks the same ops by finite differences on samples; these
 // tests cover every element, so a tile or a chunk that is skipped cannot pass.
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "backend/cpu/elementwise.h"
+#include "backend/cpu/gemm.h"
 #include "backend/cpu/linear.h"
 #include "core/philox.h"
 
@@ -82,12 +85,76 @@ void check_backward(int64_t n, int64_t cin, int64_t cout, int64_t ld_in, int64_t
     for (int64_t c = cin; c < ld_in; ++c) ASSERT_EQ(d_in[r * ld_in + c], d_in0[r * ld_in + c]);
 }
 
+// C = op(A) op(B) (+ bias) + beta·C0 by matmul_f32, every element against fp64 with the γ_K bound;
+// C's padding columns (ldc > n) must keep their values.
+void check_matmul(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t pad, float beta, bool with_bias) {
+  SCOPED_TRACE(testing::Message() << "ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k << " beta "
+                                  << beta << " bias " << with_bias);
+  const int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  const std::vector<float> a = normal(static_cast<size_t>((ta ? k : m) * lda), 20),
+                           b = normal(static_cast<size_t>((tb ? n : k) * ldb), 21),
+                           bias = normal(static_cast<size_t>(n), 22), c0 = normal(static_cast<size_t>(m * ldc), 23);
+  std::vector<float> c = c0;
+  cpu::matmul_f32(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, c.data(), ldc,
+                  with_bias ? bias.data() : nullptr);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0, mag = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        const double prod = static_cast<double>(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+        acc += prod;
+        mag += std::abs(prod);
+      }
+      const double extra = (with_bias ? static_cast<double>(bias[j]) : 0.0) + static_cast<double>(beta) * c0[i * ldc + j];
+      const double want = acc + extra;
+      ASSERT_LE(std::abs(c[i * ldc + j] - want), gamma_k(k + 2) * (mag + std::abs(extra)) + kU * std::abs(want))
+          << "C " << i << "," << j;
+    }
+    for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], c0[i * ldc + j]) << "padding " << i << "," << j;
+  }
+}
+
 }  // namespace
 
+TEST(LinearFp32, MatmulPrimitiveEveryElementMatchesFp64) {
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      check_matmul(ta, tb, 67, 45, 83, 3, 0.f, false);
+      check_matmul(ta, tb, 40, 33, 70, 0, 1.f, false);  // beta as the sum post-op
+    }
+  check_matmul(false, true, 130, 70, 50, 5, 0.f, true);  // the linear forward's form, bias in the epilogue
+  check_matmul(false, false, 20, 30, 40, 2, 0.5f, true);  // bias and beta: filled, then sgemm
+  check_matmul(false, true, 9, 7, 0, 1, 1.f, true);       // K = 0: C = bias + beta·C
+  check_matmul(false, true, 9, 7, 0, 1, 0.f, false);      // K = 0: C = 0
+}
+
+TEST(LinearFp32, ForwardEveryElementMatchesFp64) {
+  const int64_t n = 70, cin = 96, cout = 200, ld_in = 100, ld_out = 210;
+  const std::vector<float> in = normal(static_cast<size_t>(n * ld_in), 30), w = normal(static_cast<size_t>(cout * cin), 31),
+                           bias = normal(static_cast<size_t>(cout), 32), out0 = normal(static_cast<size_t>(n * ld_out), 33);
+  for (const bool with_bias : {true, false}) {
+    std::vector<float> out = out0;
+    cpu::linear_forward(cpu::LinearDims{n, cin, cout, ld_in, ld_out}, out.data(), in.data(), w.data(),
+                        with_bias ? bias.data() : nullptr);
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t o = 0; o < cout; ++o) {
+        double acc = with_bias ? bias[o] : 0.0, mag = std::abs(acc);
+        for (int64_t c = 0; c < cin; ++c) {
+          const double prod = static_cast<double>(in[r * ld_in + c]) * w[o * cin + c];
+          acc += prod;
+          mag += std::abs(prod);
+        }
+        ASSERT_LE(std::abs(out[r * ld_out + o] - acc), gamma_k(cin + 1) * mag) << "out " << r << "," << o;
+      }
+      for (int64_t o = cout; o < ld_out; ++o) ASSERT_EQ(out[r * ld_out + o], out0[r * ld_out + o]);
+    }
+  }
+}
+
 TEST(LinearFp32, BackwardEveryElementMatchesFp64) {
-  check_backward(70, 96, 384, 100, 390);  // cout > cin: d_w through its transpose, tiles in parallel
-  check_backward(33, 5, 70, 5, 70);       // cout > cin, partial 32-wide tiles on both sides
-  check_backward(45, 37, 29, 40, 33);     // cout ≤ cin: the direct (T, N) sgemm
+  check_backward(70, 96, 384, 100, 390);  // cout > cin, strided
+  check_backward(33, 5, 70, 5, 70);       // cout > cin, odd sizes
+  check_backward(45, 37, 29, 40, 33);     // cout ≤ cin
 }
 
 TEST(LinearFp32, GeluBackwardColumnSumMatchesFp64) {

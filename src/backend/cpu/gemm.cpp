@@ -1,10 +1,15 @@
 // oneDNN-backed sgemm. dnnl_sgemm is row-major with (transa, transb, M, N, K, alpha, A, lda, B,
-// ldb, beta, C, ldc), which is exactly our convention.
+// ldb, beta, C, ldc), which is exactly our convention. matmul_f32: oneDNN's f32 matmul primitive
+// (brgemm), one per shape in a thread-local cache (the trainer calls ops from one thread; oneDNN
+// parallelises inside with OpenMP).
 #include "backend/cpu/gemm.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "core/check.h"
@@ -24,6 +29,77 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
       dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   GOAT_CHECK(st == dnnl_success, "sgemm", "oneDNN sgemm failed with status {} for m={} n={} k={}",
              static_cast<int>(st), m, n, k);
+}
+
+namespace {
+
+using dnnl::memory;
+using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, bool>;
+// (trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, with bias)
+
+struct MatmulPlan {
+  dnnl::matmul mm;
+  memory a, b, c, bias;  // data handles set per call
+};
+
+struct MatmulCache {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{eng};
+  std::map<MatmulKey, MatmulPlan> plans;
+};
+
+// op(X) (rows, cols) of an f32 matrix stored (rows, cols), or (cols, rows) when trans, row stride ld.
+memory::desc f32_view(bool trans, int64_t rows, int64_t cols, int64_t ld) {
+  return memory::desc({rows, cols}, memory::data_type::f32, trans ? memory::dims{1, ld} : memory::dims{ld, 1});
+}
+
+MatmulPlan& matmul_plan(MatmulCache& cache, const MatmulKey& key) {
+  auto it = cache.plans.find(key);
+  if (it != cache.plans.end()) return it->second;
+  const auto [ta, tb, m, n, k, lda, ldb, ldc, beta, with_bias] = key;
+  const memory::desc a = f32_view(ta, m, k, lda), b = f32_view(tb, k, n, ldb), c = f32_view(false, m, n, ldc);
+  const memory::desc bias = with_bias ? f32_view(false, 1, n, n) : memory::desc();
+  dnnl::primitive_attr attr;
+  if (beta != 0.f) {
+    dnnl::post_ops po;
+    po.append_sum(beta);
+    attr.set_post_ops(po);
+  }
+  const dnnl::matmul::primitive_desc pd(with_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c),
+                                        attr, cache.eng);
+  MatmulPlan plan{dnnl::matmul(pd), memory(a, cache.eng, nullptr), memory(b, cache.eng, nullptr),
+                  memory(c, cache.eng, nullptr), with_bias ? memory(bias, cache.eng, nullptr) : memory()};
+  return cache.plans.emplace(key, std::move(plan)).first->second;
+}
+
+}  // namespace
+
+void matmul_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || (bias && beta != 0.f)) {  // oneDNN rejects K = 0; a bias with beta: fill, then sgemm
+    if (bias)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = bias[j] + beta * c[i * ldc + j];
+    return sgemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, bias ? 1.f : beta, c, ldc);
+  }
+  thread_local MatmulCache cache;
+  try {
+    MatmulPlan& p = matmul_plan(cache, MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, bias != nullptr});
+    p.a.set_data_handle(const_cast<float*>(a));
+    p.b.set_data_handle(const_cast<float*>(b));
+    p.c.set_data_handle(c);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}};
+    if (bias) {
+      p.bias.set_data_handle(const_cast<float*>(bias));
+      args.emplace(DNNL_ARG_BIAS, p.bias);
+    }
+    p.mm.execute(cache.stream, args);
+    cache.stream.wait();
+  } catch (const dnnl::error& err) {
+    fail("matmul_f32", "oneDNN f32 matmul failed ({}) for m={} n={} k={} lda={} ldb={} ldc={}", err.what(), m, n, k,
+         lda, ldb, ldc);
+  }
 }
 
 void sgemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,

@@ -1,7 +1,7 @@
-// The CPU GEMM engine: oneDNN's sgemm (row-major). Chosen on measurements on a 2-core Xeon with
-// AVX-512/AMX: oneDNN 300-350 GFLOP/s f32 where Debian's OpenBLAS 0.3.21 misdetects the CPU and
-// gives 65 (see docs/performance.md). oneDNN detects the ISA itself, so no environment variable
-// is needed. Every CPU matmul in goatlm goes through here.
+// The CPU GEMM engine: oneDNN's sgemm and f32 matmul primitive (matmul_f32, the fp32 linear layers;
+// row-major). Chosen on measurements on a 2-core Xeon with AVX-512/AMX: oneDNN 300-350 GFLOP/s f32
+// where Debian's OpenBLAS 0.3.21 misdetects the CPU and gives 65 (docs/performance.md). oneDNN
+// detects the ISA itself, no environment variable needed. Every CPU matmul goes through here.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,14 @@ namespace goat::cpu {
 // lda/ldb/ldc are row strides of the stored matrices.
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// C[M,N] = op(A) op(B) (+ bias[N] broadcast over the rows) + beta * C through a oneDNN f32
+// matmul primitive (its brgemm kernels), cached per shape and thread; same arguments as sgemm.
+// The bias is added in the GEMM's epilogue (C written once) and beta ≠ 0 is a sum post-op.
+// Per-shape measurements of sgemm vs this on the linear layers' GEMMs: docs/performance.md
+// ("fp32 GEMMs per shape"); the linear layer picks per shape.
+void matmul_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr);
 
 // Strided batched variant: batch independent GEMMs with element strides between operands.
 void sgemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,

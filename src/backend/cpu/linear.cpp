@@ -1,13 +1,12 @@
-// Linear layer as GEMM calls (oneDNN; fp32 sgemm, or bf16 operands by the thread's GEMM precision
-// or because an operand is already bf16, see gemm_bf16.h): forward is one GEMM, with the bias
-// pre-filled (beta = 1) in fp32 and as the matmul's bias argument in bf16; backward two GEMMs
-// plus a column sum. All FLOPs go through the GEMM engine.
-// fp32 d_w (cout, cin) = d_outᵀ · in runs as its transpose t (cin, cout) = inᵀ · d_out into a
-// scratch matrix, then d_w += tᵀ, when cout > cin: sgemm's (T, N) kernel with k = tokens was up to
-// 1.4× slower with the taller output (cout = 4·cin) than with the wider one (docs/performance.md).
+// Linear layer as GEMM calls (oneDNN; fp32, or bf16 operands by the thread's GEMM precision or
+// because an operand is already bf16, see gemm_bf16.h): forward is one GEMM with the bias as the
+// matmul's bias argument; backward two GEMMs plus a column sum. All FLOPs go through the GEMM
+// engine. fp32 runs all three GEMMs on oneDNN's f32 matmul primitive (matmul_f32), not its
+// sgemm: per-shape measurements in docs/performance.md ("fp32 GEMMs: sgemm vs the matmul
+// primitive"); with 2 threads the matmul is as fast or faster on every shape of the model, and
+// the forward's bias fill pass is gone.
 #include "backend/cpu/linear.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "backend/cpu/gemm.h"
@@ -43,12 +42,8 @@ void linear_forward_bf16(const LinearDims& d, Output out, Operand in, Operand w,
 void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias) {
   if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0)
     return linear_forward_bf16(d, Output{out}, Operand{in}, Operand{w}, bias);
-  if (bias) {
-#pragma omp parallel for schedule(static) if (d.n * d.cout >= kParallelMin)
-    for (int64_t r = 0; r < d.n; ++r) std::copy(bias, bias + d.cout, out + r * d.ld_out);
-  }
-  // out = in · wᵀ  (+ out when the bias was pre-filled)
-  gemm(false, true, d.n, d.cout, d.cin, 1.f, in, d.ld_in, w, d.cin, bias ? 1.f : 0.f, out, d.ld_out);
+  // out = in · wᵀ + bias, the bias in the matmul's epilogue
+  matmul_f32(false, true, d.n, d.cout, d.cin, in, d.ld_in, w, d.cin, 0.f, out, d.ld_out, bias);
 }
 
 // bf16 backward: d_out is rounded once and serves both GEMMs (dW reads it transposed); the same
@@ -85,31 +80,6 @@ void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d
   }
 }
 
-namespace {
-
-// d_w (cout, cin) += tᵀ with t (cin, cout) = inᵀ (cin, n) · d_out (n, cout) in a scratch matrix
-// (the faster sgemm orientation when cout > cin, see the top of the file); the transposed add runs
-// in 32 × 32 tiles, parallel over the tile rows of d_w.
-void weight_grad_transposed(const LinearDims& d, float* d_w, const float* d_out, const float* in) {
-  thread_local std::vector<float> scratch;
-  scratch.resize(static_cast<size_t>(d.cin * d.cout));
-  const float* const t = scratch.data();  // the workers must not name the thread_local
-  sgemm(true, false, d.cin, d.cout, d.n, 1.f, in, d.ld_in, d_out, d.ld_out, 0.f, scratch.data(), d.cout);
-  constexpr int64_t kTile = 32;
-  const int64_t cin = d.cin, cout = d.cout, row_tiles = (cout + kTile - 1) / kTile;
-#pragma omp parallel for schedule(static) if (cin * cout >= kParallelMin)
-  for (int64_t bo = 0; bo < row_tiles; ++bo) {
-    const int64_t o0 = bo * kTile, o1 = std::min(cout, o0 + kTile);
-    for (int64_t i0 = 0; i0 < cin; i0 += kTile) {
-      const int64_t i1 = std::min(cin, i0 + kTile);
-      for (int64_t o = o0; o < o1; ++o)
-        for (int64_t i = i0; i < i1; ++i) d_w[o * cin + i] += t[i * cout + o];
-    }
-  }
-}
-
-}  // namespace
-
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,
                      const float* w, bool accumulate_d_in, const float* gelu_pre) {
   if (gemm_precision() == GemmPrecision::bf16 && d.n > 0 && d.cin > 0 && d.cout > 0 && (d_in || d_w))
@@ -130,11 +100,9 @@ void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias
     return linear_backward(dense, d_in, d_w, d_bias, scratch.data(), in, w, accumulate_d_in);
   }
   if (d_in)  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
-    gemm(false, false, d.n, d.cin, d.cout, 1.f, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
-  if (d_w && d.cout > d.cin && gemm_precision() == GemmPrecision::fp32)
-    weight_grad_transposed(d, d_w, d_out, in);
-  else if (d_w)  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
-    gemm(true, false, d.cout, d.cin, d.n, 1.f, d_out, d.ld_out, in, d.ld_in, 1.f, d_w, d.cin);
+    matmul_f32(false, false, d.n, d.cin, d.cout, d_out, d.ld_out, w, d.cin, accumulate_d_in ? 1.f : 0.f, d_in, d.ld_in);
+  if (d_w)  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
+    matmul_f32(true, false, d.cout, d.cin, d.n, d_out, d.ld_out, in, d.ld_in, 1.f, d_w, d.cin);
   if (d_bias) column_sum_add(d_bias, d_out, d.n, d.cout, d.ld_out);
 }
 
