@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
-#include <unordered_map>
 #include <vector>
 
+#include "backend/cpu/onednn_matmul.h"
 #include "core/check.h"
 #include "core/op_profile.h"
 
@@ -37,15 +37,10 @@ using dnnl::memory;
 using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, bool>;
 // (trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, with bias)
 
-struct MatmulPlan {
-  dnnl::matmul mm;
-  memory a, b, c, bias;  // data handles set per call
-};
-
 struct MatmulCache {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{eng};
-  std::map<MatmulKey, MatmulPlan> plans;
+  std::map<MatmulKey, OnednnMatmul> plans;
 };
 
 // op(X) (rows, cols) of an f32 matrix stored (rows, cols), or (cols, rows) when trans, row stride ld.
@@ -53,23 +48,13 @@ memory::desc f32_view(bool trans, int64_t rows, int64_t cols, int64_t ld) {
   return memory::desc({rows, cols}, memory::data_type::f32, trans ? memory::dims{1, ld} : memory::dims{ld, 1});
 }
 
-MatmulPlan& matmul_plan(MatmulCache& cache, const MatmulKey& key) {
+OnednnMatmul& matmul_plan(MatmulCache& cache, const MatmulKey& key) {
   auto it = cache.plans.find(key);
   if (it != cache.plans.end()) return it->second;
   const auto [ta, tb, m, n, k, lda, ldb, ldc, beta, with_bias] = key;
   const memory::desc a = f32_view(ta, m, k, lda), b = f32_view(tb, k, n, ldb), c = f32_view(false, m, n, ldc);
   const memory::desc bias = with_bias ? f32_view(false, 1, n, n) : memory::desc();
-  dnnl::primitive_attr attr;
-  if (beta != 0.f) {
-    dnnl::post_ops po;
-    po.append_sum(beta);
-    attr.set_post_ops(po);
-  }
-  const dnnl::matmul::primitive_desc pd(with_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c),
-                                        attr, cache.eng);
-  MatmulPlan plan{dnnl::matmul(pd), memory(a, cache.eng, nullptr), memory(b, cache.eng, nullptr),
-                  memory(c, cache.eng, nullptr), with_bias ? memory(bias, cache.eng, nullptr) : memory()};
-  return cache.plans.emplace(key, std::move(plan)).first->second;
+  return cache.plans.emplace(key, make_onednn_matmul(cache.eng, a, b, c, bias, 1.f, beta)).first->second;
 }
 
 }  // namespace
@@ -85,17 +70,8 @@ void matmul_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, con
   }
   thread_local MatmulCache cache;
   try {
-    MatmulPlan& p = matmul_plan(cache, MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, bias != nullptr});
-    p.a.set_data_handle(const_cast<float*>(a));
-    p.b.set_data_handle(const_cast<float*>(b));
-    p.c.set_data_handle(c);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}};
-    if (bias) {
-      p.bias.set_data_handle(const_cast<float*>(bias));
-      args.emplace(DNNL_ARG_BIAS, p.bias);
-    }
-    p.mm.execute(cache.stream, args);
-    cache.stream.wait();
+    OnednnMatmul& p = matmul_plan(cache, MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, bias != nullptr});
+    run_onednn_matmul(p, cache.stream, a, b, c, bias);
   } catch (const dnnl::error& err) {
     fail("matmul_f32", "oneDNN f32 matmul failed ({}) for m={} n={} k={} lda={} ldb={} ldc={}", err.what(), m, n, k,
          lda, ldb, ldc);

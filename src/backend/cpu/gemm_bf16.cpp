@@ -11,11 +11,11 @@
 #include <cstring>
 #include <map>
 #include <tuple>
-#include <unordered_map>
 #include <vector>
 
 #include "backend/cpu/gelu_table.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/gemm_amx.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
@@ -32,12 +32,6 @@ using MatmulKey =
     std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, float, bool, bool>;
 using ReorderKey = std::tuple<int64_t, int64_t, int64_t>;  // (rows, cols, ld)
 
-struct MatmulPlan {
-  dnnl::matmul mm;
-  memory a, b, c, bias;  // handles set per call
-  std::string impl;
-};
-
 struct ReorderPlan {
   dnnl::reorder to_bf16;
   memory src, dst;
@@ -46,7 +40,7 @@ struct ReorderPlan {
 struct Engine {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{eng};
-  std::map<MatmulKey, MatmulPlan> matmuls;
+  std::map<MatmulKey, OnednnMatmul> matmuls;
   std::map<ReorderKey, ReorderPlan> reorders;
   std::vector<uint16_t> slots[kBf16Slots];
 };
@@ -62,26 +56,15 @@ memory::desc bf16_view(bool trans, int64_t rows, int64_t cols, int64_t ld) {
   return memory::desc({rows, cols}, memory::data_type::bf16, trans ? memory::dims{1, ld} : memory::dims{ld, 1});
 }
 
-MatmulPlan make_matmul(Engine& e, const MatmulKey& key) {
+OnednnMatmul make_matmul(Engine& e, const MatmulKey& key) {
   const auto [ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, with_bias, c_bf16] = key;
   const memory::desc a = bf16_view(ta, m, k, lda), b = bf16_view(tb, k, n, ldb);
   const memory::desc c({m, n}, c_bf16 ? memory::data_type::bf16 : memory::data_type::f32, memory::dims{ldc, 1});
   const memory::desc bias = with_bias ? memory::desc({1, n}, memory::data_type::f32, memory::dims{n, 1}) : memory::desc();
-  dnnl::primitive_attr attr;
-  if (alpha != 1.f) attr.set_output_scales(0, {alpha});
-  if (beta != 0.f) {
-    dnnl::post_ops po;
-    po.append_sum(beta);
-    attr.set_post_ops(po);
-  }
-  const dnnl::matmul::primitive_desc pd(with_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c),
-                                        attr, e.eng);
-  return MatmulPlan{dnnl::matmul(pd),          memory(a, e.eng, nullptr),
-                    memory(b, e.eng, nullptr), memory(c, e.eng, nullptr),
-                    with_bias ? memory(bias, e.eng, nullptr) : memory(), pd.impl_info_str()};
+  return make_onednn_matmul(e.eng, a, b, c, bias, alpha, beta);
 }
 
-MatmulPlan& matmul_plan(const MatmulKey& key) {
+OnednnMatmul& matmul_plan(const MatmulKey& key) {
   Engine& e = engine();
   auto it = e.matmuls.find(key);
   if (it == e.matmuls.end()) it = e.matmuls.emplace(key, make_matmul(e, key)).first;
@@ -216,19 +199,9 @@ void matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
   GOAT_CHECK(!bias || alpha == 1.f, "matmul_bf16", "a bias needs alpha = 1, got {}", alpha);
   GOAT_CHECK(!c.bf16 || beta == 0.f, "matmul_bf16", "a bf16 C needs beta = 0, got {}", beta);
   try {
-    MatmulPlan& p =
+    OnednnMatmul& p =
         matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, c.ldc, alpha, beta, bias != nullptr, c.bf16});
-    Engine& e = engine();
-    p.a.set_data_handle(const_cast<uint16_t*>(a));
-    p.b.set_data_handle(const_cast<uint16_t*>(b));
-    p.c.set_data_handle(c.c);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}};
-    if (bias) {
-      p.bias.set_data_handle(const_cast<float*>(bias));
-      args.emplace(DNNL_ARG_BIAS, p.bias);
-    }
-    p.mm.execute(e.stream, args);
-    e.stream.wait();
+    run_onednn_matmul(p, engine().stream, a, b, c.c, bias);
   } catch (const dnnl::error& err) {
     fail("matmul_bf16", "oneDNN bf16 matmul failed ({}) for m={} n={} k={}", err.what(), m, n, k);
   }
