@@ -201,7 +201,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
   std::fill(w.dkb.begin(), w.dkb.begin() + tkp, 0.f);
   float* dk = g.dk + b * g.dk_s[0] + hk * g.dk_s[1];
   float* dv = g.dv + b * g.dv_s[0] + hk * g.dv_s[1];
-  v16 slope_acc{};
+  double slope_sum = 0.0;  // Σ dS·Δt: fp32 lanes within a row, double across rows
   for (int64_t gi = 0; gi < G; ++gi) {
     const int64_t h = hk * G + gi;
     const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
@@ -234,6 +234,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
       const float lse_i = lse[i], dv_i = w.dvec[i];
       prefetch_row(nq, p.q_s[2], i, D), prefetch_row(no, p.o_s[2], i, D), prefetch_row(ndo, g.do_s[2], i, D);
       for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
+      v16 slope_row{};
       for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
         const v16 col = splat(static_cast<float>(c0)) + iota();
         const v16 delta = col - static_cast<float>(qpos);
@@ -250,9 +251,10 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
         store(dsr + c0, dsv * p.scale);
         if constexpr (kPrior) {
           store(w.dkb.data() + c0, load(w.dkb.data() + c0) + dsv);
-          slope_acc = fma(dsv, delta, slope_acc);
+          slope_row = fma(dsv, delta, slope_row);
         }
       }
+      if constexpr (kPrior) slope_sum += hsum(slope_row);
     }
     // dV (+)= Pᵀ·dO, dK (+)= (scale·dS)ᵀ·Q straight into dv, dk (the group's first head writes, the
     // others add); dQ = (scale·dS)·K into dq.
@@ -263,7 +265,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
   }
   if (g.d_key_bias) std::copy(w.dkb.begin(), w.dkb.begin() + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
-  return hsum(slope_acc);
+  return slope_sum;
 }
 
 ShortScratch& scratch_for(const AttentionParams& p, bool amx) {
