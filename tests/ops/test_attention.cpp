@@ -36,10 +36,7 @@ TEST_P(AttentionCase, ForwardBackwardMatchFp64Reference) {
   const Case& c = GetParam();
   const RefProblem P = make_problem(c, 100);
   const std::vector<double> d_o = random_vec(c.B * c.H * c.Tq * c.D, 7);
-  const auto r64 = ref_forward<double>(P);
-  const auto r32 = ref_forward<float>(P);
-  const auto g64 = ref_backward<double>(P, d_o);
-  const auto g32 = ref_backward<float>(P, d_o);
+  const auto [r64, r32, g64, g32] = ref_set(P, d_o);
   RunOptions opt;
   opt.fused = c.fused;
   const KernelRun k = run_attention(P, d_o, opt);

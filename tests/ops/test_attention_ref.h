@@ -129,6 +129,18 @@ RefGrads<T> ref_backward(const RefProblem& P, const std::vector<double>& d_o) {
   return g;
 }
 
+// The fp64 and fp32 references of one problem, forward and backward: a kernel's error is judged
+// against fp64 with a tolerance computed from the fp32 reference's own error.
+struct RefSet {
+  RefOut<double> r64;
+  RefOut<float> r32;
+  RefGrads<double> g64;
+  RefGrads<float> g32;
+};
+inline RefSet ref_set(const RefProblem& P, const std::vector<double>& d_o) {
+  return {ref_forward<double>(P), ref_forward<float>(P), ref_backward<double>(P, d_o), ref_backward<float>(P, d_o)};
+}
+
 // Normalised mean squared error Σ (a − b)² / Σ b² (b the reference); 0 when both are zero.
 template <class A, class B>
 double nmse(const A& a, const B& b) {
