@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>  // getpid: a directory of this process's own
+
 #include "eval/eval_fixture.h"
 #include "eval/extrapolate.h"
 
@@ -90,7 +92,7 @@ TEST(Extrapolate, AllModesFiniteAndSchema) {
     }
   }
   // CSVs beside the JSON
-  const std::string dir = testing::TempDir() + "extrap_csv";
+  const std::string dir = testing::TempDir() + "extrap_csv_" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   const auto files = eval::write_csvs(r, dir + "/out.json");
   EXPECT_EQ(files.size(), 7u);

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>  // getpid: a directory of this process's own
+
 #include "eval/study.h"
 
 namespace goat {
@@ -43,7 +45,7 @@ std::string write_study(const std::string& dir) {
 bool have_matplotlib() { return std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") == 0; }
 
 TEST(Study, RunsReportsAndResumes) {
-  const std::string dir = testing::TempDir() + "goat_study_test";
+  const std::string dir = testing::TempDir() + "goat_study_test_" + std::to_string(::getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
   const eval::StudyConfig s = eval::load_study(write_study(dir));
@@ -88,7 +90,7 @@ TEST(Study, RunsReportsAndResumes) {
 }
 
 TEST(Study, BadConfigsAreErrors) {
-  const std::string dir = testing::TempDir() + "goat_study_bad";
+  const std::string dir = testing::TempDir() + "goat_study_bad_" + std::to_string(::getpid());
   fs::create_directories(dir);
   std::ofstream(dir + "/a.json") << R"({"base": {}, "variants": [{"name": "x"}], "seeds": [1], "extrapolate": {"lenghts": [1]}})";
   EXPECT_THROW(eval::load_study(dir + "/a.json"), Error);
