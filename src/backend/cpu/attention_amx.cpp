@@ -9,9 +9,7 @@
 #include "backend/cpu/attention_kernel.h"
 #include "core/cpu_info.h"
 
-// GCC spells the target macros __AMX_TILE__/__AMX_BF16__, clang __AMXTILE__/__AMXBF16__.
-#if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__)) && defined(__linux__)
-#define GOATLM_AMX 1
+#if GOATLM_AMX_BUILD
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,7 +25,7 @@ namespace {
 using vu32 = uint32_t __attribute__((vector_size(64)));
 using vu16 = uint16_t __attribute__((vector_size(32)));
 
-#if GOATLM_AMX && defined(__AVX512BF16__) && defined(__AVX512BW__)
+#if GOATLM_AMX_BUILD && defined(__AVX512BF16__) && defined(__AVX512BW__)
 // VCVTNEPS2BF16: round to nearest even in one instruction (denormal inputs read as zero, as under
 // the kernel's FTZ/DAZ).
 inline __m256i bf16_of(v16 x) { return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(reinterpret_cast<__m512>(x))); }
@@ -89,7 +87,7 @@ void to_bf16_pairs_over_cols(const float* src, int64_t ld, int64_t rows, int64_t
   transpose_into(tmp, dp / 2, ldd, dp / 2, dst, ldd);
 }
 
-#if GOATLM_AMX
+#if GOATLM_AMX_BUILD
 
 namespace {
 

@@ -12,6 +12,14 @@
 
 #include <cstdint>
 
+// GOATLM_AMX_BUILD: this translation unit is compiled for AMX-BF16 (-march=native on an AMX
+// machine). GCC spells the target macros __AMX_TILE__/__AMX_BF16__, clang __AMXTILE__/__AMXBF16__.
+#if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__)) && defined(__linux__)
+#define GOATLM_AMX_BUILD 1
+#else
+#define GOATLM_AMX_BUILD 0
+#endif
+
 namespace goat::cpu::attn {
 
 // AMX-BF16 usable by this process: compiled in (an AMX build machine), present (CPUID) and the

@@ -11,16 +11,14 @@
 #include "core/check.h"
 #include "core/dtype.h"
 
-// GCC spells the target macros __AMX_TILE__/__AMX_BF16__, clang __AMXTILE__/__AMXBF16__.
-#if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__)) && defined(__linux__)
-#define GOATLM_GEMM_AMX 1
+#if GOATLM_AMX_BUILD
 #include <immintrin.h>
 #endif
 
 namespace goat::cpu {
 
 bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16) {
-#if GOATLM_GEMM_AMX
+#if GOATLM_AMX_BUILD
   return !trans_a && m > 0 && n > 0 && k > 0 && m % 32 == 0 && n % 32 == 0 && k % 32 == 0 && alpha == 1.f &&
          (beta == 0.f || (beta == 1.f && !c_bf16)) && attn::amx_ready();
 #else
@@ -29,7 +27,7 @@ bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alp
 #endif
 }
 
-#if GOATLM_GEMM_AMX
+#if GOATLM_AMX_BUILD
 
 namespace {
 
