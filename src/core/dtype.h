@@ -35,4 +35,11 @@ struct bf16 {
 
 inline constexpr float bf16_round(float f) { return bf16::from_float(f).to_float(); }
 
+// An element stored as fp32 or as bf16 bits, for kernels templated over their storage type:
+// element_value reads it as fp32, store_element writes an fp32 value (bf16: rounded to nearest even).
+inline constexpr float element_value(float v) { return v; }
+inline constexpr float element_value(uint16_t bits) { return bf16::from_bits(bits).to_float(); }
+inline constexpr void store_element(float* o, float v) { *o = v; }
+inline constexpr void store_element(uint16_t* o, float v) { *o = bf16::from_float(v).bits; }
+
 }  // namespace goat

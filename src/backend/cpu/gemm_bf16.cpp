@@ -86,8 +86,6 @@ std::vector<uint16_t>& slot_buffer(const char* op, int slot, int64_t n) {
 }  // namespace
 
 namespace {
-inline float load(float v) { return v; }
-inline float load(uint16_t v) { return bf16::from_bits(v).to_float(); }
 
 // Rows [r0, r1) of to_bf16_column_sum, their column sums into acc (cols, zeroed here); with pre:
 // x ∘ gelu'(pre) instead of x. Row-major streaming: one pass over each row. T: float or bf16 bits.
@@ -106,7 +104,7 @@ void convert_sum_rows(const T* x, const T* pre, int64_t r0, int64_t r1, int64_t 
     uint16_t* d = dst + r * cols;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {
-      const float v = Gelu ? load(s[c]) * gelu_grad_at(g[c], grad_table) : load(s[c]);
+      const float v = Gelu ? element_value(s[c]) * gelu_grad_at(g[c], grad_table) : element_value(s[c]);
       acc[c] += v;
       d[c] = bf16::from_float(v).bits;
     }

@@ -18,11 +18,6 @@ namespace goat::cpu {
 
 namespace {
 
-inline void store(float* o, float v) { *o = v; }
-inline void store(uint16_t* o, float v) { *o = bf16::from_float(v).bits; }
-inline float load(float v) { return v; }
-inline float load(uint16_t v) { return bf16::from_bits(v).to_float(); }
-
 // Normalises one row that is already in memory (x), writing out (f32, or bf16 bits) and the stats.
 template <typename Out>
 inline void norm_row(Out* o, float* mean_out, float* rstd_out, const float* x, const float* w, const float* b,
@@ -36,7 +31,7 @@ inline void norm_row(Out* o, float* mean_out, float* rstd_out, const float* x, c
   for (int64_t j = 0; j < c; ++j) v += (x[j] - m) * (x[j] - m);
   const float rs = 1.f / std::sqrt(v / static_cast<float>(c) + eps);
 #pragma omp simd
-  for (int64_t j = 0; j < c; ++j) store(o + j, (x[j] - m) * rs * w[j] + b[j]);
+  for (int64_t j = 0; j < c; ++j) store_element(o + j, (x[j] - m) * rs * w[j] + b[j]);
   *mean_out = m;
   *rstd_out = rs;
 }
@@ -120,7 +115,7 @@ void backward_rows(float* d_in, float* d_w, float* d_b, const DOut* d_out, const
       if (params) {
 #pragma omp simd reduction(+ : s_dn, s_dnx)
         for (int64_t j = 0; j < c; ++j) {
-          const float gj = load(g[j]), dn = gj * w[j], xh = (x[j] - m) * rs;
+          const float gj = element_value(g[j]), dn = gj * w[j], xh = (x[j] - m) * rs;
           s_dn += dn;
           s_dnx += dn * xh;
           aw[j] += gj * xh;
@@ -129,7 +124,7 @@ void backward_rows(float* d_in, float* d_w, float* d_b, const DOut* d_out, const
       } else {
 #pragma omp simd reduction(+ : s_dn, s_dnx)
         for (int64_t j = 0; j < c; ++j) {
-          const float dn = load(g[j]) * w[j];
+          const float dn = element_value(g[j]) * w[j];
           s_dn += dn;
           s_dnx += dn * (x[j] - m) * rs;
         }
@@ -138,7 +133,7 @@ void backward_rows(float* d_in, float* d_w, float* d_b, const DOut* d_out, const
       uint16_t* o = round ? d_in_bf16 + r * c : nullptr;
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j) {
-        const float v = dx[j] + rs * (load(g[j]) * w[j] - mdn - (x[j] - m) * rs * mdnx);
+        const float v = dx[j] + rs * (element_value(g[j]) * w[j] - mdn - (x[j] - m) * rs * mdnx);
         dx[j] = v;
         if (round) {  // loop-invariant: the compiler unswitches it
           ad[j] += v;
