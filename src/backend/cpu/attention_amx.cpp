@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cpu/attention_bf16.h"
 #include "backend/cpu/attention_kernel.h"
 #include "core/cpu_info.h"
 
@@ -20,38 +21,6 @@
 
 namespace goat::cpu::attn {
 
-namespace {
-
-using vu32 = uint32_t __attribute__((vector_size(64)));
-using vu16 = uint16_t __attribute__((vector_size(32)));
-
-#if GOATLM_AMX_BUILD && defined(__AVX512BF16__) && defined(__AVX512BW__)
-// VCVTNEPS2BF16: round to nearest even in one instruction (denormal inputs read as zero, as under
-// the kernel's FTZ/DAZ).
-inline __m256i bf16_of(v16 x) { return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(reinterpret_cast<__m512>(x))); }
-// 16 (lo, hi) pairs: lane n = bf16(lo[n]) | bf16(hi[n]) << 16.
-inline __m512i bf16_pairs_of(v16 lo, v16 hi) {
-  const __m512i both = reinterpret_cast<__m512i>(
-      _mm512_cvtne2ps_pbh(reinterpret_cast<__m512>(hi), reinterpret_cast<__m512>(lo)));  // lo in the low half
-  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
-                                       5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  return _mm512_permutexvar_epi16(idx, both);
-}
-#else
-// Round-to-nearest-even bf16 bits of x in the high halves of 32-bit lanes (low halves zero).
-inline vu32 bf16_high(v16 x) {
-  vu32 u;
-  std::memcpy(&u, &x, sizeof u);
-  const vu32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  const auto nan = (u & 0x7fffffffu) > 0x7f800000u;
-  return nan ? ((u | 0x00400000u) & 0xffff0000u) : rounded;
-}
-inline vu16 bf16_of(v16 x) { return __builtin_convertvector(bf16_high(x) >> 16, vu16); }
-inline vu32 bf16_pairs_of(v16 lo, v16 hi) { return (bf16_high(lo) >> 16) | bf16_high(hi); }
-#endif
-
-}  // namespace
-
 void to_bf16_rows(const float* src, int64_t ld, int64_t rows, int64_t valid, int64_t cols, uint16_t* dst,
                   int64_t ldd) {
   for (int64_t r = 0; r < rows; ++r)
@@ -61,8 +30,7 @@ void to_bf16_rows(const float* src, int64_t ld, int64_t rows, int64_t valid, int
         x = load(src + r * ld + c0);
         if (c0 + kLanes > valid) x = (iota() < static_cast<float>(valid - c0)) ? x : v16{};
       }
-      const auto out = bf16_of(x);
-      std::memcpy(dst + r * ldd + c0, &out, sizeof out);
+      store_bf16(dst + r * ldd + c0, x);
     }
 }
 
@@ -73,8 +41,7 @@ void to_bf16_pairs(const float* src, int64_t ld, int64_t rows, int64_t cols, int
       const int64_t r = 2 * kk;
       const v16 lo = r < rows ? load(src + r * ld + c0) : v16{};
       const v16 hi = r + 1 < rows ? load(src + (r + 1) * ld + c0) : v16{};
-      const auto out = bf16_pairs_of(lo, hi);
-      std::memcpy(dst + kk * ldd + c0, &out, sizeof out);
+      store_bf16_pairs(dst + kk * ldd + c0, lo, hi);
     }
 }
 
@@ -85,6 +52,13 @@ void to_bf16_pairs_over_cols(const float* src, int64_t ld, int64_t rows, int64_t
   to_bf16_rows(src, ld, rows, dp, dp, reinterpret_cast<uint16_t*>(tmp), dp);
   std::memset(tmp + rows * dp / 2, 0, static_cast<size_t>((ldd - rows) * dp / 2) * sizeof(uint32_t));
   transpose_into(tmp, dp / 2, ldd, dp / 2, dst, ldd);
+}
+
+void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, std::vector<float>& xt,
+                        uint16_t* dst) {
+  xt.resize(static_cast<size_t>(dp * t32));
+  transpose_into(x, ld, T, dp, xt.data(), t32);
+  to_bf16_rows(xt.data(), t32, dp, T, t32, dst, t32);
 }
 
 #if GOATLM_AMX_BUILD

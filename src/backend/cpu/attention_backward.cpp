@@ -54,14 +54,6 @@ struct BwdScratch {
   }
 };
 
-// Rows (T × dp, row stride ld) → bf16 rows of the transpose (dp × t32, zero past T); xt: scratch.
-void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, std::vector<float>& xt,
-                        uint16_t* dst) {
-  xt.resize(static_cast<size_t>(dp * t32));
-  transpose_into(x, ld, T, dp, xt.data(), t32);
-  to_bf16_rows(xt.data(), t32, dp, T, t32, dst, t32);
-}
-
 // One (b, kv head) item. Returns Σ dS (t_j − t_i) over it, for d_slope.
 double backward_item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, BwdScratch& w) {
   const int64_t D = p.D, dp = w.dp, G = p.H / p.Hkv, shift = p.Tk - p.Tq;
@@ -252,7 +244,8 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
 }  // namespace
 
 void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
-  if (p.B > 0 && p.H > 0 && !bf16_products(p) && short_path_applies(p)) return short_backward(p, g);
+  if (p.B > 0 && p.H > 0 && short_path_applies(p)) return short_backward(p, g);
+  note_path(true, KernelPath::tiled);
   const int64_t n_items = p.B * p.Hkv, dp = round_up(p.D, kLanes);
   std::vector<double> slope_part(static_cast<size_t>(n_items), 0.0);
   const bool parallel = n_items > 1 && p.B * p.H * p.Tq * p.Tk * p.D > (1 << 17);

@@ -86,6 +86,7 @@ void pack_block(const AttentionParams& p, int64_t b, int64_t hk, int64_t j0, int
 void attention_forward(const AttentionParams& p) {
   if (p.B == 0 || p.H == 0 || p.Tq == 0) return;
   if (short_path_applies(p)) return short_forward(p);
+  note_path(false, KernelPath::tiled);
   const int64_t D = p.D, dp = round_up(D, kLanes), G = p.H / p.Hkv, shift = p.Tk - p.Tq;
   const int64_t n_qt = (p.Tq + kBq - 1) / kBq, n_items = p.B * p.H * n_qt;
   const int64_t dc = p.content_dim > 0 ? p.content_dim : D, n_lanes = D - dc;

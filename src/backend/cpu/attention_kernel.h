@@ -210,8 +210,8 @@ inline int64_t causal_cover(int64_t i, int64_t diag, int64_t n) {
 }
 
 // Short-sequence path (attention_short.cpp): whole score rows per (batch, head), for
-// Tq ≤ Tk ≤ kShortMaxT, head dim a multiple of 16 up to kShortMaxD, no diagnostics; the forward
-// with fp32 or (bf16_products) AMX products, the backward with fp32 products only.
+// Tq ≤ Tk ≤ kShortMaxT, head dim a multiple of 16 up to kShortMaxD, no diagnostics; both passes
+// with fp32 or (bf16_products: head dim a multiple of 32) AMX products.
 // attention_forward / attention_backward take it where it applies; set_short_path(false) makes
 // them keep the tiled kernel (tests compare the two; benchmarks show both).
 constexpr int64_t kShortMaxT = 256;
@@ -220,6 +220,39 @@ bool short_path_applies(const AttentionParams& p);
 void short_forward(const AttentionParams& p);
 void short_backward(const AttentionParams& p, const AttentionBackwardParams& g);
 void set_short_path(bool enabled);
+// The kernel the last attention_forward (backward = false) / attention_backward call ran: the
+// tests check the dispatch with it.
+enum class KernelPath { tiled, short_fp32, short_amx };
+void note_path(bool backward, KernelPath path);
+KernelPath last_path(bool backward);
+// The short backward's (b, kv head) item with AMX products (attention_short_amx.cpp; called when
+// bf16_products(p), inside a parallel region holding AmxTiles and FlushDenormals); returns
+// Σ dS (t_j − t_i) over the item, for d_slope.
+double short_backward_item_amx(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk);
+
+// The backward's inputs of query head h of batch b: Q, O, dO rows (strides in p, g) and LSE.
+struct HeadInputs {
+  const float *q, *o, *d_o, *lse;
+};
+inline HeadInputs head_inputs(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t h) {
+  return {p.q + b * p.q_s[0] + h * p.q_s[1], p.o + b * p.o_s[0] + h * p.o_s[1], g.d_o + b * g.do_s[0] + h * g.do_s[1],
+          p.lse + (b * p.H + h) * p.Tq};
+}
+// d[i] = dO_i · O_i for i < Tq (fp32, 16 lanes; head dim a multiple of 16).
+inline void row_dots(const AttentionParams& p, const AttentionBackwardParams& g, const HeadInputs& in, float* d) {
+  for (int64_t i = 0; i < p.Tq; ++i) {
+    v16 acc{};
+    for (int64_t c = 0; c < p.D; c += kLanes)
+      acc = fma(load(in.o + i * p.o_s[2] + c), load(in.d_o + i * g.do_s[2] + c), acc);
+    d[i] = hsum(acc);
+  }
+}
+
+// The key bias row of (b, hk), zero past Tk (n entries).
+inline void key_bias_row(const AttentionParams& p, int64_t b, int64_t hk, int64_t n, float* kb) {
+  const float* src = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
+  for (int64_t j = 0; j < n; ++j) kb[j] = (src && j < p.Tk) ? src[j] : 0.f;
+}
 
 #pragma GCC diagnostic pop
 

@@ -8,9 +8,12 @@
 //             and dS = P ∘ (dP − D) (stored scaled), then dV += Pᵀ·dO, dK += dSᵀ·Q over the whole
 //             head and dQ = dS·K written straight into dq.
 // Same math as the tiled kernel (attention_forward.cpp / attention_backward.cpp): the same bias
-// formula, mask, vexp and tile GEMMs; only the blocking differs. Static schedule over the items
-// (all cost the same); per-thread scratch kept across calls.
+// formula, mask, vexp and tile GEMMs; only the blocking differs. With bf16 products (AMX) the
+// forward's products run here on amx_gemm (forward_item<…, true>) and the backward's items in
+// attention_short_amx.cpp. Static schedule over the items (all cost the same); per-thread scratch
+// kept across calls.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -28,6 +31,7 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 bool g_short_enabled = true;
+std::atomic<KernelPath> g_last_path[2] = {KernelPath::tiled, KernelPath::tiled};  // forward, backward
 
 // Per-thread scratch (sizes in floats; grown, never shrunk).
 struct ShortScratch {
@@ -51,12 +55,6 @@ void pack_transposed(const float* src, int64_t rs, int64_t tk, int64_t d, int64_
   if (tk < tkp)
     for (int64_t c = 0; c < d; ++c) std::fill(dst + c * tkp + tk, dst + (c + 1) * tkp, 0.f);
   transpose_into(src, rs, tk, d, dst, tkp);
-}
-
-// The key bias row of (b, hk), zero past Tk (tkp entries).
-void key_bias_row(const AttentionParams& p, int64_t b, int64_t hk, int64_t tkp, float* kb) {
-  const float* src = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
-  for (int64_t j = 0; j < tkp; ++j) kb[j] = (src && j < p.Tk) ? src[j] : 0.f;
 }
 
 // S (Tq × tkp, row stride tkp) = A·Bᵀ with A rows at `a` (stride a_rs) and Bᵀ packed (D × tkp);
@@ -204,10 +202,8 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
   double slope_sum = 0.0;  // Σ dS·Δt: fp32 lanes within a row, double across rows
   for (int64_t gi = 0; gi < G; ++gi) {
     const int64_t h = hk * G + gi;
-    const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
-    const float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
-    const float* d_o = g.d_o + b * g.do_s[0] + h * g.do_s[1];
-    const float* lse = p.lse + (b * p.H + h) * Tq;
+    const HeadInputs in = head_inputs(p, g, b, h);
+    const float *q = in.q, *d_o = in.d_o, *lse = in.lse;
     // The next head's rows (this group's next head, else the next item's first), prefetched during
     // this head's elementwise pass: Q, O, dO and (next item) K, V.
     const bool same_item = gi + 1 < G;
@@ -219,11 +215,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     const float* ndo = has_next ? g.d_o + nb * g.do_s[0] + nh * g.do_s[1] : nullptr;
     const float* nk = has_next && !same_item ? p.k + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
     const float* nv = has_next && !same_item ? p.v + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
-    for (int64_t i = 0; i < Tq; ++i) {  // D_i = dO_i · O_i
-      v16 acc{};
-      for (int64_t c = 0; c < D; c += kLanes) acc = fma(load(o + i * p.o_s[2] + c), load(d_o + i * g.do_s[2] + c), acc);
-      w.dvec[i] = hsum(acc);
-    }
+    row_dots(p, g, in, w.dvec.data());  // D_i = dO_i · O_i
     scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
     scores(p, d_o, g.do_s[2], w.vt.data(), tkp, w.dp.data());
     for (int64_t i = 0; i < Tq; ++i) {
@@ -291,6 +283,9 @@ bool parallel_call(const AttentionParams& p) { return p.B * p.H * p.Tq * p.Tk * 
 
 void set_short_path(bool enabled) { g_short_enabled = enabled; }
 
+void note_path(bool backward, KernelPath path) { g_last_path[backward].store(path, std::memory_order_relaxed); }
+KernelPath last_path(bool backward) { return g_last_path[backward].load(std::memory_order_relaxed); }
+
 bool short_path_applies(const AttentionParams& p) {
   const bool diag = p.d_entropy || p.d_sink || p.d_pmax || p.d_kl || p.d_omega;
   return g_short_enabled && !diag && p.D % kLanes == 0 && p.D <= kShortMaxD && p.Tq <= kShortMaxT &&
@@ -299,6 +294,7 @@ bool short_path_applies(const AttentionParams& p) {
 
 void short_forward(const AttentionParams& p) {
   const bool amx = bf16_products(p);
+  note_path(false, amx ? KernelPath::short_amx : KernelPath::short_fp32);
 #pragma omp parallel if (parallel_call(p))
   {
     const FlushDenormals ftz;
@@ -317,15 +313,23 @@ void short_backward(const AttentionParams& p, const AttentionBackwardParams& g) 
   thread_local std::vector<double> slope_part;  // of the calling thread
   slope_part.assign(static_cast<size_t>(n_items), 0.0);
   double* const part = slope_part.data();
-  const bool prior = p.slope || p.key_bias || g.d_key_bias || g.d_slope;
+  const bool prior = p.slope || p.key_bias || g.d_key_bias || g.d_slope, amx = bf16_products(p);
+  note_path(true, amx ? KernelPath::short_amx : KernelPath::short_fp32);
 #pragma omp parallel if (n_items > 1 && parallel_call(p))
   {
     const FlushDenormals ftz;
-    ShortScratch& w = scratch_for(p, false);
+    if (amx) {  // bf16 products: attention_short_amx.cpp
+      const AmxTiles tiles;
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < n_items; ++item)
-      part[item] = prior ? backward_item<true>(p, g, item / p.Hkv, item % p.Hkv, w)
-                         : backward_item<false>(p, g, item / p.Hkv, item % p.Hkv, w);
+      for (int64_t item = 0; item < n_items; ++item)
+        part[item] = short_backward_item_amx(p, g, item / p.Hkv, item % p.Hkv);
+    } else {
+      ShortScratch& w = scratch_for(p, false);
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < n_items; ++item)
+        part[item] = prior ? backward_item<true>(p, g, item / p.Hkv, item % p.Hkv, w)
+                           : backward_item<false>(p, g, item / p.Hkv, item % p.Hkv, w);
+    }
   }
   if (g.d_slope)
     for (int64_t hk = 0; hk < p.Hkv; ++hk) {

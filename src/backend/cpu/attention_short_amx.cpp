@@ -1,0 +1,180 @@
+// Short-path backward with bf16 products on AMX (dtype bf16, attention_short.cpp's path: Tq ≤ Tk ≤
+// kShortMaxT, head dim a multiple of 32). One item is one (batch, kv head); shapes per item:
+//   packed once: Kᵀ, Vᵀ as pairs over d (D/2 × tk32 words, the B of S = Q·Kᵀ and dP = dO·Vᵀ) and K
+//                as pairs over keys (tk32/2 × D, the B of dQ = dS·K);
+//   per query head of the GQA group: Q, dO as bf16 rows (tq16 × D) and transposed (D × tq32, the
+//                A of dKᵀ += Qᵀ·dS and dVᵀ += dOᵀ·P); S, dP (tq16 × tk32 fp32); one elementwise pass
+//                over row pairs writes P and dS straight as pairs over queries (tq32/2 × tk32 words,
+//                the B of those two products: no transpose of the score matrices) and dS as bf16
+//                rows (the A of dQ); dQ = dS·K (tq16 × D) scaled into dq;
+//   dKᵀ, dVᵀ (D × tk32 fp32) accumulate over the group and are transposed into dk, dv once.
+// Causal: S and dP computed only up to each 16-row block's last admitted key (AmxPart::cols), dQ's
+// sum stops there (k_lower), and dKᵀ, dVᵀ sum each 64-key column block over the queries from the
+// first 32-query step that sees it. Same math and rounding points as the tiled AMX backward
+// (attention_backward.cpp): P and unscaled dS rounded to bf16, fp32 statistics, D_i = dO_i·O_i in
+// fp32, scale applied to dK and dQ at the end; the same bias formula, mask and vexp.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/attention_amx.h"
+#include "backend/cpu/attention_bf16.h"
+#include "backend/cpu/attention_kernel.h"
+
+// See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace goat::cpu::attn {
+
+namespace {
+
+// Per-thread scratch, grown to the call's shape (sizes in the comment at the top), never shrunk.
+struct AmxShortScratch {
+  std::vector<float> s, dp, dkt, dvt, dqs, kb, dkb, dvec, xt;
+  std::vector<uint16_t> q16, do16, qt16, dot16, ds16;
+  std::vector<uint32_t> kt2, vt2, kp, pp, dsp, tmp;
+
+  template <class T>
+  static T* sized(std::vector<T>& v, int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+    return v.data();
+  }
+};
+
+// P and unscaled dS of 16 columns from c0 of query row i (zeros where masked or past `nc`).
+// kPrior: slope / key bias terms (else z = scale·S).
+template <bool kPrior>
+struct RowPass {
+  const float *s, *dp, *kb;
+  float scale, slope, lse, d;
+  int64_t qpos, n_adm, nc;
+  void at(int64_t c0, v16& pr, v16& ds, v16& slope_acc) const {
+    if (c0 >= nc) {
+      pr = v16{}, ds = v16{};
+      return;
+    }
+    const v16 col = splat(static_cast<float>(c0)) + iota();
+    const v16 delta = col - static_cast<float>(qpos);
+    v16 z = load(s + c0) * scale;
+    if constexpr (kPrior) z = fma(load(s + c0), splat(scale), fma(splat(slope), delta, load(kb + c0)));
+    pr = vexp(z - lse);
+    ds = pr * (load(dp + c0) - d);
+    if (c0 + kLanes > n_adm) {  // masked: zeros (S and dP are undefined past the mask)
+      const auto adm = col < static_cast<float>(n_adm);
+      pr = adm ? pr : v16{};
+      ds = adm ? ds : v16{};
+    }
+    if constexpr (kPrior) slope_acc = fma(ds, delta, slope_acc);
+  }
+};
+
+template <bool kPrior>
+double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, AmxShortScratch& w) {
+  const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, shift = Tk - Tq, G = p.H / p.Hkv;
+  const int64_t tq16 = round_up(Tq, 16), tq32 = round_up(Tq, 32), tk16 = round_up(Tk, 16), ld = round_up(Tk, 32);
+  const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
+  const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  const float slope = p.slope ? p.slope[hk] : 0.f;
+  float* const s = AmxShortScratch::sized(w.s, tq16 * ld);
+  float* const dps = AmxShortScratch::sized(w.dp, tq16 * ld);
+  float* const dkt = AmxShortScratch::sized(w.dkt, D * ld);
+  float* const dvt = AmxShortScratch::sized(w.dvt, D * ld);
+  float* const dqs = AmxShortScratch::sized(w.dqs, tq16 * D);
+  float* const kb = AmxShortScratch::sized(w.kb, ld);
+  float* const dkb = AmxShortScratch::sized(w.dkb, ld);
+  float* const dvec = AmxShortScratch::sized(w.dvec, Tq);
+  uint16_t* const q16 = AmxShortScratch::sized(w.q16, tq16 * D);
+  uint16_t* const do16 = AmxShortScratch::sized(w.do16, tq16 * D);
+  uint16_t* const qt16 = AmxShortScratch::sized(w.qt16, D * tq32);
+  uint16_t* const dot16 = AmxShortScratch::sized(w.dot16, D * tq32);
+  uint16_t* const ds16 = AmxShortScratch::sized(w.ds16, tq16 * ld);
+  uint32_t* const kt2 = AmxShortScratch::sized(w.kt2, D / 2 * ld);
+  uint32_t* const vt2 = AmxShortScratch::sized(w.vt2, D / 2 * ld);
+  uint32_t* const kp = AmxShortScratch::sized(w.kp, ld / 2 * D);
+  uint32_t* const pp = AmxShortScratch::sized(w.pp, tq32 / 2 * ld);
+  uint32_t* const dsp = AmxShortScratch::sized(w.dsp, tq32 / 2 * ld);
+  uint32_t* const tmp = AmxShortScratch::sized(w.tmp, ld * D / 2);
+
+  to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, tmp, kt2, ld);
+  to_bf16_pairs_over_cols(v, p.v_s[2], Tk, D, tmp, vt2, ld);
+  to_bf16_pairs(k, p.k_s[2], Tk, D, ld / 2, kp, D);
+  key_bias_row(p, b, hk, ld, kb);
+  if constexpr (kPrior) std::fill(dkb, dkb + ld, 0.f);
+  // Pair rows past the last query pair (read by the 32-query steps of dKᵀ, dVᵀ) and dS rows past
+  // Tq (the A rows of dQ's pad rows) stay zero for the item.
+  const int64_t pair_rows = (Tq + 1) / 2;
+  std::fill(pp + pair_rows * ld, pp + tq32 / 2 * ld, 0u);
+  std::fill(dsp + pair_rows * ld, dsp + tq32 / 2 * ld, 0u);
+  std::fill(ds16 + Tq * ld, ds16 + tq16 * ld, uint16_t{0});
+  const AmxPart rows_part = p.causal ? AmxPart::cols : AmxPart::full;
+  double slope_sum = 0.0;  // Σ dS·Δt: fp32 lanes within a row pair, double across pairs
+  for (int64_t gi = 0; gi < G; ++gi) {
+    const int64_t h = hk * G + gi;
+    const HeadInputs in = head_inputs(p, g, b, h);
+    const float *q = in.q, *d_o = in.d_o, *lse = in.lse;
+    row_dots(p, g, in, dvec);
+    to_bf16_rows(q, p.q_s[2], Tq, D, D, q16, D);
+    to_bf16_rows(d_o, g.do_s[2], Tq, D, D, do16, D);
+    to_bf16_transposed(q, p.q_s[2], Tq, D, tq32, w.xt, qt16);
+    to_bf16_transposed(d_o, g.do_s[2], Tq, D, tq32, w.xt, dot16);
+    amx_gemm(rows_part, shift, tq16, tk16, D, q16, D, kt2, ld, s, ld, false);
+    amx_gemm(rows_part, shift, tq16, tk16, D, do16, D, vt2, ld, dps, ld, false);
+    // Row pairs (i, i + 1): P and dS as pairs over queries, dS as bf16 rows; zeros up to ld.
+    for (int64_t i = 0; i < Tq; i += 2) {
+      RowPass<kPrior> r[2];
+      for (int64_t t = 0; t < 2; ++t) {
+        const int64_t row = i + t, qpos = shift + row;
+        const int64_t n_adm = row >= Tq ? 0 : p.causal ? std::min(Tk, qpos + 1) : Tk;
+        const int64_t at = std::min(row, Tq - 1);
+        r[t] = RowPass<kPrior>{s + at * ld, dps + at * ld, kb, p.scale, slope, lse[at], dvec[at], qpos, n_adm,
+                               round_up(n_adm, kLanes)};
+      }
+      v16 slope_acc{};
+      uint32_t* ppr = pp + i / 2 * ld;
+      uint32_t* dspr = dsp + i / 2 * ld;
+      uint16_t* ds_lo = ds16 + i * ld;
+      for (int64_t c0 = 0; c0 < ld; c0 += kLanes) {
+        v16 p0, d0, p1, d1;
+        r[0].at(c0, p0, d0, slope_acc);
+        r[1].at(c0, p1, d1, slope_acc);
+        store_bf16_pairs(ppr + c0, p0, p1);
+        store_bf16_pairs(dspr + c0, d0, d1);
+        store_bf16(ds_lo + c0, d0);
+        if (i + 1 < Tq) store_bf16(ds_lo + ld + c0, d1);
+        if constexpr (kPrior) store(dkb + c0, load(dkb + c0) + d0 + d1);
+      }
+      if constexpr (kPrior) slope_sum += hsum(slope_acc);
+    }
+    // dVᵀ (+)= dOᵀ·P, dKᵀ (+)= Qᵀ·dS per 64-key column block over the queries that see it (the
+    // group's first head writes, the others add).
+    const bool acc = gi > 0;
+    for (int64_t c0 = 0; c0 < tk16; c0 += 64) {
+      const int64_t n = std::min<int64_t>(64, tk16 - c0);
+      const int64_t k0 = p.causal ? std::clamp<int64_t>((c0 - shift) / 32 * 32, 0, tq32) : 0;
+      amx_gemm(AmxPart::full, 0, D, n, tq32 - k0, dot16 + k0, tq32, pp + k0 / 2 * ld + c0, ld, dvt + c0, ld, acc);
+      amx_gemm(AmxPart::full, 0, D, n, tq32 - k0, qt16 + k0, tq32, dsp + k0 / 2 * ld + c0, ld, dkt + c0, ld, acc);
+    }
+    // dQ = dS·K, scaled into dq.
+    amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, ld, ds16, ld, kp, D, dqs, D, false);
+    float* dq = g.dq + b * g.dq_s[0] + h * g.dq_s[1];
+    for (int64_t i = 0; i < Tq; ++i)
+      for (int64_t c = 0; c < D; c += kLanes) store(dq + i * g.dq_s[2] + c, load(dqs + i * D + c) * p.scale);
+  }
+  // dk = scale·(dKᵀ)ᵀ, dv = (dVᵀ)ᵀ.
+  for (int64_t c = 0; c < D; ++c)
+    for (int64_t j = 0; j < tk16; j += kLanes) store(dkt + c * ld + j, load(dkt + c * ld + j) * p.scale);
+  transpose_into(dkt, ld, D, Tk, g.dk + b * g.dk_s[0] + hk * g.dk_s[1], g.dk_s[2]);
+  transpose_into(dvt, ld, D, Tk, g.dv + b * g.dv_s[0] + hk * g.dv_s[1], g.dv_s[2]);
+  if (g.d_key_bias) std::copy(dkb, dkb + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
+  return slope_sum;
+}
+
+}  // namespace
+
+double short_backward_item_amx(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk) {
+  thread_local AmxShortScratch w;
+  const bool prior = p.slope || p.key_bias || g.d_key_bias || g.d_slope;
+  return prior ? item<true>(p, g, b, hk, w) : item<false>(p, g, b, hk, w);
+}
+
+}  // namespace goat::cpu::attn
