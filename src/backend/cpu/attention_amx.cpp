@@ -54,11 +54,17 @@ void to_bf16_pairs_over_cols(const float* src, int64_t ld, int64_t rows, int64_t
   transpose_into(tmp, dp / 2, ldd, dp / 2, dst, ldd);
 }
 
-void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, std::vector<float>& xt,
-                        uint16_t* dst) {
-  xt.resize(static_cast<size_t>(dp * t32));
-  transpose_into(x, ld, T, dp, xt.data(), t32);
-  to_bf16_rows(xt.data(), t32, dp, T, t32, dst, t32);
+void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, uint16_t* dst) {
+  // 16 × 16 blocks through an L1 buffer: blk[c·16 + r] = x[r0 + r][c0 + c] (zero for r0 + r ≥ T).
+  alignas(64) float blk[kLanes * kLanes];
+  for (int64_t r0 = 0; r0 < t32; r0 += kLanes) {
+    const int64_t rows = std::clamp<int64_t>(T - r0, 0, kLanes);
+    for (int64_t c0 = 0; c0 < dp; c0 += kLanes) {
+      if (rows < kLanes) std::fill(blk, blk + kLanes * kLanes, 0.f);
+      if (rows > 0) transpose_into(x + r0 * ld + c0, ld, rows, kLanes, blk, kLanes);
+      for (int64_t c = 0; c < kLanes; ++c) store_bf16(dst + (c0 + c) * t32 + r0, load(blk + c * kLanes));
+    }
+  }
 }
 
 #if GOATLM_AMX_BUILD

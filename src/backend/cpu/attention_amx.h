@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 // GOATLM_AMX_BUILD: this translation unit is compiled for AMX-BF16 (-march=native on an AMX
 // machine). GCC spells the target macros __AMX_TILE__/__AMX_BF16__, clang __AMXTILE__/__AMXBF16__.
@@ -53,10 +52,10 @@ void to_bf16_pairs(const float* src, int64_t ld, int64_t rows, int64_t cols, int
 void to_bf16_pairs_over_cols(const float* src, int64_t ld, int64_t rows, int64_t dp, uint32_t* tmp, uint32_t* dst,
                              int64_t ldd);
 
-// Rows (T × dp, row stride ld) → bf16 rows of the transpose (dp × t32, zero past T): the A
-// operand of products summed over time (dKᵀ += Qᵀ·dS, dVᵀ += dOᵀ·P). xt: fp32 scratch.
-void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, std::vector<float>& xt,
-                        uint16_t* dst);
+// Rows (T × dp, row stride ld, dp a multiple of 16) → bf16 rows of the transpose (dp × t32, zero
+// past T; t32 a multiple of 16): the A operand of products summed over time (dKᵀ += Qᵀ·dS,
+// dVᵀ += dOᵀ·P).
+void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, uint16_t* dst);
 
 // Which part of C a causal tile needs (attention_kernel.h's Tri, at AMX granularity: 16 rows,
 // K steps of 32): full, cols, k_lower or k_upper with the tile's diag.

@@ -36,7 +36,7 @@ struct BwdScratch {
   // and dS as pairs over queries (kBq/2 × kBk) and dS as bf16 rows; dKᵀ, dVᵀ (dp × kBk) in fp32.
   std::vector<uint16_t> q16, do16, qt16, dot16, ds16;
   std::vector<uint32_t> kt2, vt2, kp, pp, dsp, tmp;
-  std::vector<float> dkt, dvt, xt;
+  std::vector<float> dkt, dvt;
   BwdScratch(int64_t d, bool bf16)
       : dp(d),
         ks(kBk * d),
@@ -100,8 +100,8 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     for (int64_t gi = 0; gi < G; ++gi) {
       to_bf16_rows(q_at(gi, 0), q_rs, p.Tq, dp, dp, w.q16.data() + gi * tq32 * dp, dp);
       to_bf16_rows(do_at(gi, 0), do_rs, p.Tq, dp, dp, w.do16.data() + gi * tq32 * dp, dp);
-      to_bf16_transposed(q_at(gi, 0), q_rs, p.Tq, dp, tq32, w.xt, w.qt16.data() + gi * dp * tq32);
-      to_bf16_transposed(do_at(gi, 0), do_rs, p.Tq, dp, tq32, w.xt, w.dot16.data() + gi * dp * tq32);
+      to_bf16_transposed(q_at(gi, 0), q_rs, p.Tq, dp, tq32, w.qt16.data() + gi * dp * tq32);
+      to_bf16_transposed(do_at(gi, 0), do_rs, p.Tq, dp, tq32, w.dot16.data() + gi * dp * tq32);
     }
   }
   double d_slope = 0.0;

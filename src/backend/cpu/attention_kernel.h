@@ -248,6 +248,37 @@ inline void row_dots(const AttentionParams& p, const AttentionBackwardParams& g,
   }
 }
 
+// Row `row` (d floats) of the rows at `base` (row stride rs) towards the cache, for the next item:
+// the rows of one head sit 3–12 KiB apart in the model's fused buffers, too far apart for the
+// hardware prefetcher, so each item's first reads would miss one by one.
+inline void prefetch_row(const float* base, int64_t rs, int64_t row, int64_t d) {
+  if (!base) return;
+  for (int64_t c = 0; c < d; c += kLanes) __builtin_prefetch(base + row * rs + c, 0, 2);
+}
+
+// The short backward's next head after head gi of item (b, hk): the group's next head, else the
+// next item's first (null past the last item; the static schedule gives a thread consecutive
+// items). Its Q, O, dO rows and, when the item changes, its K, V rows are prefetched row by row
+// during the current head's elementwise pass.
+struct NextHead {
+  const float *q = nullptr, *o = nullptr, *d_o = nullptr, *k = nullptr, *v = nullptr;
+  NextHead(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, int64_t gi) {
+    const int64_t G = p.H / p.Hkv;
+    const bool same_item = gi + 1 < G;
+    const int64_t nb = same_item ? b : (hk + 1 < p.Hkv ? b : b + 1);
+    const int64_t nhk = same_item ? hk : (hk + 1) % p.Hkv, nh = same_item ? hk * G + gi + 1 : nhk * G;
+    if (nb >= p.B) return;
+    q = p.q + nb * p.q_s[0] + nh * p.q_s[1], o = p.o + nb * p.o_s[0] + nh * p.o_s[1];
+    d_o = g.d_o + nb * g.do_s[0] + nh * g.do_s[1];
+    if (!same_item) k = p.k + nb * p.k_s[0] + nhk * p.k_s[1], v = p.v + nb * p.v_s[0] + nhk * p.v_s[1];
+  }
+  // Query row i, and key rows i, i + Tq, … (a pass over the Tq rows covers every key).
+  void prefetch(const AttentionParams& p, const AttentionBackwardParams& g, int64_t i) const {
+    prefetch_row(q, p.q_s[2], i, p.D), prefetch_row(o, p.o_s[2], i, p.D), prefetch_row(d_o, g.do_s[2], i, p.D);
+    for (int64_t j = i; j < p.Tk; j += p.Tq) prefetch_row(k, p.k_s[2], j, p.D), prefetch_row(v, p.v_s[2], j, p.D);
+  }
+};
+
 // The key bias row of (b, hk), zero past Tk (n entries).
 inline void key_bias_row(const AttentionParams& p, int64_t b, int64_t hk, int64_t n, float* kb) {
   const float* src = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;

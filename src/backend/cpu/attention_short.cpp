@@ -67,14 +67,6 @@ void scores(const AttentionParams& p, const float* a, int64_t a_rs, const float*
     tile_gemm(p.Tq, tkp, p.D, a, a_rs, 1, bt, tkp, s, tkp, false);
 }
 
-// Row `row` (d floats) of the rows at `base` (row stride rs) towards the cache, for the next item:
-// the rows of one head sit 3–12 KiB apart in the model's fused buffers, too far apart for the
-// hardware prefetcher, so each item's first reads would miss one by one.
-void prefetch_row(const float* base, int64_t rs, int64_t row, int64_t d) {
-  if (!base) return;
-  for (int64_t c = 0; c < d; c += kLanes) __builtin_prefetch(base + row * rs + c, 0, 2);
-}
-
 // Products with 32 output columns (head dim 32: P·V, dS·K, Pᵀ·dO, dSᵀ·Q) run in 12-row blocks
 // (24 accumulators; the 6-row blocks of tile_gemm reload B for every 6 rows); other widths, and
 // the rows past the last full block, go to tile_gemm / tile_gemm_causal. mode: k_lower or k_upper
@@ -204,17 +196,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     const int64_t h = hk * G + gi;
     const HeadInputs in = head_inputs(p, g, b, h);
     const float *q = in.q, *d_o = in.d_o, *lse = in.lse;
-    // The next head's rows (this group's next head, else the next item's first), prefetched during
-    // this head's elementwise pass: Q, O, dO and (next item) K, V.
-    const bool same_item = gi + 1 < G;
-    const int64_t nb = same_item ? b : (hk + 1 < p.Hkv ? b : b + 1);
-    const int64_t nhk = same_item ? hk : (hk + 1) % p.Hkv, nh = same_item ? h + 1 : nhk * G;
-    const bool has_next = nb < p.B;
-    const float* nq = has_next ? p.q + nb * p.q_s[0] + nh * p.q_s[1] : nullptr;
-    const float* no = has_next ? p.o + nb * p.o_s[0] + nh * p.o_s[1] : nullptr;
-    const float* ndo = has_next ? g.d_o + nb * g.do_s[0] + nh * g.do_s[1] : nullptr;
-    const float* nk = has_next && !same_item ? p.k + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
-    const float* nv = has_next && !same_item ? p.v + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
+    const NextHead next(p, g, b, hk, gi);  // prefetched during this head's elementwise pass
     row_dots(p, g, in, w.dvec.data());  // D_i = dO_i · O_i
     scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
     scores(p, d_o, g.do_s[2], w.vt.data(), tkp, w.dp.data());
@@ -224,8 +206,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
       float* sr = w.s.data() + i * tkp;
       float* dsr = w.dp.data() + i * tkp;
       const float lse_i = lse[i], dv_i = w.dvec[i];
-      prefetch_row(nq, p.q_s[2], i, D), prefetch_row(no, p.o_s[2], i, D), prefetch_row(ndo, g.do_s[2], i, D);
-      for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
+      next.prefetch(p, g, i);
       v16 slope_row{};
       for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
         const v16 col = splat(static_cast<float>(c0)) + iota();

@@ -3,10 +3,11 @@
 //   packed once: Kᵀ, Vᵀ as pairs over d (D/2 × tk32 words, the B of S = Q·Kᵀ and dP = dO·Vᵀ) and K
 //                as pairs over keys (tk32/2 × D, the B of dQ = dS·K);
 //   per query head of the GQA group: Q, dO as bf16 rows (tq16 × D) and transposed (D × tq32, the
-//                A of dKᵀ += Qᵀ·dS and dVᵀ += dOᵀ·P); S, dP (tq16 × tk32 fp32); one elementwise pass
-//                over row pairs writes P and dS straight as pairs over queries (tq32/2 × tk32 words,
-//                the B of those two products: no transpose of the score matrices) and dS as bf16
-//                rows (the A of dQ); dQ = dS·K (tq16 × D) scaled into dq;
+//                A of dKᵀ += Qᵀ·dS and dVᵀ += dOᵀ·P); per block of 32 query rows S, dP (32 × tk32
+//                fp32, in L1) and the elementwise pass over its row pairs, which writes P and dS
+//                straight as pairs over queries (tq32/2 × tk32 words, the B of those two products:
+//                no transpose of the score matrices) and dS as bf16 rows (the A of dQ) while the
+//                next head's rows are prefetched; dQ = dS·K (tq16 × D) scaled into dq;
 //   dKᵀ, dVᵀ (D × tk32 fp32) accumulate over the group and are transposed into dk, dv once.
 // Causal: S and dP computed only up to each 16-row block's last admitted key (AmxPart::cols), dQ's
 // sum stops there (k_lower), and dKᵀ, dVᵀ sum each 64-key column block over the queries from the
@@ -30,7 +31,7 @@ namespace {
 
 // Per-thread scratch, grown to the call's shape (sizes in the comment at the top), never shrunk.
 struct AmxShortScratch {
-  std::vector<float> s, dp, dkt, dvt, dqs, kb, dkb, dvec, xt;
+  std::vector<float> s, dp, dkt, dvt, dqs, kb, dkb, dvec;
   std::vector<uint16_t> q16, do16, qt16, dot16, ds16;
   std::vector<uint32_t> kt2, vt2, kp, pp, dsp, tmp;
 
@@ -68,6 +69,9 @@ struct RowPass {
   }
 };
 
+// Query rows per block of S and dP (even, a multiple of 16): 2 × 32 × 256 fp32 fit L1.
+constexpr int64_t kRowBlock = 32;
+
 template <bool kPrior>
 double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, AmxShortScratch& w) {
   const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, shift = Tk - Tq, G = p.H / p.Hkv;
@@ -75,8 +79,8 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
   const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
   const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
   const float slope = p.slope ? p.slope[hk] : 0.f;
-  float* const s = AmxShortScratch::sized(w.s, tq16 * ld);
-  float* const dps = AmxShortScratch::sized(w.dp, tq16 * ld);
+  float* const s = AmxShortScratch::sized(w.s, kRowBlock * ld);
+  float* const dps = AmxShortScratch::sized(w.dp, kRowBlock * ld);
   float* const dkt = AmxShortScratch::sized(w.dkt, D * ld);
   float* const dvt = AmxShortScratch::sized(w.dvt, D * ld);
   float* const dqs = AmxShortScratch::sized(w.dqs, tq16 * D);
@@ -113,37 +117,45 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
     const HeadInputs in = head_inputs(p, g, b, h);
     const float *q = in.q, *d_o = in.d_o, *lse = in.lse;
     row_dots(p, g, in, dvec);
+    const NextHead next(p, g, b, hk, gi);  // prefetched during the elementwise pass
     to_bf16_rows(q, p.q_s[2], Tq, D, D, q16, D);
     to_bf16_rows(d_o, g.do_s[2], Tq, D, D, do16, D);
-    to_bf16_transposed(q, p.q_s[2], Tq, D, tq32, w.xt, qt16);
-    to_bf16_transposed(d_o, g.do_s[2], Tq, D, tq32, w.xt, dot16);
-    amx_gemm(rows_part, shift, tq16, tk16, D, q16, D, kt2, ld, s, ld, false);
-    amx_gemm(rows_part, shift, tq16, tk16, D, do16, D, vt2, ld, dps, ld, false);
-    // Row pairs (i, i + 1): P and dS as pairs over queries, dS as bf16 rows; zeros up to ld.
-    for (int64_t i = 0; i < Tq; i += 2) {
-      RowPass<kPrior> r[2];
-      for (int64_t t = 0; t < 2; ++t) {
-        const int64_t row = i + t, qpos = shift + row;
-        const int64_t n_adm = row >= Tq ? 0 : p.causal ? std::min(Tk, qpos + 1) : Tk;
-        const int64_t at = std::min(row, Tq - 1);
-        r[t] = RowPass<kPrior>{s + at * ld, dps + at * ld, kb, p.scale, slope, lse[at], dvec[at], qpos, n_adm,
-                               round_up(n_adm, kLanes)};
+    to_bf16_transposed(q, p.q_s[2], Tq, D, tq32, qt16);
+    to_bf16_transposed(d_o, g.do_s[2], Tq, D, tq32, dot16);
+    // Blocks of kRowBlock query rows: S, dP (kRowBlock × ld fp32, kept in L1), then the elementwise
+    // pass over the block's row pairs (i, i + 1): P and dS as pairs over queries, dS as bf16 rows,
+    // zeros up to ld.
+    for (int64_t r0 = 0; r0 < Tq; r0 += kRowBlock) {
+      const int64_t m = std::min(kRowBlock, tq16 - r0);
+      amx_gemm(rows_part, shift + r0, m, tk16, D, q16 + r0 * D, D, kt2, ld, s, ld, false);
+      amx_gemm(rows_part, shift + r0, m, tk16, D, do16 + r0 * D, D, vt2, ld, dps, ld, false);
+      for (int64_t i = r0; i < std::min(r0 + m, Tq); i += 2) {
+        RowPass<kPrior> r[2];
+        for (int64_t t = 0; t < 2; ++t) {
+          const int64_t row = i + t, qpos = shift + row;
+          const int64_t n_adm = row >= Tq ? 0 : p.causal ? std::min(Tk, qpos + 1) : Tk;
+          const int64_t at = std::min(row, Tq - 1);
+          r[t] = RowPass<kPrior>{s + (at - r0) * ld, dps + (at - r0) * ld, kb, p.scale, slope, lse[at], dvec[at],
+                                 qpos, n_adm, round_up(n_adm, kLanes)};
+        }
+        next.prefetch(p, g, i);
+        if (i + 1 < Tq) next.prefetch(p, g, i + 1);
+        v16 slope_acc{};
+        uint32_t* ppr = pp + i / 2 * ld;
+        uint32_t* dspr = dsp + i / 2 * ld;
+        uint16_t* ds_lo = ds16 + i * ld;
+        for (int64_t c0 = 0; c0 < ld; c0 += kLanes) {
+          v16 p0, d0, p1, d1;
+          r[0].at(c0, p0, d0, slope_acc);
+          r[1].at(c0, p1, d1, slope_acc);
+          store_bf16_pairs(ppr + c0, p0, p1);
+          store_bf16_pairs(dspr + c0, d0, d1);
+          store_bf16(ds_lo + c0, d0);
+          if (i + 1 < Tq) store_bf16(ds_lo + ld + c0, d1);
+          if constexpr (kPrior) store(dkb + c0, load(dkb + c0) + d0 + d1);
+        }
+        if constexpr (kPrior) slope_sum += hsum(slope_acc);
       }
-      v16 slope_acc{};
-      uint32_t* ppr = pp + i / 2 * ld;
-      uint32_t* dspr = dsp + i / 2 * ld;
-      uint16_t* ds_lo = ds16 + i * ld;
-      for (int64_t c0 = 0; c0 < ld; c0 += kLanes) {
-        v16 p0, d0, p1, d1;
-        r[0].at(c0, p0, d0, slope_acc);
-        r[1].at(c0, p1, d1, slope_acc);
-        store_bf16_pairs(ppr + c0, p0, p1);
-        store_bf16_pairs(dspr + c0, d0, d1);
-        store_bf16(ds_lo + c0, d0);
-        if (i + 1 < Tq) store_bf16(ds_lo + ld + c0, d1);
-        if constexpr (kPrior) store(dkb + c0, load(dkb + c0) + d0 + d1);
-      }
-      if constexpr (kPrior) slope_sum += hsum(slope_acc);
     }
     // dVᵀ (+)= dOᵀ·P, dKᵀ (+)= Qᵀ·dS per 64-key column block over the queries that see it (the
     // group's first head writes, the others add).
