@@ -98,9 +98,11 @@ TEST(GemmAmx, MatchesFp64OfBf16Operands) {
 
 TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
   // Without AMX matmul_bf16 runs oneDNN: the same bound holds, so the test runs everywhere.
-  // n ≥ 512: matmul_bf16 takes the AMX GEMM (the wide outputs); below, oneDNN.
+  // n ≥ 512, or n ≥ 256 with B not transposed (d_in): matmul_bf16 takes the AMX GEMM; else oneDNN.
   run_amx_case({true, 64, 512, 288, 1, true, false, false}, true);
   run_amx_case({false, 32, 544, 64, 0, false, false, true}, true);
+  run_amx_case({false, 64, 256, 96, 2, false, true, false}, true);
+  run_amx_case({true, 64, 256, 64, 0, true, false, false}, true);
   run_amx_case({false, 64, 96, 64, 0, false, true, false}, true);
   EXPECT_EQ(cpu::amx_matmul_applies(true, 64, 64, 64, 1.f, 0.f, false), false);  // transposed A: oneDNN
   EXPECT_EQ(cpu::amx_matmul_applies(false, 48, 64, 64, 1.f, 0.f, false), false);  // m not a multiple of 32
