@@ -16,8 +16,8 @@
 // fp32, scale applied to dK and dQ at the end; the same bias formula, mask and vexp.
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
+#include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/attention_amx.h"
 #include "backend/cpu/attention_bf16.h"
 #include "backend/cpu/attention_kernel.h"
@@ -29,17 +29,12 @@ namespace goat::cpu::attn {
 
 namespace {
 
-// Per-thread scratch, grown to the call's shape (sizes in the comment at the top), never shrunk.
+// Per-thread scratch, grown to the call's shape (sizes in the comment at the top), never shrunk;
+// 64-byte aligned, so that every AMX tile row is one cache line (aligned_scratch.h).
 struct AmxShortScratch {
-  std::vector<float> s, dp, dkt, dvt, dqs, kb, dkb, dvec;
-  std::vector<uint16_t> q16, do16, qt16, dot16, ds16;
-  std::vector<uint32_t> kt2, vt2, kp, pp, dsp, tmp;
-
-  template <class T>
-  static T* sized(std::vector<T>& v, int64_t n) {
-    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
-    return v.data();
-  }
+  AlignedScratch s, dp, dkt, dvt, dqs, kb, dkb, dvec;
+  AlignedScratch q16, do16, qt16, dot16, ds16;
+  AlignedScratch kt2, vt2, kp, pp, dsp, tmp;
 };
 
 // P and unscaled dS of 16 columns from c0 of query row i (zeros where masked or past `nc`).
@@ -79,25 +74,25 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
   const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
   const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
   const float slope = p.slope ? p.slope[hk] : 0.f;
-  float* const s = AmxShortScratch::sized(w.s, kRowBlock * ld);
-  float* const dps = AmxShortScratch::sized(w.dp, kRowBlock * ld);
-  float* const dkt = AmxShortScratch::sized(w.dkt, D * ld);
-  float* const dvt = AmxShortScratch::sized(w.dvt, D * ld);
-  float* const dqs = AmxShortScratch::sized(w.dqs, tq16 * D);
-  float* const kb = AmxShortScratch::sized(w.kb, ld);
-  float* const dkb = AmxShortScratch::sized(w.dkb, ld);
-  float* const dvec = AmxShortScratch::sized(w.dvec, Tq);
-  uint16_t* const q16 = AmxShortScratch::sized(w.q16, tq16 * D);
-  uint16_t* const do16 = AmxShortScratch::sized(w.do16, tq16 * D);
-  uint16_t* const qt16 = AmxShortScratch::sized(w.qt16, D * tq32);
-  uint16_t* const dot16 = AmxShortScratch::sized(w.dot16, D * tq32);
-  uint16_t* const ds16 = AmxShortScratch::sized(w.ds16, tq16 * ld);
-  uint32_t* const kt2 = AmxShortScratch::sized(w.kt2, D / 2 * ld);
-  uint32_t* const vt2 = AmxShortScratch::sized(w.vt2, D / 2 * ld);
-  uint32_t* const kp = AmxShortScratch::sized(w.kp, ld / 2 * D);
-  uint32_t* const pp = AmxShortScratch::sized(w.pp, tq32 / 2 * ld);
-  uint32_t* const dsp = AmxShortScratch::sized(w.dsp, tq32 / 2 * ld);
-  uint32_t* const tmp = AmxShortScratch::sized(w.tmp, ld * D / 2);
+  float* const s = w.s.get<float>(kRowBlock * ld);
+  float* const dps = w.dp.get<float>(kRowBlock * ld);
+  float* const dkt = w.dkt.get<float>(D * ld);
+  float* const dvt = w.dvt.get<float>(D * ld);
+  float* const dqs = w.dqs.get<float>(tq16 * D);
+  float* const kb = w.kb.get<float>(ld);
+  float* const dkb = w.dkb.get<float>(ld);
+  float* const dvec = w.dvec.get<float>(Tq);
+  uint16_t* const q16 = w.q16.get<uint16_t>(tq16 * D);
+  uint16_t* const do16 = w.do16.get<uint16_t>(tq16 * D);
+  uint16_t* const qt16 = w.qt16.get<uint16_t>(D * tq32);
+  uint16_t* const dot16 = w.dot16.get<uint16_t>(D * tq32);
+  uint16_t* const ds16 = w.ds16.get<uint16_t>(tq16 * ld);
+  uint32_t* const kt2 = w.kt2.get<uint32_t>(D / 2 * ld);
+  uint32_t* const vt2 = w.vt2.get<uint32_t>(D / 2 * ld);
+  uint32_t* const kp = w.kp.get<uint32_t>(ld / 2 * D);
+  uint32_t* const pp = w.pp.get<uint32_t>(tq32 / 2 * ld);
+  uint32_t* const dsp = w.dsp.get<uint32_t>(tq32 / 2 * ld);
+  uint32_t* const tmp = w.tmp.get<uint32_t>(ld * D / 2);
 
   to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, tmp, kt2, ld);
   to_bf16_pairs_over_cols(v, p.v_s[2], Tk, D, tmp, vt2, ld);
