@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cpu/attention_amx.h"
+#include "backend/cpu/gemm_amx_store.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
 #include "core/dtype.h"
@@ -57,31 +58,6 @@ void pack_b(bool trans_b, int64_t nb, int64_t k, const uint16_t* b, int64_t ldb,
   }
 }
 
-// 32 fp32 values → 32 bf16 bits at dst, rounded to nearest even; a non-temporal store where dst
-// is 64-byte aligned.
-inline void store_bf16_row(const float* src, uint16_t* dst) {
-#if defined(__AVX512BF16__)
-  const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_load_ps(src + 16), _mm512_load_ps(src)));
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0)
-    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), both);
-  else
-    _mm512_storeu_si512(dst, both);
-#else
-  for (int64_t j = 0; j < kBlock; ++j) dst[j] = bf16::from_float(src[j]).bits;
-#endif
-}
-
-// 32 fp32 values to dst, non-temporal where dst is 64-byte aligned.
-inline void store_f32_row(const float* src, float* dst) {
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
-    _mm512_stream_ps(dst, _mm512_load_ps(src));
-    _mm512_stream_ps(dst + 16, _mm512_load_ps(src + 16));
-  } else {
-    _mm512_storeu_ps(dst, _mm512_load_ps(src));
-    _mm512_storeu_ps(dst + 16, _mm512_load_ps(src + 16));
-  }
-}
-
 // A's rows [r0, r0 + 32) as tiles: packed[(s·32 + r)·32 + e] = A[r0 + r][32s + e], so every A tile
 // load reads 1 KiB contiguous (row stride 64 bytes). Tile loads with A's own row stride (2 KiB at
 // K = 1024) ran at half the speed: the 32 rows fall into few L1 sets.
@@ -94,9 +70,9 @@ void pack_a_rows(const uint16_t* a, int64_t lda, int64_t k, uint16_t* packed) {
 // `steps` K steps of 32 from packed A (pack_a_rows) and packed B (pack_b) at the first step.
 // init: nullptr (zero), or the f32 matrix the C tiles start from (C itself when accumulating, 16
 // bias rows otherwise) with its row stride; the second row tile starts from init + 16·init_ld when
-// init_second, else from init again (the bias rows).
+// init_second, else from init again (the bias rows). The finished block goes to amx_store_block.
 void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, const float* init, int64_t init_ld,
-                 bool init_second, Bf16Out c, int64_t r0, int64_t n0) {
+                 bool init_second, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
   const int64_t sa = 64, sb = kBlock * 4, si = init_ld * 4;
   if (init) {
     const float* init2 = init_second ? init + 16 * init_ld : init;
@@ -131,28 +107,22 @@ void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, const fl
     _tile_stored(3, out + 16 * c.ldc + 16, sc);
     return;
   }
-  // Through L1 to non-temporal stores: C (up to 16 MiB) goes to memory without being read first
-  // (ordinary stores read each line before writing it: 9.7 against 22 GB/s on one core here).
-  alignas(64) float tmp[kBlock * kBlock];
-  _tile_stored(0, tmp, kBlock * 4);
-  _tile_stored(1, tmp + 16, kBlock * 4);
-  _tile_stored(2, tmp + 16 * kBlock, kBlock * 4);
-  _tile_stored(3, tmp + 16 * kBlock + 16, kBlock * 4);
-  if (c.bf16) {
-    uint16_t* out = static_cast<uint16_t*>(c.c) + r0 * c.ldc + n0;
-    for (int64_t r = 0; r < kBlock; ++r) store_bf16_row(tmp + r * kBlock, out + r * c.ldc);
-  } else {
-    float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
-    for (int64_t r = 0; r < kBlock; ++r) store_f32_row(tmp + r * kBlock, out + r * c.ldc);
-  }
+  alignas(64) float block[kBlock * kBlock];
+  _tile_stored(0, block, kBlock * 4);
+  _tile_stored(1, block + 16, kBlock * 4);
+  _tile_stored(2, block + 16 * kBlock, kBlock * 4);
+  _tile_stored(3, block + 16 * kBlock + 16, kBlock * 4);
+  amx_store_block(block, c, gelu, r0, n0);  // the epilogue (gemm_amx_store.h)
 }
 
 }  // namespace
 
 void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda, const uint16_t* b,
-                int64_t ldb, bool accumulate, Bf16Out c, const float* bias) {
+                int64_t ldb, bool accumulate, Bf16Out c, const float* bias, const GeluEpilogue* gelu) {
   GOAT_CHECK(amx_matmul_applies(false, m, n, k, 1.f, accumulate ? 1.f : 0.f, c.bf16), "amx_matmul",
              "unsupported GEMM m={} n={} k={} (multiples of 32, AMX, f32 C to accumulate into)", m, n, k);
+  GOAT_CHECK(!gelu || (c.bf16 && gelu->gelu_out), "amx_matmul",
+             "a GELU epilogue needs a bf16 C and gelu_out (m={} n={})", m, n);
   thread_local std::vector<uint32_t> packed_store;
   thread_local std::vector<float> bias_store;
   packed_store.resize(static_cast<size_t>(n * k / 2));
@@ -179,11 +149,11 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
         const int64_t n0 = nb * kBlock;
         const uint32_t* bp = packed + nb * pairs * kBlock;
         if (accumulate)
-          block_32x32(a_packed.data(), bp, steps, cf + r0 * c.ldc + n0, c.ldc, true, c, r0, n0);
+          block_32x32(a_packed.data(), bp, steps, cf + r0 * c.ldc + n0, c.ldc, true, c, gelu, r0, n0);
         else if (bias_rows)
-          block_32x32(a_packed.data(), bp, steps, bias_rows + n0, n, false, c, r0, n0);
+          block_32x32(a_packed.data(), bp, steps, bias_rows + n0, n, false, c, gelu, r0, n0);
         else
-          block_32x32(a_packed.data(), bp, steps, nullptr, 0, false, c, r0, n0);
+          block_32x32(a_packed.data(), bp, steps, nullptr, 0, false, c, gelu, r0, n0);
       }
     }
     _mm_sfence();  // the non-temporal stores are visible before the region ends
@@ -193,7 +163,7 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
 #else  // no AMX in this build: never called (amx_matmul_applies is false)
 
 void amx_matmul(bool, int64_t m, int64_t n, int64_t k, const uint16_t*, int64_t, const uint16_t*, int64_t, bool,
-                Bf16Out, const float*) {
+                Bf16Out, const float*, const GeluEpilogue*) {
   fail("amx_matmul", "AMX is not compiled into this build (m={} n={} k={})", m, n, k);
 }
 
