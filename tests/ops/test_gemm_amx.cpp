@@ -2,8 +2,9 @@
 // every element, with a computed tolerance: the only error left is the fp32 accumulation, bounded
 // by γ_{K+2} · (Σ|a||b| + |bias| + |C_in|) (u32 = 2^-24), plus, for a bf16 C, the final rounding
 // u16 · |C| (u16 = 2^-8). Covers both B layouts (the forward's wᵀ and d_in's w), row strides
-// wider than the matrices, the bias epilogue, accumulation into C, a bf16 C, K over one 256 chunk
-// (the partial sums kept in C between chunks) and the dispatch from matmul_bf16.
+// wider than the matrices, the bias epilogue (with and without accumulation into C), accumulation
+// into C, a bf16 C, single-step and long K, odd row/column block counts and the dispatch from
+// matmul_bf16.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -88,15 +89,20 @@ TEST(GemmAmx, MatchesFp64OfBf16Operands) {
       {false, 32, 128, 96, 0, false, true, false},   // d_in accumulated into
       {false, 128, 64, 256, 2, false, false, true},  // d_in, bf16 C (c_proj's d_in)
       {true, 32, 32, 32, 0, false, true, false},     // one block, one step
+      {true, 32, 64, 32, 0, true, true, false},      // bias and accumulation together, one step
+      {false, 96, 160, 32, 7, true, false, true},    // d_in layout with a bias, bf16 C, odd block counts
+      {true, 160, 32, 1056, 1, false, false, false},  // 5 row blocks, one column block, 33 K steps
   };
   for (const AmxCase& c : cases) run_amx_case(c, false);
 }
 
 TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
   // Without AMX matmul_bf16 runs oneDNN: the same bound holds, so the test runs everywhere.
-  // n ≥ 512: matmul_bf16 takes the AMX GEMM (the wide outputs); below, oneDNN.
+  // n ≥ 512, or n ≥ 256 with B not transposed (d_in): matmul_bf16 takes the AMX GEMM; else oneDNN.
   run_amx_case({true, 64, 512, 288, 1, true, false, false}, true);
   run_amx_case({false, 32, 544, 64, 0, false, false, true}, true);
+  run_amx_case({false, 64, 256, 96, 2, false, true, false}, true);
+  run_amx_case({true, 64, 256, 64, 0, true, false, false}, true);
   run_amx_case({false, 64, 96, 64, 0, false, true, false}, true);
   EXPECT_EQ(cpu::amx_matmul_applies(true, 64, 64, 64, 1.f, 0.f, false), false);  // transposed A: oneDNN
   EXPECT_EQ(cpu::amx_matmul_applies(false, 48, 64, 64, 1.f, 0.f, false), false);  // m not a multiple of 32

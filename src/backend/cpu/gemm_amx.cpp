@@ -10,7 +10,6 @@
 #include "backend/cpu/gemm_amx_store.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
-#include "core/dtype.h"
 
 #if GOATLM_AMX_BUILD
 #include <immintrin.h>
@@ -67,19 +66,21 @@ void pack_a_rows(const uint16_t* a, int64_t lda, int64_t k, uint16_t* packed) {
 }
 
 // One 32 × 32 block of C at (r0, n0): tiles 0–3 accumulate (2 A tiles 4, 5) × (2 B tiles 6, 7) over
-// `steps` K steps of 32 from packed A (pack_a_rows) and packed B (pack_b) at the first step.
-// init: nullptr (zero), or the f32 matrix the C tiles start from (C itself when accumulating, 16
-// bias rows otherwise) with its row stride; the second row tile starts from init + 16·init_ld when
-// init_second, else from init again (the bias rows). The finished block goes to amx_store_block.
-void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, const float* init, int64_t init_ld,
-                 bool init_second, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
-  const int64_t sa = 64, sb = kBlock * 4, si = init_ld * 4;
-  if (init) {
-    const float* init2 = init_second ? init + 16 * init_ld : init;
-    _tile_loadd(0, init, si);
-    _tile_loadd(1, init + 16, si);
-    _tile_loadd(2, init2, si);
-    _tile_loadd(3, init2 + 16, si);
+// `steps` K steps of 32 from packed A (pack_a_rows) and packed B (pack_b) at the first step,
+// starting from zero, or from C itself when accumulating (f32 C). The bias is added in the
+// epilogue (amx_store_block, gemm_amx_store.h), not loaded into the C tiles: a tile load into a C
+// tile waits for the previous block's store of that tile. Accumulated without a bias, the tiles go straight back to C
+// (it was just read, it is in the cache).
+void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, bool accumulate, const float* bias,
+                 Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
+  const int64_t sa = 64, sb = kBlock * 4;
+  float* const cf = static_cast<float*>(c.c) + r0 * c.ldc + n0;  // only used for an f32 C
+  const int64_t sc = c.ldc * 4;
+  if (accumulate) {
+    _tile_loadd(0, cf, sc);
+    _tile_loadd(1, cf + 16, sc);
+    _tile_loadd(2, cf + 16 * c.ldc, sc);
+    _tile_loadd(3, cf + 16 * c.ldc + 16, sc);
   } else {
     _tile_zero(0);
     _tile_zero(1);
@@ -98,13 +99,11 @@ void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, const fl
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
-  if (init_second) {  // accumulating: C was just read, it is in the cache
-    float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
-    const int64_t sc = c.ldc * 4;
-    _tile_stored(0, out, sc);
-    _tile_stored(1, out + 16, sc);
-    _tile_stored(2, out + 16 * c.ldc, sc);
-    _tile_stored(3, out + 16 * c.ldc + 16, sc);
+  if (accumulate && !bias) {
+    _tile_stored(0, cf, sc);
+    _tile_stored(1, cf + 16, sc);
+    _tile_stored(2, cf + 16 * c.ldc, sc);
+    _tile_stored(3, cf + 16 * c.ldc + 16, sc);
     return;
   }
   alignas(64) float block[kBlock * kBlock];
@@ -112,7 +111,7 @@ void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, const fl
   _tile_stored(1, block + 16, kBlock * 4);
   _tile_stored(2, block + 16 * kBlock, kBlock * 4);
   _tile_stored(3, block + 16 * kBlock + 16, kBlock * 4);
-  amx_store_block(block, c, gelu, r0, n0);  // the epilogue (gemm_amx_store.h)
+  amx_store_block(block, bias, c, gelu, r0, n0);
 }
 
 }  // namespace
@@ -124,17 +123,9 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
   GOAT_CHECK(!gelu || (c.bf16 && gelu->gelu_out), "amx_matmul",
              "a GELU epilogue needs a bf16 C and gelu_out (m={} n={})", m, n);
   thread_local std::vector<uint32_t> packed_store;
-  thread_local std::vector<float> bias_store;
   packed_store.resize(static_cast<size_t>(n * k / 2));
-  uint32_t* const packed = packed_store.data();  // the workers must not name the thread_locals
-  const float* bias_rows = nullptr;  // (16, n): the bias repeated, the C tiles' start
-  if (bias) {
-    bias_store.resize(static_cast<size_t>(16 * n));
-    for (int64_t r = 0; r < 16; ++r) std::copy(bias, bias + n, bias_store.begin() + r * n);
-    bias_rows = bias_store.data();
-  }
+  uint32_t* const packed = packed_store.data();  // the workers must not name the thread_local
   const int64_t row_blocks = m / kBlock, col_blocks = n / kBlock, steps = k / 32, pairs = k / 2;
-  float* const cf = static_cast<float*>(c.c);
 #pragma omp parallel if (m * n * k >= kParallelMin * 32)
   {
     const attn::AmxTiles tiles;
@@ -145,16 +136,9 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
     for (int64_t mb = 0; mb < row_blocks; ++mb) {
       const int64_t r0 = mb * kBlock;
       pack_a_rows(a + r0 * lda, lda, k, a_packed.data());
-      for (int64_t nb = 0; nb < col_blocks; ++nb) {
-        const int64_t n0 = nb * kBlock;
-        const uint32_t* bp = packed + nb * pairs * kBlock;
-        if (accumulate)
-          block_32x32(a_packed.data(), bp, steps, cf + r0 * c.ldc + n0, c.ldc, true, c, gelu, r0, n0);
-        else if (bias_rows)
-          block_32x32(a_packed.data(), bp, steps, bias_rows + n0, n, false, c, gelu, r0, n0);
-        else
-          block_32x32(a_packed.data(), bp, steps, nullptr, 0, false, c, gelu, r0, n0);
-      }
+      for (int64_t nb = 0; nb < col_blocks; ++nb)
+        block_32x32(a_packed.data(), packed + nb * pairs * kBlock, steps, accumulate,
+                    bias ? bias + nb * kBlock : nullptr, c, gelu, r0, nb * kBlock);
     }
     _mm_sfence();  // the non-temporal stores are visible before the region ends
   }

@@ -1,22 +1,25 @@
 // Our own AMX bf16 GEMM for the linear layers' forward and d_in shapes (dtype "bf16" on the CPU),
-// which matmul_bf16 (gemm_bf16.h) runs instead of oneDNN's matmul for the wide outputs (n ≥ 512).
-// Why: there oneDNN 2.6.3's brgemm matmul reached 0.25–0.35 TFLOP/s per core against ≈ 0.5 for
-// this kernel, mostly because this one writes C with non-temporal stores (one core: 22 GB/s
-// against 9.7 with ordinary stores, which read each line first). On the narrow shapes both run at
-// ≈ 0.55 TFLOP/s per core: a 2 × 2-tile loop is bound by feeding one of its operands from L2
-// (≈ 0.75 TFLOP/s in a bare loop against 1.5 from L1). `goatlm bench gemm-bf16` prints both
-// engines side by side; figures and the rule in docs/performance.md ("bf16 GEMMs").
+// which matmul_bf16 (gemm_bf16.h) runs instead of oneDNN's matmul for the wide outputs (n ≥ 512)
+// and the d_in GEMMs from n = 256. Why: there oneDNN 2.6.3's brgemm matmul reached 0.25–0.35
+// TFLOP/s per core against ≈ 0.5 for this kernel, mostly because this one writes C with
+// non-temporal stores (one core: 22 GB/s against 9.7 with ordinary stores, which read each line
+// first). On the narrow shapes both run at ≈ 0.55 TFLOP/s per core: a 2 × 2-tile loop is bound by
+// feeding one of its operands from L2 (≈ 0.75 TFLOP/s in a bare loop against 1.5 from L1); sharing
+// each B panel between 2–4 row blocks while it is in L1, prefetching the next panel, a
+// software-pipelined tile loop and K blocking measured no steadier gain than the ±10% noise here,
+// and the d_W shape (A transposed, K = tokens) ran at 0.6–0.9× oneDNN's (docs/performance.md).
+// `goatlm bench gemm-bf16` prints both engines side by side; figures and the rule in
+// docs/performance.md ("bf16 GEMMs").
 // Recipe: the same as gemm_bf16's (bf16 operands, products accumulated in fp32 on the tile unit, C
-// fp32 or rounded to bf16 to nearest even from the fp32 accumulator). Only the summation order of
-// the fp32 accumulation differs from oneDNN's.
+// fp32 or rounded to bf16 to nearest even from the fp32 accumulator, the bias added to the fp32
+// sum). Only the summation order of the fp32 accumulation differs from oneDNN's.
 // Scheme: B is packed once per call into AMX's VNNI layout, blocks of 32 columns, (K/2 pair rows ×
 // 32 columns) words each (≤ 1 MiB for the model's weights); each 32-row block of A is copied into
 // tile order (1 KiB per tile) once and serves every column block; C is produced in 32 × 32 blocks
-// (tiles 0–3), two A tiles and two B tiles per K step of 32, the bias (or, accumulating, C itself)
-// loaded into the C tiles first. Threads split the 32-row blocks of M.
-// Epilogue (gemm_amx_store.h): each finished 32 × 32 fp32 block passes through L1 to non-temporal
-// stores, optionally with GELU applied there (GeluEpilogue: c_fc's forward writes fch and GELU(fch)),
-// which saves a pass over the matrix.
+// (tiles 0–3, from zero or, accumulating, from C), two A tiles and two B tiles per K step of 32; a
+// finished block goes through the epilogue (gemm_amx_store.h: + bias, fp32 or bf16, non-temporal
+// stores, optionally GELU: GeluEpilogue, c_fc's forward writes fch and GELU(fch), which saves a
+// pass over the matrix). Threads split the 32-row blocks of M.
 #pragma once
 
 #include <cstdint>

@@ -79,7 +79,15 @@ inline void store_f32_row(const float* src, float* dst) {
 
 }  // namespace
 
-void amx_store_block(const float* block, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
+void amx_store_block(float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
+  if (bias) {
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+    for (int64_t r = 0; r < kBlock; ++r) {
+      float* row = block + r * kBlock;
+      _mm512_store_ps(row, _mm512_add_ps(_mm512_load_ps(row), b0));
+      _mm512_store_ps(row + 16, _mm512_add_ps(_mm512_load_ps(row + 16), b1));
+    }
+  }
   if (!c.bf16) {
     float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
     for (int64_t r = 0; r < kBlock; ++r) store_f32_row(block + r * kBlock, out + r * c.ldc);
@@ -103,7 +111,7 @@ void amx_store_block(const float* block, Bf16Out c, const GeluEpilogue* gelu, in
 
 #else  // no AMX in this build: amx_matmul never runs
 
-void amx_store_block(const float*, Bf16Out, const GeluEpilogue*, int64_t r0, int64_t n0) {
+void amx_store_block(float*, const float*, Bf16Out, const GeluEpilogue*, int64_t r0, int64_t n0) {
   fail("amx_store_block", "AMX is not compiled into this build (block at {}, {})", r0, n0);
 }
 
