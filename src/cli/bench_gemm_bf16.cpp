@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/gemm_amx.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "cli/commands.h"
@@ -35,16 +36,24 @@ void flush_caches() {
 
 void bench_one(const Bf16Gemm& g, int reps) {
   const int64_t ar = g.ta ? g.k : g.m, ac = g.ta ? g.m : g.k, br = g.tb ? g.n : g.k, bc = g.tb ? g.k : g.n;
-  std::vector<uint16_t> a(static_cast<size_t>(ar * ac), 0x3f00), b(static_cast<size_t>(br * bc), 0x3e80);
-  std::vector<float> bias(static_cast<size_t>(g.n), 0.5f), c(static_cast<size_t>(g.m * g.n), 0.f);
-  const cpu::Bf16Out out{c.data(), g.n, g.c_bf16};
+  // Operands 64-byte aligned, as the trainer's arena gives them (from std::vector, page + 16 bytes,
+  // oneDNN read A and B across cache lines).
+  cpu::AlignedScratch a_store, b_store, c_store;
+  uint16_t* const a = a_store.get<uint16_t>(ar * ac);
+  uint16_t* const b = b_store.get<uint16_t>(br * bc);
+  float* const c = c_store.get<float>(g.m * g.n);
+  std::fill_n(a, ar * ac, uint16_t{0x3f00});
+  std::fill_n(b, br * bc, uint16_t{0x3e80});
+  std::fill_n(c, g.m * g.n, 0.f);
+  std::vector<float> bias(static_cast<size_t>(g.n), 0.5f);
+  const cpu::Bf16Out out{c, g.n, g.c_bf16};
   const float beta = g.accumulate ? 1.f : 0.f;
   const float* bp = g.bias ? bias.data() : nullptr;
   const bool amx = cpu::amx_matmul_applies(g.ta, g.m, g.n, g.k, 1.f, beta, g.c_bf16);
   const auto onednn = [&] {
-    cpu::matmul_bf16_onednn(g.ta, g.tb, g.m, g.n, g.k, 1.f, a.data(), ac, b.data(), bc, beta, out, bp);
+    cpu::matmul_bf16_onednn(g.ta, g.tb, g.m, g.n, g.k, 1.f, a, ac, b, bc, beta, out, bp);
   };
-  const auto ours = [&] { cpu::amx_matmul(g.tb, g.m, g.n, g.k, a.data(), ac, b.data(), bc, g.accumulate, out, bp); };
+  const auto ours = [&] { cpu::amx_matmul(g.tb, g.m, g.n, g.k, a, ac, b, bc, g.accumulate, out, bp); };
   onednn();  // warm-up: primitives, scratch
   if (amx) ours();
   std::vector<double> t_onednn, t_ours;

@@ -4,9 +4,8 @@
 //  - against fp64: out within the GEMM bound γ_{K+2}·Σ|a||b| (+ |bias|) plus its bf16 rounding
 //    u16·|y|; gelu_out = bf16(GELU(out)) within the table's bound u16·|g| + 1e-6·(|x| + 1)
 //    (test_gelu_table.cpp);
-//  - shapes where the AMX GEMM runs (n ≥ 512 outputs, multiples of 32) and where it does not
-//    (the two-pass path), row strides wider than the rows (64-byte aligned or not), padding cells
-//    never written.
+//  - shapes where the AMX GEMM runs (multiples of 32) and where it does not (the two-pass path),
+//    row strides wider than the rows (64-byte aligned or not), padding cells never written.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -83,7 +82,8 @@ void check_forward(int64_t n, int64_t cin, int64_t cout, int64_t pad) {
 
 TEST(GeluEpilogue, ForwardMatchesUnfusedAndFp64) {
   check_forward(96, 64, 512, 0);   // the AMX GEMM (where present): GELU in its epilogue
+  check_forward(32, 32, 64, 0);    // one row block, two column blocks
   check_forward(64, 96, 544, 32);  // padded rows of C and GELU's output (64-byte aligned), AMX
   check_forward(64, 32, 512, 3);   // rows not 64-byte aligned: ordinary stores, AMX
-  check_forward(50, 40, 96, 1);    // oneDNN's GEMM, then GELU's pass
+  check_forward(50, 40, 96, 1);    // not multiples of 32: oneDNN's GEMM, then GELU's pass
 }

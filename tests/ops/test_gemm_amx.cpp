@@ -98,7 +98,7 @@ TEST(GemmAmx, MatchesFp64OfBf16Operands) {
 
 TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
   // Without AMX matmul_bf16 runs oneDNN: the same bound holds, so the test runs everywhere.
-  // n ≥ 512, or n ≥ 256 with B not transposed (d_in): matmul_bf16 takes the AMX GEMM; else oneDNN.
+  // matmul_bf16 takes the AMX GEMM wherever it applies (A not transposed), else oneDNN.
   run_amx_case({true, 64, 512, 288, 1, true, false, false}, true);
   run_amx_case({false, 32, 544, 64, 0, false, false, true}, true);
   run_amx_case({false, 64, 256, 96, 2, false, true, false}, true);

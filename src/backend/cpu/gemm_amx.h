@@ -1,15 +1,13 @@
-// Our own AMX bf16 GEMM for the linear layers' forward and d_in shapes (dtype "bf16" on the CPU),
-// which matmul_bf16 (gemm_bf16.h) runs instead of oneDNN's matmul for the wide outputs (n ≥ 512)
-// and the d_in GEMMs from n = 256. Why: there oneDNN 2.6.3's brgemm matmul reached 0.25–0.35
-// TFLOP/s per core against ≈ 0.5 for this kernel, mostly because this one writes C with
-// non-temporal stores (one core: 22 GB/s against 9.7 with ordinary stores, which read each line
-// first). On the narrow shapes both run at ≈ 0.55 TFLOP/s per core: a 2 × 2-tile loop is bound by
-// feeding one of its operands from L2 (≈ 0.75 TFLOP/s in a bare loop against 1.5 from L1); sharing
-// each B panel between 2–4 row blocks while it is in L1, prefetching the next panel, a
-// software-pipelined tile loop and K blocking measured no steadier gain than the ±10% noise here,
-// and the d_W shape (A transposed, K = tokens) ran at 0.6–0.9× oneDNN's (docs/performance.md).
-// `goatlm bench gemm-bf16` prints both engines side by side; figures and the rule in
-// docs/performance.md ("bf16 GEMMs").
+// Our own AMX bf16 GEMM for the linear layers' forward and d_in GEMMs (dtype "bf16" on the CPU),
+// which matmul_bf16 (gemm_bf16.h) runs instead of oneDNN's matmul wherever it applies (A not
+// transposed; the d_W GEMMs stay on oneDNN). With its packed operands 64-byte aligned
+// (aligned_scratch.h) it runs at 0.6–0.95 TFLOP/s per core against oneDNN 2.6.3's 0.3–0.6 on the
+// model's shapes; part of that is C written with non-temporal stores (one core: 22 GB/s against
+// 9.7 with ordinary stores, which read each line first). Grouping 2–4 row blocks per B panel,
+// prefetching the next panel or the next A rows, a software-pipelined tile loop and K blocking
+// measured no gain or a loss; the d_W shape (A transposed, K = tokens) ran at 0.6–0.9× oneDNN's
+// when tried before the alignment fix (docs/performance.md, "bf16 GEMMs", with `goatlm bench
+// gemm-bf16` printing both engines side by side).
 // Recipe: the same as gemm_bf16's (bf16 operands, products accumulated in fp32 on the tile unit, C
 // fp32 or rounded to bf16 to nearest even from the fp32 accumulator, the bias added to the fp32
 // sum). Only the summation order of the fp32 accumulation differs from oneDNN's.

@@ -47,7 +47,7 @@ const uint16_t* to_bf16_column_sum(int slot, const uint16_t* x, int64_t rows, in
 // alpha must be 1). The bias is oneDNN's matmul bias argument, added in the GEMM's epilogue: C is
 // written once instead of filled, read and rewritten.
 // Runs on our AMX GEMM (gemm_amx.h) where that applies (A not transposed, m, n, k multiples of 32,
-// alpha 1, beta 0 or 1) and pays (n ≥ 512: the wide outputs; oneDNN was as fast below), unless
+// alpha 1, beta 0 or 1: every forward and d_in GEMM of the model, as fast or faster there), unless
 // the environment sets GOATLM_BF16_GEMM=onednn (read once per process); else on oneDNN's matmul.
 struct Bf16Out {
   void* c;
@@ -61,8 +61,7 @@ void matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
                         int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c,
                         const float* bias = nullptr);
 // True when matmul_bf16 runs these arguments on the AMX GEMM (then amx_matmul applies to them).
-bool matmul_bf16_on_amx(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, float beta,
-                        bool c_bf16);
+bool matmul_bf16_on_amx(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16);
 // False when GOATLM_BF16_GEMM=onednn: matmul_bf16 never uses the AMX GEMM.
 bool bf16_gemm_amx_enabled();
 

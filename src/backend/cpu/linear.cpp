@@ -51,7 +51,7 @@ void linear_forward_gelu_bf16(const LinearDims& d, uint16_t* out, uint16_t* gelu
   const uint16_t* x = as_bf16(0, in, d.n, d.cin, ld_in);
   const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
   const Bf16Out c{out, d.ld_out, true};
-  if (matmul_bf16_on_amx(false, true, d.n, d.cout, d.cin, 1.f, 0.f, true)) {  // GELU in the epilogue
+  if (matmul_bf16_on_amx(false, d.n, d.cout, d.cin, 1.f, 0.f, true)) {  // GELU in the epilogue
     const GeluEpilogue epilogue{gelu_out};
     return amx_matmul(true, d.n, d.cout, d.cin, x, ld_in, w16, ld_w, false, c, bias, &epilogue);
   }
