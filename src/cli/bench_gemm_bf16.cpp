@@ -1,7 +1,9 @@
 // `goatlm bench gemm-bf16`: the bf16 GEMMs of one transformer layer (+ the tied logits head) with
 // N = B·T rows and width C, each timed on oneDNN's matmul and on our AMX GEMM (gemm_amx.h) side
 // by side, interleaved (A, B, A, B, …; median of each), with a 64 MiB cache flush before every
-// call. C dtypes as the bf16 model uses them (bf16 for c_fc's output and c_proj's d_in).
+// call. C dtypes and biases as the bf16 model uses them: bf16 C for c_fc's output and for the d_in
+// GEMMs that feed a LayerNorm backward (d_ln: in_proj, c_fc, lm_head) or GELU's (c_proj); the tied
+// lm_head has no bias.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -110,15 +112,15 @@ void register_bench_gemm_bf16(CLI::App& bench) {
     struct Layer {
       const char* name;
       int64_t cin, cout;
-      bool out_bf16, d_in_bf16;
+      bool bias, out_bf16, d_in_bf16;
     };
-    const Layer layers[] = {{"in_proj", c, 3 * c, false, false},
-                            {"out_proj", c, c, false, false},
-                            {"c_fc", c, 4 * c, true, false},
-                            {"c_proj", 4 * c, c, false, true},
-                            {"lm_head", c, vocab, false, false}};
+    const Layer layers[] = {{"in_proj", c, 3 * c, true, false, true},
+                            {"out_proj", c, c, true, false, false},
+                            {"c_fc", c, 4 * c, true, true, true},
+                            {"c_proj", 4 * c, c, true, false, true},
+                            {"lm_head", c, vocab, false, false, true}};
     for (const Layer& l : layers) {
-      bench_one({l.name, "forward", false, true, n, l.cout, l.cin, true, false, l.out_bf16}, reps);
+      bench_one({l.name, "forward", false, true, n, l.cout, l.cin, l.bias, false, l.out_bf16}, reps);
       bench_one({l.name, "d_in", false, false, n, l.cin, l.cout, false, false, l.d_in_bf16}, reps);
       bench_one({l.name, "d_w", true, false, l.cout, l.cin, n, false, true, false}, reps);
     }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/gemm_amx.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "core/dtype.h"
@@ -108,4 +109,16 @@ TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
   EXPECT_EQ(cpu::amx_matmul_applies(false, 48, 64, 64, 1.f, 0.f, false), false);  // m not a multiple of 32
   EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 1.f, 1.f, true), false);   // accumulate into bf16
   EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 2.f, 0.f, false), false);  // alpha
+}
+
+TEST(GemmAmx, PackedScratchIs64ByteAligned) {
+  // The packed tile operands must start on a cache line (aligned_scratch.h); grown, they stay so.
+  cpu::AlignedScratch scratch;
+  for (const int64_t count : {1, 33, 1000, 70000, 300000, 20}) {
+    uint16_t* p = scratch.get<uint16_t>(count);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u) << count;
+    p[count - 1] = 7;  // the whole range is writable (ASan checks it)
+    p[0] = 1;
+  }
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(scratch.get<float>(12345)) % 64, 0u);
 }
