@@ -346,8 +346,8 @@ void Gpt::after_attention(Activations& a, int l) {
                       P("attn.out_proj.bias"));
   ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
                                   P("ln_2.weight"), P("ln_2.bias"));
-  ops::linear_forward(A("fch"), A("ln2"), W("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
-  ops::gelu_forward(A("fch_gelu"), A("fch"));
+  // CPU bf16: GELU in c_fc's GEMM epilogue (fch kept for the backward, fch_gelu for c_proj)
+  ops::linear_forward_gelu(A("fch"), A("fch_gelu"), A("ln2"), W("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
 }
 
 void Gpt::recompute_attention(Activations& a, int l) {

@@ -58,6 +58,24 @@ void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
   cpu::linear_forward(d, y.data, x.data, weight.f32(), present(bias) ? bias.f32() : nullptr);
 }
 
+void linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor& in, const Tensor& weight,
+                         const Tensor& bias) {
+  if (out.device != Device::cpu || out.dtype != DType::bf16 || gelu_out.dtype != DType::bf16) {
+    linear_forward(out, in, weight, bias);
+    return gelu_forward(gelu_out, out);
+  }
+  const OpTimer timer("linear.forward");
+  GOAT_CHECK(!on_cuda(kOp, {&out, &gelu_out, &in, &weight, &bias}), kOp, "expected all operands on the CPU");
+  const DType act = act_dtype(in, false);
+  const MatView x = as_matrix(kOp, "in", in, cpu_bf16_or(in, false, act)), y = as_matrix(kOp, "out", out, DType::bf16);
+  const cpu::LinearDims d = check_linear(in, x, out, "out", y, weight, bias, act, false);
+  check_shape(kOp, "gelu_out", gelu_out, out.shape);
+  const MatView g = as_matrix(kOp, "gelu_out", gelu_out, DType::bf16);
+  GOAT_CHECK(g.ld == y.ld, kOp, "expected gelu_out row stride {} to equal out's {}", g.ld, y.ld);
+  cpu::linear_forward_gelu_bf16(d, static_cast<uint16_t*>(y.ptr), static_cast<uint16_t*>(g.ptr), operand(in, x.ptr),
+                                operand(weight, weight.data), present(bias) ? bias.f32() : nullptr);
+}
+
 namespace {
 
 // linear_backward, with gelu_pre (CPU only) for linear_backward_gelu.

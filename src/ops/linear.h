@@ -15,6 +15,13 @@ namespace goat::ops {
 // out (N, Cout) = in (N, Cin) · weightᵀ (Cout, Cin) + bias (Cout); bias may have data == nullptr.
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
 
+// linear_forward followed by GELU (c_fc): out = in · weightᵀ + bias (GELU's input, kept for the
+// backward) and gelu_out = GELU(out), same shape. On the CPU with bf16 out and gelu_out one GEMM
+// writes both (its epilogue, where the AMX GEMM runs); otherwise linear_forward then gelu_forward.
+// The same values either way.
+void linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor& in, const Tensor& weight,
+                         const Tensor& bias);
+
 // d_in (N, Cin) = d_out · W  (overwritten, or added when accumulate_d_in; skipped when data == nullptr);
 // d_weight (Cout, Cin) += d_outᵀ · in; d_bias (Cout) += Σ_n d_out (each skipped when data == nullptr).
 // in/out may be (..., C) views whose leading dims collapse to rows with one row stride.

@@ -7,9 +7,9 @@
 
 #include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/attention_amx.h"
+#include "backend/cpu/gemm_amx_store.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
-#include "core/dtype.h"
 
 #if GOATLM_AMX_BUILD
 #include <immintrin.h>
@@ -57,31 +57,6 @@ void pack_b(bool trans_b, int64_t nb, int64_t k, const uint16_t* b, int64_t ldb,
   }
 }
 
-// 32 fp32 values → 32 bf16 bits at dst, rounded to nearest even; a non-temporal store where dst
-// is 64-byte aligned.
-inline void store_bf16_row(const float* src, uint16_t* dst) {
-#if defined(__AVX512BF16__)
-  const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_load_ps(src + 16), _mm512_load_ps(src)));
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0)
-    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), both);
-  else
-    _mm512_storeu_si512(dst, both);
-#else
-  for (int64_t j = 0; j < kBlock; ++j) dst[j] = bf16::from_float(src[j]).bits;
-#endif
-}
-
-// 32 fp32 values to dst, non-temporal where dst is 64-byte aligned.
-inline void store_f32_row(const float* src, float* dst) {
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
-    _mm512_stream_ps(dst, _mm512_load_ps(src));
-    _mm512_stream_ps(dst + 16, _mm512_load_ps(src + 16));
-  } else {
-    _mm512_storeu_ps(dst, _mm512_load_ps(src));
-    _mm512_storeu_ps(dst + 16, _mm512_load_ps(src + 16));
-  }
-}
-
 // A's rows [r0, r0 + 32) as tiles: packed[(s·32 + r)·32 + e] = A[r0 + r][32s + e], so every A tile
 // load reads 1 KiB contiguous (row stride 64 bytes). Tile loads with A's own row stride (2 KiB at
 // K = 1024) ran at half the speed: the 32 rows fall into few L1 sets.
@@ -90,37 +65,14 @@ void pack_a_rows(const uint16_t* a, int64_t lda, int64_t k, uint16_t* packed) {
     for (int64_t r = 0; r < kBlock; ++r) std::copy_n(a + r * lda + s * 32, 32, packed + (s * kBlock + r) * 32);
 }
 
-// The epilogue of one finished 32 × 32 block: fp32 values `block` (row stride 32, 64-byte
-// aligned, overwritten) plus the bias (its 32 values for these columns, or nullptr) → C at (r0, n0), rounded to
-// bf16 for a bf16 C. Through L1 to non-temporal stores: C (up to 16 MiB) goes to memory without
-// being read first (ordinary stores read each line before writing it: 9.7 against 22 GB/s on one
-// core here).
-[[gnu::always_inline]] inline void store_block(float* block, const float* bias, Bf16Out c, int64_t r0, int64_t n0) {
-  if (bias) {
-    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
-    for (int64_t r = 0; r < kBlock; ++r) {
-      float* row = block + r * kBlock;
-      _mm512_store_ps(row, _mm512_add_ps(_mm512_load_ps(row), b0));
-      _mm512_store_ps(row + 16, _mm512_add_ps(_mm512_load_ps(row + 16), b1));
-    }
-  }
-  if (c.bf16) {
-    uint16_t* out = static_cast<uint16_t*>(c.c) + r0 * c.ldc + n0;
-    for (int64_t r = 0; r < kBlock; ++r) store_bf16_row(block + r * kBlock, out + r * c.ldc);
-  } else {
-    float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
-    for (int64_t r = 0; r < kBlock; ++r) store_f32_row(block + r * kBlock, out + r * c.ldc);
-  }
-}
-
 // One 32 × 32 block of C at (r0, n0): tiles 0–3 accumulate (2 A tiles 4, 5) × (2 B tiles 6, 7) over
 // `steps` K steps of 32 from packed A (pack_a_rows) and packed B (pack_b) at the first step,
 // starting from zero, or from C itself when accumulating (f32 C). The bias is added in the
-// epilogue (store_block), not loaded into the C tiles: a tile load into a C tile waits for the
-// previous block's store of that tile. Accumulated without a bias, the tiles go straight back to C
+// epilogue (amx_store_block, gemm_amx_store.h), not loaded into the C tiles: a tile load into a C
+// tile waits for the previous block's store of that tile. Accumulated without a bias, the tiles go straight back to C
 // (it was just read, it is in the cache).
 void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, bool accumulate, const float* bias,
-                 Bf16Out c, int64_t r0, int64_t n0) {
+                 Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
   const int64_t sa = 64, sb = kBlock * 4;
   float* const cf = static_cast<float*>(c.c) + r0 * c.ldc + n0;  // only used for an f32 C
   const int64_t sc = c.ldc * 4;
@@ -159,15 +111,17 @@ void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, bool acc
   _tile_stored(1, block + 16, kBlock * 4);
   _tile_stored(2, block + 16 * kBlock, kBlock * 4);
   _tile_stored(3, block + 16 * kBlock + 16, kBlock * 4);
-  store_block(block, bias, c, r0, n0);
+  amx_store_block(block, bias, c, gelu, r0, n0);
 }
 
 }  // namespace
 
 void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda, const uint16_t* b,
-                int64_t ldb, bool accumulate, Bf16Out c, const float* bias) {
+                int64_t ldb, bool accumulate, Bf16Out c, const float* bias, const GeluEpilogue* gelu) {
   GOAT_CHECK(amx_matmul_applies(false, m, n, k, 1.f, accumulate ? 1.f : 0.f, c.bf16), "amx_matmul",
              "unsupported GEMM m={} n={} k={} (multiples of 32, AMX, f32 C to accumulate into)", m, n, k);
+  GOAT_CHECK(!gelu || (c.bf16 && gelu->gelu_out), "amx_matmul",
+             "a GELU epilogue needs a bf16 C and gelu_out (m={} n={})", m, n);
   // Packed operands 64-byte aligned (aligned_scratch.h: from a std::vector, every tile row load
   // straddled two cache lines and the GEMM ran 13–38% slower).
   thread_local AlignedScratch packed_store;
@@ -186,7 +140,7 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
       pack_a_rows(a + r0 * lda, lda, k, a_packed);
       for (int64_t nb = 0; nb < col_blocks; ++nb)
         block_32x32(a_packed, packed + nb * pairs * kBlock, steps, accumulate,
-                    bias ? bias + nb * kBlock : nullptr, c, r0, nb * kBlock);
+                    bias ? bias + nb * kBlock : nullptr, c, gelu, r0, nb * kBlock);
     }
     _mm_sfence();  // the non-temporal stores are visible before the region ends
   }
@@ -195,7 +149,7 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
 #else  // no AMX in this build: never called (amx_matmul_applies is false)
 
 void amx_matmul(bool, int64_t m, int64_t n, int64_t k, const uint16_t*, int64_t, const uint16_t*, int64_t, bool,
-                Bf16Out, const float*) {
+                Bf16Out, const float*, const GeluEpilogue*) {
   fail("amx_matmul", "AMX is not compiled into this build (m={} n={} k={})", m, n, k);
 }
 

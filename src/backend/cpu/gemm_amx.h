@@ -15,8 +15,9 @@
 // 32 columns) words each (≤ 1 MiB for the model's weights); each 32-row block of A is copied into
 // tile order (1 KiB per tile) once and serves every column block; C is produced in 32 × 32 blocks
 // (tiles 0–3, from zero or, accumulating, from C), two A tiles and two B tiles per K step of 32; a
-// finished block goes through the epilogue (store_block: + bias, fp32 or bf16, non-temporal
-// stores). Threads split the 32-row blocks of M.
+// finished block goes through the epilogue (gemm_amx_store.h: + bias, fp32 or bf16, non-temporal
+// stores, optionally GELU: GeluEpilogue, c_fc's forward writes fch and GELU(fch), which saves a
+// pass over the matrix). Threads split the 32-row blocks of M.
 #pragma once
 
 #include <cstdint>
@@ -29,10 +30,17 @@ namespace goat::cpu {
 // transposed, m, n, k multiples of 32, alpha 1, beta 0 or 1 (1 only with an f32 C).
 bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16);
 
+// GELU in the epilogue, over a bf16 C (C's values are rounded to bf16 first, as without it):
+// gelu_out (m, n; row stride ldc) = bf16(GELU(C)) from the GELU table (gelu_table.h), bitwise
+// what gelu_forward_bf16 gives for C.
+struct GeluEpilogue {
+  uint16_t* gelu_out = nullptr;
+};
+
 // C (m, n) = A · op(B) (+ bias broadcast over rows) (+ C when accumulate): A bf16 (m, k) with row
 // stride lda; B bf16 stored (n, k) when trans_b, else (k, n), row stride ldb; C as in matmul_bf16.
-// Requires amx_matmul_applies(false, m, n, k, 1, accumulate ? 1 : 0, c.bf16).
+// Requires amx_matmul_applies(false, m, n, k, 1, accumulate ? 1 : 0, c.bf16); gelu needs a bf16 C.
 void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda, const uint16_t* b,
-                int64_t ldb, bool accumulate, Bf16Out c, const float* bias);
+                int64_t ldb, bool accumulate, Bf16Out c, const float* bias, const GeluEpilogue* gelu = nullptr);
 
 }  // namespace goat::cpu

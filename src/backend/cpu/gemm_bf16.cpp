@@ -182,12 +182,16 @@ bool bf16_gemm_amx_enabled() {
   return !onednn_only;
 }
 
-void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
-                 int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
+bool matmul_bf16_on_amx(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16) {
   // Ours wherever it runs (A not transposed: the forward and d_in GEMMs): with its operands
   // 64-byte aligned it measured 0.86–2.1× oneDNN's on every shape of d128/d256/d512, ≥ 0.95× with
   // 2 threads (`goatlm bench gemm-bf16`, docs/performance.md); oneDNN for the d_W GEMMs.
-  if (bf16_gemm_amx_enabled() && amx_matmul_applies(trans_a, m, n, k, alpha, beta, c.bf16))
+  return bf16_gemm_amx_enabled() && amx_matmul_applies(trans_a, m, n, k, alpha, beta, c_bf16);
+}
+
+void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+                 int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
+  if (matmul_bf16_on_amx(trans_a, m, n, k, alpha, beta, c.bf16))
     return amx_matmul(trans_b, m, n, k, a, lda, b, ldb, beta == 1.f, c, bias);
   matmul_bf16_onednn(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, bias);
 }

@@ -60,6 +60,8 @@ void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
 void matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
                         int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c,
                         const float* bias = nullptr);
+// True when matmul_bf16 runs these arguments on the AMX GEMM (then amx_matmul applies to them).
+bool matmul_bf16_on_amx(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16);
 // False when GOATLM_BF16_GEMM=onednn: matmul_bf16 never uses the AMX GEMM.
 bool bf16_gemm_amx_enabled();
 

@@ -4,12 +4,16 @@
 // engine. fp32 runs all three GEMMs on oneDNN's f32 matmul primitive (matmul_f32), not its
 // sgemm: per-shape measurements in docs/performance.md ("fp32 GEMMs: sgemm vs the matmul
 // primitive"); with 2 threads the matmul is as fast or faster on every shape of the model, and
-// the forward's bias fill pass is gone.
+// the forward's bias fill pass is gone. With GELU after the layer (c_fc, bf16 only) the forward
+// writes fch and GELU(fch), in the AMX GEMM's epilogue where it runs (gemm_amx.h), else in a
+// second pass with the same results.
 #include "backend/cpu/linear.h"
 
 #include <vector>
 
+#include "backend/cpu/elementwise.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_amx.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
@@ -37,6 +41,23 @@ void linear_forward_bf16(const LinearDims& d, Output out, Operand in, Operand w,
   const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
   // bias in the AMX GEMM's epilogue: out is written once
   matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, ld_in, w16, ld_w, 0.f, Bf16Out{out.p, d.ld_out, out.bf16}, bias);
+}
+
+void linear_forward_gelu_bf16(const LinearDims& d, uint16_t* out, uint16_t* gelu_out, Operand in, Operand w,
+                              const float* bias) {
+  if (d.n == 0 || d.cout == 0) return;
+  GOAT_CHECK(d.cin > 0, "linear", "bf16 linear forward with Cin = 0");
+  int64_t ld_in = d.ld_in, ld_w = d.cin;
+  const uint16_t* x = as_bf16(0, in, d.n, d.cin, ld_in);
+  const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
+  const Bf16Out c{out, d.ld_out, true};
+  if (matmul_bf16_on_amx(false, d.n, d.cout, d.cin, 1.f, 0.f, true)) {  // GELU in the epilogue
+    const GeluEpilogue epilogue{gelu_out};
+    return amx_matmul(true, d.n, d.cout, d.cin, x, ld_in, w16, ld_w, false, c, bias, &epilogue);
+  }
+  matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, ld_in, w16, ld_w, 0.f, c, bias);
+  if (d.ld_out == d.cout) return gelu_forward_bf16(gelu_out, out, d.n * d.cout);
+  for (int64_t r = 0; r < d.n; ++r) gelu_forward_bf16(gelu_out + r * d.ld_out, out + r * d.ld_out, d.cout);
 }
 
 void linear_forward(const LinearDims& d, float* out, const float* in, const float* w, const float* bias) {

@@ -36,6 +36,11 @@ struct Output {
 };
 // out (n, cout) = in · wᵀ + bias (bias f32 or nullptr).
 void linear_forward_bf16(const LinearDims& d, Output out, Operand in, Operand w, const float* bias);
+// A layer followed by GELU (c_fc): out (n, cout; bf16) as linear_forward_bf16 writes it and
+// gelu_out (n, cout; bf16, row stride ld_out) = GELU(out), bitwise gelu_forward_bf16's. In the AMX
+// GEMM's epilogue where matmul_bf16 runs on it (gemm_amx.h), else as a second pass.
+void linear_forward_gelu_bf16(const LinearDims& d, uint16_t* out, uint16_t* gelu_out, Operand in, Operand w,
+                              const float* bias);
 // linear_backward with bf16 GEMMs; d_in may be bf16 only without accumulate_d_in; d_out and
 // gelu_pre (if present) have the same dtype.
 void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, Operand d_out, Operand in,

@@ -1,0 +1,89 @@
+// GELU fused into the bf16 linear forward (backend/cpu/linear.h linear_forward_gelu_bf16, in the
+// AMX GEMM's epilogue where it runs: gemm_amx.h GeluEpilogue), every element:
+//  - out and gelu_out bitwise what the unfused path gives (the same GEMM, then gelu_forward_bf16);
+//  - against fp64: out within the GEMM bound γ_{K+2}·Σ|a||b| (+ |bias|) plus its bf16 rounding
+//    u16·|y|; gelu_out = bf16(GELU(out)) within the table's bound u16·|g| + 1e-6·(|x| + 1)
+//    (test_gelu_table.cpp);
+//  - shapes where the AMX GEMM runs (multiples of 32) and where it does not (the two-pass path),
+//    row strides wider than the rows (64-byte aligned or not), padding cells never written.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend/cpu/elementwise.h"
+#include "backend/cpu/gemm_bf16.h"
+#include "backend/cpu/linear.h"
+#include "core/dtype.h"
+#include "core/philox.h"
+
+using namespace goat;
+
+namespace {
+
+constexpr double kU16 = 0.00390625, kU32 = 5.9604644775390625e-08;  // 2^-8, 2^-24
+
+double gamma(int64_t n) { return static_cast<double>(n) * kU32 / (1.0 - static_cast<double>(n) * kU32); }
+double val(uint16_t b) { return bf16::from_bits(b).to_float(); }
+
+std::vector<uint16_t> bf16_normal(size_t n, uint64_t stream, float scale) {
+  const Rng rng(31, RngPurpose::test, stream);
+  std::vector<uint16_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = bf16::from_float(scale * rng.normal(i)).bits;
+  return v;
+}
+
+// fp64 GELU through σ(2u) = 0.5(1 + tanh u) (no cancellation for u ≪ 0).
+double sigma2u64(double u) { return 1.0 / (1.0 + std::exp(-2.0 * u)); }
+double gelu64(double x) { return x * sigma2u64(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)); }
+
+void check_forward(int64_t n, int64_t cin, int64_t cout, int64_t pad) {
+  SCOPED_TRACE(testing::Message() << "forward n " << n << " cin " << cin << " cout " << cout << " pad " << pad);
+  const int64_t ld_in = cin + pad, ld_out = cout + pad;
+  const std::vector<uint16_t> in = bf16_normal(static_cast<size_t>(n * ld_in), 1, 1.f),
+                              w = bf16_normal(static_cast<size_t>(cout * cin), 2, 0.1f);
+  const std::vector<uint16_t> bias16 = bf16_normal(static_cast<size_t>(cout), 3, 0.5f);
+  std::vector<float> bias(bias16.size());
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = static_cast<float>(val(bias16[i]));
+  const cpu::LinearDims d{n, cin, cout, ld_in, ld_out};
+  std::vector<uint16_t> out(static_cast<size_t>(n * ld_out), 0x7fc1), act = out;  // NaN: cells never written
+  cpu::linear_forward_gelu_bf16(d, out.data(), act.data(), {in.data(), true}, {w.data(), true}, bias.data());
+  // unfused: the same GEMM, then GELU's pass
+  std::vector<uint16_t> out2 = out, act2 = act;
+  cpu::linear_forward_bf16(d, {out2.data(), true}, {in.data(), true}, {w.data(), true}, bias.data());
+  for (int64_t r = 0; r < n; ++r) cpu::gelu_forward_bf16(act2.data() + r * ld_out, out2.data() + r * ld_out, cout);
+  const double g = gamma(cin + 2);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < ld_out; ++j) {
+      const size_t at = static_cast<size_t>(i * ld_out + j);
+      if (j >= cout) {  // row padding: never written
+        ASSERT_EQ(out[at], 0x7fc1);
+        ASSERT_EQ(act[at], 0x7fc1);
+        continue;
+      }
+      ASSERT_EQ(out[at], out2[at]) << "out at (" << i << ", " << j << ")";
+      ASSERT_EQ(act[at], act2[at]) << "gelu_out at (" << i << ", " << j << ")";
+      double want = bias[static_cast<size_t>(j)], scale = std::abs(want);
+      for (int64_t p = 0; p < cin; ++p) {
+        const double t = val(in[static_cast<size_t>(i * ld_in + p)]) * val(w[static_cast<size_t>(j * cin + p)]);
+        want += t, scale += std::abs(t);
+      }
+      const double y = val(out[at]);
+      ASSERT_LE(std::abs(y - want), (g * scale + kU32 * std::abs(want)) * (1 + kU16) + kU16 * std::abs(want))
+          << "out at (" << i << ", " << j << ")";
+      const double ga = gelu64(y);
+      ASSERT_LE(std::abs(val(act[at]) - ga), kU16 * std::abs(ga) + 1e-6 * (std::abs(y) + 1.0))
+          << "gelu_out at (" << i << ", " << j << ") of " << y;
+    }
+}
+
+}  // namespace
+
+TEST(GeluEpilogue, ForwardMatchesUnfusedAndFp64) {
+  check_forward(96, 64, 512, 0);   // the AMX GEMM (where present): GELU in its epilogue
+  check_forward(32, 32, 64, 0);    // one row block, two column blocks
+  check_forward(64, 96, 544, 32);  // padded rows of C and GELU's output (64-byte aligned), AMX
+  check_forward(64, 32, 512, 3);   // rows not 64-byte aligned: ordinary stores, AMX
+  check_forward(50, 40, 96, 1);    // not multiples of 32: oneDNN's GEMM, then GELU's pass
+}
