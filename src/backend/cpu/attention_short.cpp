@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/attention_amx.h"
 #include "backend/cpu/attention_kernel.h"
 
@@ -35,12 +36,15 @@ std::atomic<KernelPath> g_last_path[2] = {KernelPath::tiled, KernelPath::tiled};
 
 // Per-thread scratch (sizes in floats; grown, never shrunk).
 struct ShortScratch {
-  std::vector<float> s, dp, kt, vt, kb, dkb, dvec;
-  // bf16 products (forward): Q as bf16 rows (tq16 × D), P as bf16 rows (tq16 × tk32), Kᵀ as pairs
-  // over d (D/2 × tk32 words), V as pairs over keys (tk32/2 × D words), O (tq16 × D fp32).
-  std::vector<uint16_t> q16, p16;
-  std::vector<uint32_t> kt2, v2, tmp;
-  std::vector<float> os;
+  std::vector<float> dp, kt, vt, kb, dkb, dvec;
+  // S (fp32 products: Tq × tkp; AMX: tq16 × tk32, a tile operand) and, for bf16 products (forward):
+  // Q as bf16 rows (tq16 × D), P as bf16 rows (tq16 × tk32), Kᵀ as pairs over d (D/2 × tk32
+  // words), V as pairs over keys (tk32/2 × D words), O (tq16 × D fp32); 64-byte aligned, so that
+  // every AMX tile row is one cache line (aligned_scratch.h). Set by scratch_for.
+  AlignedScratch s_buf, q16_buf, p16_buf, kt2_buf, v2_buf, tmp_buf, os_buf;
+  float *s = nullptr, *os = nullptr;
+  uint16_t *q16 = nullptr, *p16 = nullptr;
+  uint32_t *kt2 = nullptr, *v2 = nullptr, *tmp = nullptr;
   static ShortScratch& get() {
     thread_local ShortScratch w;
     return w;
@@ -123,19 +127,19 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
   const int64_t tq16 = round_up(Tq, 16), tk32 = round_up(Tk, 32), ld = kAmx ? tk32 : tkp;
   key_bias_row(p, b, hk, ld, w.kb.data());
   if constexpr (kAmx) {
-    to_bf16_rows(q, p.q_s[2], Tq, D, D, w.q16.data(), D);
-    to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, w.tmp.data(), w.kt2.data(), tk32);
-    to_bf16_pairs(v, p.v_s[2], Tk, D, tk32 / 2, w.v2.data(), D);
-    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, w.q16.data(), D, w.kt2.data(), tk32,
-             w.s.data(), ld, false);
+    to_bf16_rows(q, p.q_s[2], Tq, D, D, w.q16, D);
+    to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, w.tmp, w.kt2, tk32);
+    to_bf16_pairs(v, p.v_s[2], Tk, D, tk32 / 2, w.v2, D);
+    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, w.q16, D, w.kt2, tk32,
+             w.s, ld, false);
   } else {
     pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
-    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s);
   }
   for (int64_t i = 0; i < Tq; ++i) {
     const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
     const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;  // keys 0 … n_adm − 1 admitted
-    float* sr = w.s.data() + i * ld;
+    float* sr = w.s + i * ld;
     prefetch_row(nq, p.q_s[2], i, D);
     for (int64_t j = i; j < Tk; j += Tq) prefetch_row(nk, p.k_s[2], j, D), prefetch_row(nv, p.v_s[2], j, D);
     v16 mx = splat(kNegInf);
@@ -163,15 +167,15 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
       for (int64_t c0 = nc; c0 < ld; c0 += kLanes) store(sr + c0, v16{});
   }
   if constexpr (kAmx) {  // O = P·V in 16-row blocks (pad rows of p16 stay zero), o = O / l
-    to_bf16_rows(w.s.data(), ld, Tq, ld, ld, w.p16.data(), ld);
-    amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, tk32, w.p16.data(), ld, w.v2.data(), D,
-             w.os.data(), D, false);
+    to_bf16_rows(w.s, ld, Tq, ld, ld, w.p16, ld);
+    amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, tk32, w.p16, ld, w.v2, D,
+             w.os, D, false);
     for (int64_t i = 0; i < Tq; ++i)
-      for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os.data() + i * D + c) * w.dvec[i]);
+      for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os + i * D + c) * w.dvec[i]);
     return;
   }
   // O = P·V straight into o (V rows read in place), then each row divided by its l.
-  narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.s.data(), tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
+  narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.s, tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
   for (int64_t i = 0; i < Tq; ++i)
     for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(o + i * p.o_s[2] + c) * w.dvec[i]);
 }
@@ -198,12 +202,12 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     const float *q = in.q, *d_o = in.d_o, *lse = in.lse;
     const NextHead next(p, g, b, hk, gi);  // prefetched during this head's elementwise pass
     row_dots(p, g, in, w.dvec.data());  // D_i = dO_i · O_i
-    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s.data());
+    scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s);
     scores(p, d_o, g.do_s[2], w.vt.data(), tkp, w.dp.data());
     for (int64_t i = 0; i < Tq; ++i) {
       const int64_t qpos = shift + i, nc = row_cover(p, i, tkp);
       const int64_t n_adm = p.causal ? std::min(Tk, qpos + 1) : Tk;
-      float* sr = w.s.data() + i * tkp;
+      float* sr = w.s + i * tkp;
       float* dsr = w.dp.data() + i * tkp;
       const float lse_i = lse[i], dv_i = w.dvec[i];
       next.prefetch(p, g, i);
@@ -233,7 +237,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     // others add); dQ = (scale·dS)·K into dq.
     float* dq = g.dq + b * g.dq_s[0] + h * g.dq_s[1];
     const bool acc = gi > 0;
-    narrow_gemm(p.causal, Tri::k_upper, shift, Tk, D, Tq, w.s.data(), 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
+    narrow_gemm(p.causal, Tri::k_upper, shift, Tk, D, Tq, w.s, 1, tkp, d_o, g.do_s[2], dv, g.dv_s[2], acc);
     narrow_gemm(p.causal, Tri::k_upper, shift, Tk, D, Tq, w.dp.data(), 1, tkp, q, p.q_s[2], dk, g.dk_s[2], acc);
     narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.dp.data(), tkp, 1, k, p.k_s[2], dq, g.dq_s[2], false);
   }
@@ -244,17 +248,22 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
 ShortScratch& scratch_for(const AttentionParams& p, bool amx) {
   ShortScratch& w = ShortScratch::get();
   const int64_t tkp = round_up(p.Tk, kLanes), n = p.Tq * tkp;
-  ShortScratch::grow(w.s, n), ShortScratch::grow(w.dp, n);
+  ShortScratch::grow(w.dp, n);
   ShortScratch::grow(w.kt, p.D * tkp), ShortScratch::grow(w.vt, p.D * tkp);
   ShortScratch::grow(w.kb, tkp), ShortScratch::grow(w.dkb, tkp), ShortScratch::grow(w.dvec, p.Tq);
-  if (amx) {
-    const int64_t tq16 = round_up(p.Tq, 16), tk32 = round_up(p.Tk, 32);
-    ShortScratch::grow(w.s, tq16 * tk32), ShortScratch::grow(w.kb, tk32), ShortScratch::grow(w.os, tq16 * p.D);
-    // Pad rows (Tq … tq16) of the bf16 operands stay zero: only rows < Tq are ever written.
-    w.q16.assign(static_cast<size_t>(tq16 * p.D), 0), w.p16.assign(static_cast<size_t>(tq16 * tk32), 0);
-    w.kt2.resize(static_cast<size_t>(p.D / 2 * tk32)), w.v2.resize(static_cast<size_t>(tk32 / 2 * p.D));
-    w.tmp.resize(static_cast<size_t>(tk32 * p.D / 2));
+  if (!amx) {
+    w.s = w.s_buf.get<float>(n);
+    return w;
   }
+  const int64_t tq16 = round_up(p.Tq, 16), tk32 = round_up(p.Tk, 32);
+  w.s = w.s_buf.get<float>(std::max(n, tq16 * tk32)), w.os = w.os_buf.get<float>(tq16 * p.D);
+  ShortScratch::grow(w.kb, tk32);
+  // Pad rows (Tq … tq16) of the bf16 operands zero: only rows < Tq are written by the items.
+  w.q16 = w.q16_buf.get<uint16_t>(tq16 * p.D), w.p16 = w.p16_buf.get<uint16_t>(tq16 * tk32);
+  std::fill(w.q16 + p.Tq * p.D, w.q16 + tq16 * p.D, uint16_t{0});
+  std::fill(w.p16 + p.Tq * tk32, w.p16 + tq16 * tk32, uint16_t{0});
+  w.kt2 = w.kt2_buf.get<uint32_t>(p.D / 2 * tk32), w.v2 = w.v2_buf.get<uint32_t>(tk32 / 2 * p.D);
+  w.tmp = w.tmp_buf.get<uint32_t>(tk32 * p.D / 2);
   return w;
 }
 
