@@ -21,6 +21,7 @@
 
 #include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/attention_amx.h"
+#include "backend/cpu/attention_bf16.h"
 #include "backend/cpu/attention_kernel.h"
 
 // See attention_kernel.h: 64-byte vectors in a non-AVX-512 build.
@@ -107,7 +108,8 @@ int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
 
 // kPrior: slope or key bias present (else z = scale·S and the bias terms are skipped). kAmx: the
 // products on AMX with bf16 operands (dtype bf16, attention_amx.h): S and O in 16-row blocks, P
-// rows written (zeros past the mask) up to tk32 for the 32-key steps of P·V.
+// rounded to its bf16 rows by the exp pass itself (zeros past the mask, up to tk32 for the 32-key
+// steps of P·V): no fp32 P and no separate rounding pass.
 template <bool kPrior, bool kAmx>
 void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& w) {
   // The next item's (b, h + 1) Q, K, V rows, prefetched during this item's softmax.
@@ -155,19 +157,22 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
     }
     const float m = hmax(mx);
     v16 sum{};
+    uint16_t* pr16 = kAmx ? w.p16 + i * ld : nullptr;  // AMX: P goes straight to its bf16 row
     for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
       const v16 pr = vexp(load(sr + c0) - m);
-      store(sr + c0, pr);
+      if constexpr (kAmx)
+        store_bf16(pr16 + c0, pr);
+      else
+        store(sr + c0, pr);
       sum += pr;
     }
     const float l = hsum(sum);
     lse[i] = m + std::log(l);
     w.dvec[i] = 1.f / l;
     if constexpr (kAmx)  // AMX reads P up to the row block's 32-key step: zeros past the cover
-      for (int64_t c0 = nc; c0 < ld; c0 += kLanes) store(sr + c0, v16{});
+      std::fill(pr16 + nc, pr16 + ld, uint16_t{0});
   }
   if constexpr (kAmx) {  // O = P·V in 16-row blocks (pad rows of p16 stay zero), o = O / l
-    to_bf16_rows(w.s, ld, Tq, ld, ld, w.p16, ld);
     amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, tk32, w.p16, ld, w.v2, D,
              w.os, D, false);
     for (int64_t i = 0; i < Tq; ++i)
