@@ -5,10 +5,14 @@
 # PyTorch's faster figure. MFU = model FLOPs (6·N + 6·L·T·d per token) / the sgemm GFLOP/s that
 # goatlm measured in the same process; peak RSS of each process. The load average is printed
 # before and after, since the figures only compare within one run.
+# The host's speed can drift between processes (a shared VM): ROUNDS > 1 repeats the whole sweep
+# (goatlm fp32, bf16, PyTorch per config, in that order each round), prints every round's rows
+# and then, per config, the median tokens/s of each column and the median of the per-round ratios.
 # Usage: scripts/bench/compare_pytorch.sh [configs...]
 #        (default: configs/bench/cpu-d128.json cpu-d256.json cpu-d512.json)
 # Env: GOATLM (binary, default build/goatlm), THREADS (default 2), STEPS (default 10), WARMUP (default 3),
-#      AS_DETECTED (default 1; 0 runs PyTorch only with SKYLAKEX). OMP_WAIT_POLICY, when set, applies to both.
+#      AS_DETECTED (default 1; 0 runs PyTorch only with SKYLAKEX), ROUNDS (default 1).
+#      OMP_WAIT_POLICY, when set, applies to both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GOATLM=${GOATLM:-build/goatlm}
@@ -16,6 +20,7 @@ THREADS=${THREADS:-2}
 STEPS=${STEPS:-10}
 WARMUP=${WARMUP:-3}
 AS_DETECTED=${AS_DETECTED:-1}  # 0: skip PyTorch with OpenBLAS as detected (always the slower one here)
+ROUNDS=${ROUNDS:-1}
 configs=("$@")
 [[ ${#configs[@]} -gt 0 ]] || configs=(configs/bench/cpu-d128.json configs/bench/cpu-d256.json configs/bench/cpu-d512.json)
 export OMP_NUM_THREADS=$THREADS
@@ -23,6 +28,7 @@ export OMP_NUM_THREADS=$THREADS
 field() { tail -n 1 | /usr/bin/python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
+for ((round = 1; round <= ROUNDS; ++round)); do
 for c in "${configs[@]}"; do
   g32=$("$GOATLM" bench train --config "$c" --steps "$STEPS" --warmup "$WARMUP" | tail -n 1)
   g16=$("$GOATLM" bench train --config "$c" --set dtype=bf16 --steps "$STEPS" --warmup "$WARMUP" | tail -n 1)
@@ -33,9 +39,11 @@ for c in "${configs[@]}"; do
     p1=$(/usr/bin/python3 scripts/bench/pytorch_gpt.py --config "$c" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" | tail -n 1)
   rows+=("$c|$g32|$g16|$p1|$p2")
 done
+done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 - "${rows[@]}" <<'PY'
-import json, sys
+import json, statistics, sys
+per_config = {}
 print("\n| config | goatlm fp32 tok/s | goatlm bf16 tok/s | PyTorch fp32 tok/s (as detected / SKYLAKEX) "
       "| fp32 ratio | bf16 ratio | fp32 model GFLOP/s | sgemm GFLOP/s | fp32 MFU | bf16 model GFLOP/s "
       "| peak RSS MiB (fp32 / bf16 / PyTorch) |")
@@ -49,5 +57,18 @@ for row in sys.argv[1:]:
           f"{p2['tokens_per_s']:.0f} | {g32['tokens_per_s'] / best:.2f}x | {g16['tokens_per_s'] / best:.2f}x "
           f"| {g32['model_gflops']:.0f} | {g32['sgemm_gflops']:.0f} | {100 * g32['mfu']:.0f}% "
           f"| {g16['model_gflops']:.0f} | {g32['peak_rss_mib']:.0f} / {g16['peak_rss_mib']:.0f} / {prss:.0f} |")
+    per_config.setdefault(c, []).append((g32["tokens_per_s"], g16["tokens_per_s"], best))
+if any(len(r) > 1 for r in per_config.values()):
+    med = statistics.median
+    print("\nMedians over the rounds (ratios: the median of each round's ratio)\n")
+    print("| config | rounds | goatlm fp32 tok/s | goatlm bf16 tok/s | PyTorch fp32 tok/s | fp32 ratio (min–max) "
+          "| bf16 ratio (min–max) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for c, r in per_config.items():
+        f32 = [a / p for a, _, p in r]
+        b16 = [b / p for _, b, p in r]
+        print(f"| {c} | {len(r)} | {med(a for a, _, _ in r):.0f} | {med(b for _, b, _ in r):.0f} "
+              f"| {med(p for _, _, p in r):.0f} | {med(f32):.2f}x ({min(f32):.2f}–{max(f32):.2f}) "
+              f"| {med(b16):.2f}x ({min(b16):.2f}–{max(b16):.2f}) |")
 PY
-echo "($THREADS threads, median of $STEPS steps after $WARMUP warm-up steps; $(date -u +%F))"
+echo "($THREADS threads, median of $STEPS steps after $WARMUP warm-up steps, $ROUNDS round(s); $(date -u +%F))"
