@@ -52,6 +52,26 @@ void check(const char* what, const std::vector<float>& fast, const std::vector<f
   EXPECT_EQ(bad, 0) << what << ": elements outside the bound";
 }
 
+// The problem run on the tiled kernel (set_short_path(false)) and then on the short path, each
+// checked to have taken that path in both passes (`fast_path`: short_fp32 or short_amx).
+struct BothPaths {
+  KernelRun tiled, fast;
+};
+BothPaths run_both_paths(const RefProblem& P, const std::vector<double>& d_o, const RunOptions& opt,
+                         cpu::attn::KernelPath fast_path) {
+  using cpu::attn::KernelPath, cpu::attn::last_path;
+  BothPaths r;
+  cpu::attn::set_short_path(false);
+  r.tiled = run_attention(P, d_o, opt);
+  EXPECT_TRUE(last_path(false) == KernelPath::tiled && last_path(true) == KernelPath::tiled)
+      << "set_short_path(false) must keep the tiled kernel";
+  cpu::attn::set_short_path(true);
+  r.fast = run_attention(P, d_o, opt);
+  EXPECT_TRUE(last_path(false) == fast_path && last_path(true) == fast_path) << "the short path was not taken";
+  EXPECT_TRUE(r.fast.guards_ok && r.tiled.guards_ok) << "a write outside an output buffer";
+  return r;
+}
+
 class ShortPath : public ::testing::TestWithParam<ShortCase> {};
 
 TEST_P(ShortPath, MatchesFp64AndTiledKernel) {
@@ -61,14 +81,7 @@ TEST_P(ShortPath, MatchesFp64AndTiledKernel) {
   const auto [r64, r32, g64, g32] = ref_set(P, d_o);
   RunOptions opt;
   opt.fused = c.fused;
-  using cpu::attn::KernelPath, cpu::attn::last_path;
-  cpu::attn::set_short_path(false);
-  const KernelRun tiled = run_attention(P, d_o, opt);
-  EXPECT_TRUE(last_path(false) == KernelPath::tiled && last_path(true) == KernelPath::tiled);
-  cpu::attn::set_short_path(true);
-  const KernelRun fast = run_attention(P, d_o, opt);
-  EXPECT_TRUE(last_path(false) == KernelPath::short_fp32 && last_path(true) == KernelPath::short_fp32);
-  EXPECT_TRUE(fast.guards_ok && tiled.guards_ok) << "a write outside an output buffer";
+  const auto [tiled, fast] = run_both_paths(P, d_o, opt, cpu::attn::KernelPath::short_fp32);
   // The two paths block the products differently, so dq (scaled before vs after its product)
   // differs in rounding somewhere: identical results would mean the short path did not run.
   EXPECT_NE(fast.dq, tiled.dq) << "the short path was not taken";
@@ -114,16 +127,7 @@ TEST_P(ShortPathBf16, MatchesFp64AndTiledAmxKernel) {
   RunOptions opt;
   opt.fused = c.fused;
   const cpu::GemmPrecisionScope bf16(cpu::GemmPrecision::bf16);
-  using cpu::attn::KernelPath, cpu::attn::last_path;
-  cpu::attn::set_short_path(false);
-  const KernelRun tiled = run_attention(P, d_o, opt);
-  EXPECT_TRUE(last_path(false) == KernelPath::tiled && last_path(true) == KernelPath::tiled)
-      << "set_short_path(false) must keep the tiled kernel";
-  cpu::attn::set_short_path(true);
-  const KernelRun fast = run_attention(P, d_o, opt);
-  EXPECT_TRUE(last_path(false) == KernelPath::short_amx && last_path(true) == KernelPath::short_amx)
-      << "the short path with AMX products was not taken";
-  EXPECT_TRUE(fast.guards_ok && tiled.guards_ok) << "a write outside an output buffer";
+  const auto [tiled, fast] = run_both_paths(P, d_o, opt, cpu::attn::KernelPath::short_amx);
   // tol_floor: d_slope = Σ dS·Δt nearly cancels (Σ_j dS_ij = 0 in exact arithmetic), so its error
   // is dominated by D_i = dO_i·O_i with O from the forward's bf16 P·V, a rounding the
   // rounded-input reference lacks: there the bound is also ≥ 2× the tiled AMX kernel's error.

@@ -31,31 +31,33 @@ const uint16_t* as_bf16(int slot, Operand x, int64_t rows, int64_t cols, int64_t
   return r;
 }
 
-}  // namespace
-
-void linear_forward_bf16(const LinearDims& d, Output out, Operand in, Operand w, const float* bias) {
-  if (d.n == 0 || d.cout == 0) return;
+// c = in · wᵀ + bias on bf16 operands (the bias in the GEMM's epilogue: c is written once); with
+// `gelu`, also GELU(c) in the AMX GEMM's epilogue where the AMX GEMM runs. Returns whether it did.
+bool forward_gemm(const LinearDims& d, Bf16Out c, Operand in, Operand w, const float* bias, const GeluEpilogue* gelu) {
   GOAT_CHECK(d.cin > 0, "linear", "bf16 linear forward with Cin = 0");
   int64_t ld_in = d.ld_in, ld_w = d.cin;
   const uint16_t* x = as_bf16(0, in, d.n, d.cin, ld_in);
   const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
-  // bias in the AMX GEMM's epilogue: out is written once
-  matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, ld_in, w16, ld_w, 0.f, Bf16Out{out.p, d.ld_out, out.bf16}, bias);
+  if (gelu && matmul_bf16_on_amx(false, d.n, d.cout, d.cin, 1.f, 0.f, c.bf16)) {
+    amx_matmul(true, d.n, d.cout, d.cin, x, ld_in, w16, ld_w, false, c, bias, gelu);
+    return true;
+  }
+  matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, ld_in, w16, ld_w, 0.f, c, bias);
+  return false;
+}
+
+}  // namespace
+
+void linear_forward_bf16(const LinearDims& d, Output out, Operand in, Operand w, const float* bias) {
+  if (d.n == 0 || d.cout == 0) return;
+  forward_gemm(d, Bf16Out{out.p, d.ld_out, out.bf16}, in, w, bias, nullptr);
 }
 
 void linear_forward_gelu_bf16(const LinearDims& d, uint16_t* out, uint16_t* gelu_out, Operand in, Operand w,
                               const float* bias) {
   if (d.n == 0 || d.cout == 0) return;
-  GOAT_CHECK(d.cin > 0, "linear", "bf16 linear forward with Cin = 0");
-  int64_t ld_in = d.ld_in, ld_w = d.cin;
-  const uint16_t* x = as_bf16(0, in, d.n, d.cin, ld_in);
-  const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
-  const Bf16Out c{out, d.ld_out, true};
-  if (matmul_bf16_on_amx(false, d.n, d.cout, d.cin, 1.f, 0.f, true)) {  // GELU in the epilogue
-    const GeluEpilogue epilogue{gelu_out};
-    return amx_matmul(true, d.n, d.cout, d.cin, x, ld_in, w16, ld_w, false, c, bias, &epilogue);
-  }
-  matmul_bf16(false, true, d.n, d.cout, d.cin, 1.f, x, ld_in, w16, ld_w, 0.f, c, bias);
+  const GeluEpilogue epilogue{gelu_out};
+  if (forward_gemm(d, Bf16Out{out, d.ld_out, true}, in, w, bias, &epilogue)) return;
   if (d.ld_out == d.cout) return gelu_forward_bf16(gelu_out, out, d.n * d.cout);
   for (int64_t r = 0; r < d.n; ++r) gelu_forward_bf16(gelu_out + r * d.ld_out, out + r * d.ld_out, d.cout);
 }
