@@ -32,6 +32,18 @@ double max_abs_diff(const R32& a, const std::vector<double>& b) {
   return m;
 }
 
+// |short − tiled| ≤ bound for every element (the first five outside it are reported).
+void expect_within(const char* what, const std::vector<float>& fast, const std::vector<float>& tiled, double bound) {
+  ASSERT_EQ(fast.size(), tiled.size()) << what;
+  int64_t bad = 0;
+  for (size_t i = 0; i < fast.size(); ++i) {
+    const double d = std::abs(static_cast<double>(fast[i]) - tiled[i]);
+    if (!(d <= bound) && bad++ < 5)
+      ADD_FAILURE() << what << "[" << i << "]: short " << fast[i] << ", tiled " << tiled[i] << ", bound " << bound;
+  }
+  EXPECT_EQ(bad, 0) << what << ": elements outside the bound";
+}
+
 // got vs fp64 (NMSE, the attention tests' computed tolerance) and vs the tiled kernel, element by
 // element: |short − tiled| ≤ 8·max|fp32 ref − fp64 ref| + 4 ulp of the output's largest value.
 void check(const char* what, const std::vector<float>& fast, const std::vector<float>& tiled,
@@ -42,14 +54,7 @@ void check(const char* what, const std::vector<float>& fast, const std::vector<f
   for (double x : ref64) ref_max = std::max(ref_max, std::abs(x));
   const double err = nmse(fast, ref64), tol = tolerance(nmse(ref32, ref64));
   EXPECT_LE(err, tol) << what << ": NMSE vs fp64 " << err << ", tolerance " << tol;
-  const double bound = 8.0 * max_abs_diff(ref32, ref64) + 4.0 * 1.2e-7 * ref_max;
-  int64_t bad = 0;
-  for (size_t i = 0; i < fast.size(); ++i) {
-    const double d = std::abs(static_cast<double>(fast[i]) - tiled[i]);
-    if (!(d <= bound) && bad++ < 5)
-      ADD_FAILURE() << what << "[" << i << "]: short " << fast[i] << ", tiled " << tiled[i] << ", bound " << bound;
-  }
-  EXPECT_EQ(bad, 0) << what << ": elements outside the bound";
+  expect_within(what, fast, tiled, 8.0 * max_abs_diff(ref32, ref64) + 4.0 * 1.2e-7 * ref_max);
 }
 
 // The problem run on the tiled kernel (set_short_path(false)) and then on the short path, each
@@ -137,14 +142,7 @@ TEST_P(ShortPathBf16, MatchesFp64AndTiledAmxKernel) {
     const double tol = std::max(16.0 * nmse(ref_rounded, ref) + 1e-12, tol_floor), err = nmse(f, ref);
     EXPECT_LE(err, tol) << what << ": NMSE vs fp64 " << err << " > bf16 tolerance " << tol << " (tiled "
                         << nmse(t, ref) << ")";
-    const double bound = 8.0 * max_abs_diff(ref_rounded, ref) + 1e-6;
-    int64_t bad = 0;
-    for (size_t i = 0; i < f.size(); ++i) {
-      const double d = std::abs(static_cast<double>(f[i]) - t[i]);
-      if (!(d <= bound) && bad++ < 5)
-        ADD_FAILURE() << what << "[" << i << "]: short " << f[i] << ", tiled " << t[i] << ", bound " << bound;
-    }
-    EXPECT_EQ(bad, 0) << what << ": elements outside the bound";
+    expect_within(what, f, t, 8.0 * max_abs_diff(ref_rounded, ref) + 1e-6);
   };
   check_bf16("o", fast.o, tiled.o, r64.o, rr.o);
   check_bf16("lse", fast.lse, tiled.lse, r64.lse, rr.lse);
