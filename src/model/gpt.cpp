@@ -457,13 +457,21 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
     ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
     args.prior = pos.prior(B, T, 0);
     ops::AttentionGrads g = pos.prior_grad_buffers();
-    g.dq = head_view(d_qkv, H, D, 0);
-    g.dk = head_view(d_qkv, Hkv, D, C);
-    g.dv = head_view(d_qkv, Hkv, D, C + Hkv * D);
+    // CPU bf16 with nothing between the attention and in_proj's backward: the attention stores
+    // d_qkv in bf16 (the lower half of its fp32 slot) and sums in_proj's d_bias itself.
+    const bool fused_dqkv = a.bf16_operands && !pos.has_backward_qk();
+    const Tensor dqkv = fused_dqkv ? Tensor(d_qkv.data, d_qkv.shape, DType::bf16, d_qkv.device) : d_qkv;
+    g.dq = head_view(dqkv, H, D, 0);
+    g.dk = head_view(dqkv, Hkv, D, C);
+    g.dv = head_view(dqkv, Hkv, D, C + Hkv * D);
+    if (fused_dqkv) {
+      float* d_bias = G("attn.in_proj.bias").f32();
+      g.dq_sum = d_bias, g.dk_sum = d_bias + C, g.dv_sum = d_bias + C + Hkv * D;
+    }
     ops::attention_backward(args, head_view(d_atty, H, D, 0), g);
     pos.backward_prior(params_, grads_, B, T, 0);
     pos.backward_qk(g.dq, g.dk, 0, 0, grads_);
-    ops::linear_backward(d_ln, G("attn.in_proj.weight"), G("attn.in_proj.bias"), d_qkv, A("ln1"),
+    ops::linear_backward(d_ln, G("attn.in_proj.weight"), fused_dqkv ? none : G("attn.in_proj.bias"), dqkv, A("ln1"),
                          W("attn.in_proj.weight"));
     // below layer 0 dres goes to the embedding backward (fp32): nothing to round
     ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),

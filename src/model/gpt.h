@@ -19,8 +19,9 @@
 // On the CPU with bf16 GEMMs (the trainer's GemmPrecisionScope) the arenas stay fp32; forward()
 // rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
 // (ln1, ln2, fch, fch_gelu, lnf, d_fch, d_ln) hold bf16 in their slots, out_proj reads a bf16 copy
-// of atty, and the backward's LayerNorms round the residual gradient and sum the next linear
-// layer's d_bias in their own pass (Activations::bf16_operands).
+// of atty, the backward's LayerNorms round the residual gradient and sum the next linear
+// layer's d_bias in their own pass, and (positions without backward_qk) the attention backward
+// stores d_qkv in bf16 and sums in_proj's d_bias (Activations::bf16_operands).
 #pragma once
 
 #include <functional>
