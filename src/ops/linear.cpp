@@ -154,40 +154,28 @@ void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tens
   // CUDA: two ops, GELU's backward in place, then the layer's. CPU fp32: GELU's backward in place
   // in one pass with d_bias's column sum, then the layer's GEMMs. CPU bf16 (GEMM precision or bf16
   // operands): fused into the rounding of d_out.
-  if (holds_grad) {
-    GOAT_CHECK(cpu_fp32(d_act, pre, in, weight), kOp,
-               "backward with gelu' saved (holds_grad) runs on the CPU in fp32 only, as the forward that saved it");
-    {
-      const OpTimer timer("gelu.backward");
-      require_contiguous(kOp, "d_act", d_act, DType::f32);
-      require_contiguous(kOp, "gelu_grad", pre, DType::f32);
-      check_shape(kOp, "gelu_grad", pre, d_act.shape);
-      if (present(d_bias)) {
-        require_contiguous_f32(kOp, "d_bias", d_bias);
-        const int64_t cols = d_act.shape.ndim ? d_act.shape[-1] : 1;
-        check_shape(kOp, "d_bias", d_bias, Shape{cols});
-        cpu::gelu_grad_backward_column_sum(d_act.f32(), pre.f32(), cols ? d_act.numel() / cols : 0, cols,
-                                           d_bias.f32());
-      } else {
-        cpu::gelu_grad_backward(d_act.f32(), pre.f32(), d_act.numel());
-      }
-    }
-    return linear_backward(d_in, d_weight, Tensor(), d_act, in, weight);
-  }
-  if (on_cuda(kOp, {&d_act, &pre})) {
+  // holds_grad: pre is gelu'(pre) (linear_forward_gelu's keep_grad), d_act ∘ pre in the same pass.
+  GOAT_CHECK(!holds_grad || cpu_fp32(d_act, pre, in, weight), kOp,
+             "backward with gelu' saved (holds_grad) runs on the CPU in fp32 only, as the forward that saved it");
+  if (!holds_grad && on_cuda(kOp, {&d_act, &pre})) {
     gelu_backward(d_act, d_act, pre);
     return linear_backward(d_in, d_weight, d_bias, d_act, in, weight);
   }
-  if (cpu::gemm_precision() != cpu::GemmPrecision::bf16 && !any_bf16({&d_act, &pre, &in, &weight})) {
-    if (present(d_bias)) {
+  if (holds_grad || (cpu::gemm_precision() != cpu::GemmPrecision::bf16 && !any_bf16({&d_act, &pre, &in, &weight}))) {
+    if (present(d_bias) || holds_grad) {
       const OpTimer timer("gelu.backward");
       require_contiguous(kOp, "d_act", d_act, DType::f32);
       require_contiguous(kOp, "pre", pre, DType::f32);
       check_shape(kOp, "pre", pre, d_act.shape);
-      require_contiguous_f32(kOp, "d_bias", d_bias);
-      const int64_t cols = d_act.shape.ndim ? d_act.shape[-1] : 1;
-      check_shape(kOp, "d_bias", d_bias, Shape{cols});
-      cpu::gelu_backward_column_sum(d_act.f32(), pre.f32(), cols ? d_act.numel() / cols : 0, cols, d_bias.f32());
+      const int64_t cols = d_act.shape.ndim ? d_act.shape[-1] : 1, rows = cols ? d_act.numel() / cols : 0;
+      if (present(d_bias)) {
+        require_contiguous_f32(kOp, "d_bias", d_bias);
+        check_shape(kOp, "d_bias", d_bias, Shape{cols});
+        (holds_grad ? cpu::gelu_grad_backward_column_sum : cpu::gelu_backward_column_sum)(d_act.f32(), pre.f32(), rows,
+                                                                                        cols, d_bias.f32());
+      } else {
+        cpu::gelu_grad_backward(d_act.f32(), pre.f32(), d_act.numel());
+      }
     } else {
       gelu_backward(d_act, d_act, pre);
     }
