@@ -3,12 +3,13 @@
 // by γ_{K+2} · (Σ|a||b| + |bias| + |C_in|) (u32 = 2^-24), plus, for a bf16 C, the final rounding
 // u16 · |C| (u16 = 2^-8). Covers both B layouts (the forward's wᵀ and d_in's w), row strides
 // wider than the matrices, the bias epilogue (with and without accumulation into C), accumulation
-// into C, a bf16 C, single-step and long K, odd row/column block counts and the dispatch from
-// matmul_bf16.
+// into C, a bf16 C, single-step and long K, odd row/column block counts, A read in place and A
+// packed (amx_reads_a_in_place: row stride, alignment) and the dispatch from matmul_bf16.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "backend/cpu/aligned_scratch.h"
@@ -25,12 +26,17 @@ struct AmxCase {
   bool tb;
   int64_t m, n, k, pad;
   bool bias, accumulate, c_bf16;
+  int64_t a_shift = 0;  // A starts this many elements past a 64-byte boundary
 };
 
-void run_amx_case(const AmxCase& t, bool through_matmul_bf16) {
+// Runs the case; counts in *in_place / *packed which path amx_matmul took for A (amx_reads_a_in_place).
+// (ASSERT_* needs a void function.)
+void run_amx_case(const AmxCase& t, bool through_matmul_bf16, int* in_place = nullptr, int* packed = nullptr) {
   const int64_t br = t.tb ? t.n : t.k, bc = t.tb ? t.k : t.n;
   const int64_t lda = t.k + t.pad, ldb = bc + t.pad, ldc = t.n + t.pad;
-  std::vector<uint16_t> a(static_cast<size_t>(t.m * lda)), b(static_cast<size_t>(br * ldb));
+  cpu::AlignedScratch a_store;  // A's placement decides the AMX GEMM's path: 64-byte aligned here
+  const std::span<uint16_t> a(a_store.get<uint16_t>(t.m * lda + t.a_shift) + t.a_shift, static_cast<size_t>(t.m * lda));
+  std::vector<uint16_t> b(static_cast<size_t>(br * ldb));
   std::vector<float> bias(static_cast<size_t>(t.n)), c0(static_cast<size_t>(t.m * ldc));
   const Rng rng(5, RngPurpose::test, static_cast<uint64_t>(t.m * 7 + t.n * 3 + t.k));
   for (size_t i = 0; i < a.size(); ++i) a[i] = bf16::from_float(rng.normal(i)).bits;
@@ -45,6 +51,7 @@ void run_amx_case(const AmxCase& t, bool through_matmul_bf16) {
     cpu::matmul_bf16(false, t.tb, t.m, t.n, t.k, 1.f, a.data(), lda, b.data(), ldb, t.accumulate ? 1.f : 0.f, out, bp);
   else
     cpu::amx_matmul(t.tb, t.m, t.n, t.k, a.data(), lda, b.data(), ldb, t.accumulate, out, bp);
+  if (in_place) ++*(cpu::amx_reads_a_in_place(a.data(), lda) ? in_place : packed);
   const double u32 = std::ldexp(1.0, -24), u16 = std::ldexp(1.0, -8);
   const double gamma = static_cast<double>(t.k + 2) * u32 / (1.0 - static_cast<double>(t.k + 2) * u32);
   const auto A = [&](int64_t i, int64_t p) { return bf16::from_bits(a[static_cast<size_t>(i * lda + p)]).to_float(); };
@@ -93,8 +100,14 @@ TEST(GemmAmx, MatchesFp64OfBf16Operands) {
       {true, 32, 64, 32, 0, true, true, false},      // bias and accumulation together, one step
       {false, 96, 160, 32, 7, true, false, true},    // d_in layout with a bias, bf16 C, odd block counts
       {true, 160, 32, 1056, 1, false, false, false},  // 5 row blocks, one column block, 33 K steps
+      {true, 64, 96, 512, 0, true, false, false},    // the longest rows A is read in place at
+      {false, 64, 64, 256, 0, false, false, true, 16},  // A 32 bytes off a cache line: packed
+      {true, 64, 64, 544, 0, true, false, true},     // rows past 1 KiB, aligned: packed
   };
-  for (const AmxCase& c : cases) run_amx_case(c, false);
+  int in_place = 0, packed = 0;
+  for (const AmxCase& c : cases) run_amx_case(c, false, &in_place, &packed);
+  EXPECT_GE(in_place, 4);  // both A paths (amx_reads_a_in_place) are covered
+  EXPECT_GE(packed, 4);
 }
 
 TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {

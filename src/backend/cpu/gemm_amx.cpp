@@ -27,6 +27,11 @@ bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alp
 #endif
 }
 
+bool amx_reads_a_in_place(const uint16_t* a, int64_t lda) {
+  constexpr int64_t kInPlaceMaxLda = 512;  // 1 KiB rows
+  return lda <= kInPlaceMaxLda && lda % 32 == 0 && reinterpret_cast<uintptr_t>(a) % 64 == 0;
+}
+
 #if GOATLM_AMX_BUILD
 
 namespace {
@@ -65,15 +70,23 @@ void pack_a_rows(const uint16_t* a, int64_t lda, int64_t k, uint16_t* packed) {
     for (int64_t r = 0; r < kBlock; ++r) std::copy_n(a + r * lda + s * 32, 32, packed + (s * kBlock + r) * 32);
 }
 
+// Where the A tiles of one 32-row block come from: A itself (row stride lda) or its packed copy
+// (pack_a_rows, row stride 32). Step s's two tiles start at base + s·step and base + s·step + half.
+struct ATiles {
+  const uint16_t* base;
+  int64_t step, half, stride_bytes;
+};
+
+
 // One 32 × 32 block of C at (r0, n0): tiles 0–3 accumulate (2 A tiles 4, 5) × (2 B tiles 6, 7) over
-// `steps` K steps of 32 from packed A (pack_a_rows) and packed B (pack_b) at the first step,
+// `steps` K steps of 32 from A's rows r0.. (ATiles: in place or packed) and packed B (pack_b) at the first step,
 // starting from zero, or from C itself when accumulating (f32 C). The bias is added in the
 // epilogue (amx_store_block, gemm_amx_store.h), not loaded into the C tiles: a tile load into a C
 // tile waits for the previous block's store of that tile. Accumulated without a bias, the tiles go straight back to C
 // (it was just read, it is in the cache).
-void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, bool accumulate, const float* bias,
+void block_32x32(const ATiles& at, const uint32_t* bp, int64_t steps, bool accumulate, const float* bias,
                  Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
-  const int64_t sa = 64, sb = kBlock * 4;
+  const int64_t sa = at.stride_bytes, sb = kBlock * 4;
   float* const cf = static_cast<float*>(c.c) + r0 * c.ldc + n0;  // only used for an f32 C
   const int64_t sc = c.ldc * 4;
   if (accumulate) {
@@ -89,13 +102,13 @@ void block_32x32(const uint16_t* ap, const uint32_t* bp, int64_t steps, bool acc
   }
   for (int64_t s = 0; s < steps; ++s) {
     const uint32_t* b = bp + s * 16 * kBlock;
-    const uint16_t* a = ap + s * kBlock * 32;
+    const uint16_t* a = at.base + s * at.step;
     _tile_loadd(4, a, sa);
     _tile_loadd(6, b, sb);
     _tile_dpbf16ps(0, 4, 6);
     _tile_loadd(7, b + 16, sb);
     _tile_dpbf16ps(1, 4, 7);
-    _tile_loadd(5, a + 16 * 32, sa);
+    _tile_loadd(5, a + at.half, sa);
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
@@ -127,20 +140,25 @@ void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a
   thread_local AlignedScratch packed_store;
   uint32_t* const packed = packed_store.get<uint32_t>(n * k / 2);  // the workers must not name the thread_local
   const int64_t row_blocks = m / kBlock, col_blocks = n / kBlock, steps = k / 32, pairs = k / 2;
+  const bool direct = amx_reads_a_in_place(a, lda);
 #pragma omp parallel if (m * n * k >= kParallelMin * 32)
   {
     const attn::AmxTiles tiles;
     thread_local AlignedScratch a_store;  // each worker's own
-    uint16_t* const a_packed = a_store.get<uint16_t>(kBlock * k);
+    uint16_t* const a_packed = direct ? nullptr : a_store.get<uint16_t>(kBlock * k);
 #pragma omp for schedule(static)
     for (int64_t nb = 0; nb < col_blocks; ++nb) pack_b(trans_b, nb, k, b, ldb, packed);
 #pragma omp for schedule(static)
     for (int64_t mb = 0; mb < row_blocks; ++mb) {
       const int64_t r0 = mb * kBlock;
-      pack_a_rows(a + r0 * lda, lda, k, a_packed);
+      ATiles at{a + r0 * lda, 32, 16 * lda, lda * 2};
+      if (!direct) {
+        pack_a_rows(a + r0 * lda, lda, k, a_packed);
+        at = ATiles{a_packed, kBlock * 32, 16 * 32, 64};
+      }
       for (int64_t nb = 0; nb < col_blocks; ++nb)
-        block_32x32(a_packed, packed + nb * pairs * kBlock, steps, accumulate,
-                    bias ? bias + nb * kBlock : nullptr, c, gelu, r0, nb * kBlock);
+        block_32x32(at, packed + nb * pairs * kBlock, steps, accumulate, bias ? bias + nb * kBlock : nullptr, c,
+                    gelu, r0, nb * kBlock);
     }
     _mm_sfence();  // the non-temporal stores are visible before the region ends
   }

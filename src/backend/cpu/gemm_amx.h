@@ -13,7 +13,8 @@
 // sum). Only the summation order of the fp32 accumulation differs from oneDNN's.
 // Scheme: B is packed once per call into AMX's VNNI layout, blocks of 32 columns, (K/2 pair rows ×
 // 32 columns) words each (≤ 1 MiB for the model's weights); each 32-row block of A is copied into
-// tile order (1 KiB per tile) once and serves every column block; C is produced in 32 × 32 blocks
+// tile order (1 KiB per tile) once and serves every column block, unless its rows are short
+// and aligned enough to load the tiles from A itself (amx_reads_a_in_place); C is produced in 32 × 32 blocks
 // (tiles 0–3, from zero or, accumulating, from C), two A tiles and two B tiles per K step of 32; a
 // finished block goes through the epilogue (gemm_amx_store.h: + bias, fp32 or bf16, non-temporal
 // stores, optionally GELU: GeluEpilogue, c_fc's forward writes fch and GELU(fch), which saves a
@@ -29,6 +30,12 @@ namespace goat::cpu {
 // True when amx_matmul can run this GEMM: AMX-BF16 usable in this process (attn::amx_ready), A not
 // transposed, m, n, k multiples of 32, alpha 1, beta 0 or 1 (1 only with an f32 C).
 bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16);
+
+// True when amx_matmul reads A's tiles in place instead of packing each 32-row block first: A's
+// rows are at most 1 KiB apart (lda ≤ 512; longer strides put the 32 rows of a tile in few L1 sets
+// and the tile loads ran at half speed) and every tile row starts on a cache line (A 64-byte
+// aligned, lda a multiple of 32). Saves the pack's copy: 3–10% on the K = 256 GEMMs (docs/performance.md).
+bool amx_reads_a_in_place(const uint16_t* a, int64_t lda);
 
 // GELU in the epilogue, over a bf16 C (C's values are rounded to bf16 first, as without it):
 // gelu_out (m, n; row stride ldc) = bf16(GELU(C)) from the GELU table (gelu_table.h), bitwise
