@@ -4,7 +4,8 @@
 // u16 · |C| (u16 = 2^-8). Covers both B layouts (the forward's wᵀ and d_in's w), row strides
 // wider than the matrices, the bias epilogue (with and without accumulation into C), accumulation
 // into C, a bf16 C, single-step and long K, odd row/column block counts, A read in place and A
-// packed (amx_reads_a_in_place: row stride, alignment) and the dispatch from matmul_bf16.
+// packed (amx_reads_a_in_place: row stride, alignment), the forward's B packed by the word
+// transpose (even ldb) and by the scalar loop (odd ldb) and the dispatch from matmul_bf16.
 #include <gtest/gtest.h>
 
 #include <cmath>
