@@ -101,9 +101,9 @@ TEST(GemmAmx, MatchesFp64OfBf16Operands) {
       {true, 32, 64, 32, 0, true, true, false},      // bias and accumulation together, one step
       {false, 96, 160, 32, 7, true, false, true},    // d_in layout with a bias, bf16 C, odd block counts
       {true, 160, 32, 1056, 1, false, false, false},  // 5 row blocks, one column block, 33 K steps
-      {true, 64, 96, 512, 0, true, false, false},    // the longest rows A is read in place at
+      {true, 64, 96, 1024, 0, true, false, false},   // the longest rows A is read in place at
       {false, 64, 64, 256, 0, false, false, true, 16},  // A 32 bytes off a cache line: packed
-      {true, 64, 64, 544, 0, true, false, true},     // rows past 1 KiB, aligned: packed
+      {true, 64, 64, 1056, 0, true, false, true},    // rows past 2 KiB, aligned: packed
   };
   int in_place = 0, packed = 0;
   for (const AmxCase& c : cases) run_amx_case(c, false, &in_place, &packed);

@@ -31,10 +31,10 @@ namespace goat::cpu {
 // transposed, m, n, k multiples of 32, alpha 1, beta 0 or 1 (1 only with an f32 C).
 bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16);
 
-// True when amx_matmul reads A's tiles in place instead of packing each 32-row block first: A's
-// rows are at most 1 KiB apart (lda ≤ 512; longer strides put the 32 rows of a tile in few L1 sets
-// and the tile loads ran at half speed) and every tile row starts on a cache line (A 64-byte
-// aligned, lda a multiple of 32). Saves the pack's copy: 3–10% on the K = 256 GEMMs (docs/performance.md).
+// True when amx_matmul reads A's tiles in place instead of packing each 32-row block first: every
+// tile row starts on a cache line (A 64-byte aligned, lda a multiple of 32) and the rows are at
+// most 2 KiB apart (lda ≤ 1024; at 4 KiB a tile's 16 rows share one L1 set). Saves the pack's copy:
+// 4–14% on the model's forward and d_in GEMMs (docs/performance.md, "bf16 GEMMs").
 bool amx_reads_a_in_place(const uint16_t* a, int64_t lda);
 
 // GELU in the epilogue, over a bf16 C (C's values are rounded to bf16 first, as without it):
