@@ -79,9 +79,9 @@ void run_amx_case(const AmxCase& t, bool through_matmul_bf16, int* in_place = nu
       double tol = gamma * scale + u32 * std::abs(want);
       if (t.c_bf16) tol = tol * (1 + u16) + u16 * std::abs(want);
       const double got = t.c_bf16 ? bf16::from_bits(out_h[at]).to_float() : out_f[at];
-      ASSERT_LE(std::abs(got - want), tol) << "at (" << i << ", " << j << ") m=" << t.m << " n=" << t.n << " k=" << t.k
-                                           << " trans_b=" << t.tb << " bias=" << t.bias << " acc=" << t.accumulate
-                                           << " bf16 C=" << t.c_bf16;
+      ASSERT_LE(std::abs(got - want), tol)
+          << "at (" << i << ", " << j << ") m=" << t.m << " n=" << t.n << " k=" << t.k << " trans_b=" << t.tb
+          << " bias=" << t.bias << " acc=" << t.accumulate << " bf16 C=" << t.c_bf16;
     }
 }
 
@@ -92,18 +92,18 @@ bool amx_available() { return cpu::amx_matmul_applies(false, 32, 32, 32, 1.f, 0.
 TEST(GemmAmx, MatchesFp64OfBf16Operands) {
   if (!amx_available()) GTEST_SKIP() << "no AMX-BF16 in this build or on this CPU";
   const AmxCase cases[] = {
-      {true, 64, 96, 320, 0, true, false, false},    // forward: in · wᵀ + bias, K over two chunks
-      {true, 96, 64, 64, 3, true, false, true},      // forward, bf16 C (c_fc's output), padded rows
-      {false, 64, 32, 544, 5, false, false, false},  // d_in = d_out · w, three chunks
-      {false, 32, 128, 96, 0, false, true, false},   // d_in accumulated into
-      {false, 128, 64, 256, 2, false, false, true},  // d_in, bf16 C (c_proj's d_in)
-      {true, 32, 32, 32, 0, false, true, false},     // one block, one step
-      {true, 32, 64, 32, 0, true, true, false},      // bias and accumulation together, one step
-      {false, 96, 160, 32, 7, true, false, true},    // d_in layout with a bias, bf16 C, odd block counts
-      {true, 160, 32, 1056, 1, false, false, false},  // 5 row blocks, one column block, 33 K steps
-      {true, 64, 96, 1024, 0, true, false, false},   // the longest rows A is read in place at
+      {true, 64, 96, 320, 0, true, false, false},       // forward: in · wᵀ + bias, K over two chunks
+      {true, 96, 64, 64, 3, true, false, true},         // forward, bf16 C (c_fc's output), padded rows
+      {false, 64, 32, 544, 5, false, false, false},     // d_in = d_out · w, three chunks
+      {false, 32, 128, 96, 0, false, true, false},      // d_in accumulated into
+      {false, 128, 64, 256, 2, false, false, true},     // d_in, bf16 C (c_proj's d_in)
+      {true, 32, 32, 32, 0, false, true, false},        // one block, one step
+      {true, 32, 64, 32, 0, true, true, false},         // bias and accumulation together, one step
+      {false, 96, 160, 32, 7, true, false, true},       // d_in layout with a bias, bf16 C, odd block counts
+      {true, 160, 32, 1056, 1, false, false, false},    // 5 row blocks, one column block, 33 K steps
+      {true, 64, 96, 1024, 0, true, false, false},      // the longest rows A is read in place at
       {false, 64, 64, 256, 0, false, false, true, 16},  // A 32 bytes off a cache line: packed
-      {true, 64, 64, 1056, 0, true, false, true},    // rows past 2 KiB, aligned: packed
+      {true, 64, 64, 1056, 0, true, false, true},       // rows past 2 KiB, aligned: packed
   };
   int in_place = 0, packed = 0;
   for (const AmxCase& c : cases) run_amx_case(c, false, &in_place, &packed);
@@ -119,7 +119,7 @@ TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
   run_amx_case({false, 64, 256, 96, 2, false, true, false}, true);
   run_amx_case({true, 64, 256, 64, 0, true, false, false}, true);
   run_amx_case({false, 64, 96, 64, 0, false, true, false}, true);
-  EXPECT_EQ(cpu::amx_matmul_applies(true, 64, 64, 64, 1.f, 0.f, false), false);  // transposed A: oneDNN
+  EXPECT_EQ(cpu::amx_matmul_applies(true, 64, 64, 64, 1.f, 0.f, false), false);   // transposed A: oneDNN
   EXPECT_EQ(cpu::amx_matmul_applies(false, 48, 64, 64, 1.f, 0.f, false), false);  // m not a multiple of 32
   EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 1.f, 1.f, true), false);   // accumulate into bf16
   EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 2.f, 0.f, false), false);  // alpha

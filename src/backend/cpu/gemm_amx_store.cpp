@@ -60,7 +60,7 @@ constexpr __mmask16 kAll16 = 0xffff;
 inline __m256i half(__m512i v, int which) {
   return which ? _mm512_maskz_extracti64x4_epi64(0xf, v, 1) : _mm512_maskz_extracti64x4_epi64(0xf, v, 0);
 }
-inline __m512i widen(__m256i h) { return _mm512_maskz_cvtepu16_epi32(kAll16, h); }  // 16 × u16 → u32
+inline __m512i widen(__m256i h) { return _mm512_maskz_cvtepu16_epi32(kAll16, h); }   // 16 × u16 → u32
 inline __m256i narrow(__m512i v) { return _mm512_maskz_cvtepi32_epi16(kAll16, v); }  // 16 × u32 → low u16
 inline __m512i join(__m256i lo, __m256i hi) {
   return _mm512_maskz_inserti64x4(0xff, _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), lo, 0), hi, 1);
@@ -90,7 +90,8 @@ inline void store_f32_row(RowSum v, float* dst) {
 
 }  // namespace
 
-void amx_store_block(const float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
+void amx_store_block(const float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0,
+                     int64_t n0) {
   // The bias added as each row is stored (one pass over the block; before, a pass of its own).
   // Without a bias −0 is added, the identity for every value (+0 would turn a −0 sum into +0).
   const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_set1_ps(-0.f);

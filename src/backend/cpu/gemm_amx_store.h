@@ -14,6 +14,7 @@ namespace goat::cpu {
 // to C (f32, or bf16 rounded to nearest even) with non-temporal stores where C's rows are 64-byte
 // aligned, applying gelu when given (GeluEpilogue in gemm_amx.h; C bf16). Only in AMX builds
 // (GOATLM_AMX_BUILD).
-void amx_store_block(const float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0);
+void amx_store_block(const float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0,
+                     int64_t n0);
 
 }  // namespace goat::cpu
