@@ -346,8 +346,10 @@ void Gpt::after_attention(Activations& a, int l) {
                       P("attn.out_proj.bias"));
   ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
                                   P("ln_2.weight"), P("ln_2.bias"));
-  // CPU bf16: GELU in c_fc's GEMM epilogue (fch kept for the backward, fch_gelu for c_proj)
-  ops::linear_forward_gelu(A("fch"), A("fch_gelu"), A("ln2"), W("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
+  // CPU bf16: GELU in c_fc's GEMM epilogue (fch kept for the backward, fch_gelu for c_proj); CPU
+  // fp32 with a backward: gelu'(fch) over fch
+  a.fch_holds_gelu_grad = ops::linear_forward_gelu(A("fch"), A("fch_gelu"), A("ln2"), W("mlp.c_fc.weight"),
+                                                   P("mlp.c_fc.bias"), a.plan().backward);
 }
 
 void Gpt::recompute_attention(Activations& a, int l) {
@@ -444,7 +446,7 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
                          W("mlp.c_proj.weight"));
     // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
     ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
-                              W("mlp.c_fc.weight"));
+                              W("mlp.c_fc.weight"), a.fch_holds_gelu_grad);
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
                             A("ln2_rstd"), dres_bf16, bias_of_next(l, "attn.out_proj.bias"));
     if (rc == Recompute::attention) recompute_attention(a, l);
@@ -455,13 +457,21 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
     ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
     args.prior = pos.prior(B, T, 0);
     ops::AttentionGrads g = pos.prior_grad_buffers();
-    g.dq = head_view(d_qkv, H, D, 0);
-    g.dk = head_view(d_qkv, Hkv, D, C);
-    g.dv = head_view(d_qkv, Hkv, D, C + Hkv * D);
+    // CPU bf16 with nothing between the attention and in_proj's backward: the attention stores
+    // d_qkv in bf16 (the lower half of its fp32 slot) and sums in_proj's d_bias itself.
+    const bool fused_dqkv = a.bf16_operands && !pos.has_backward_qk();
+    const Tensor dqkv = fused_dqkv ? Tensor(d_qkv.data, d_qkv.shape, DType::bf16, d_qkv.device) : d_qkv;
+    g.dq = head_view(dqkv, H, D, 0);
+    g.dk = head_view(dqkv, Hkv, D, C);
+    g.dv = head_view(dqkv, Hkv, D, C + Hkv * D);
+    if (fused_dqkv) {
+      float* d_bias = G("attn.in_proj.bias").f32();
+      g.dq_sum = d_bias, g.dk_sum = d_bias + C, g.dv_sum = d_bias + C + Hkv * D;
+    }
     ops::attention_backward(args, head_view(d_atty, H, D, 0), g);
     pos.backward_prior(params_, grads_, B, T, 0);
     pos.backward_qk(g.dq, g.dk, 0, 0, grads_);
-    ops::linear_backward(d_ln, G("attn.in_proj.weight"), G("attn.in_proj.bias"), d_qkv, A("ln1"),
+    ops::linear_backward(d_ln, G("attn.in_proj.weight"), fused_dqkv ? none : G("attn.in_proj.bias"), dqkv, A("ln1"),
                          W("attn.in_proj.weight"));
     // below layer 0 dres goes to the embedding backward (fp32): nothing to round
     ops::layernorm_backward(dres, G("ln_1.weight"), G("ln_1.bias"), d_ln, A("x"), P("ln_1.weight"), A("ln1_mean"),

@@ -19,8 +19,9 @@
 // On the CPU with bf16 GEMMs (the trainer's GemmPrecisionScope) the arenas stay fp32; forward()
 // rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
 // (ln1, ln2, fch, fch_gelu, lnf, d_fch, d_ln) hold bf16 in their slots, out_proj reads a bf16 copy
-// of atty, and the backward's LayerNorms round the residual gradient and sum the next linear
-// layer's d_bias in their own pass (Activations::bf16_operands).
+// of atty, the backward's LayerNorms round the residual gradient and sum the next linear
+// layer's d_bias in their own pass, and (positions without backward_qk) the attention backward
+// stores d_qkv in bf16 and sums in_proj's d_bias (Activations::bf16_operands).
 #pragma once
 
 #include <functional>
@@ -93,6 +94,9 @@ class Activations {
   // get("dres_bf16") the bf16 copy of the residual gradient that each LayerNorm backward writes for
   // the next linear backward (in the upper half of d_fch's slot, which bf16 d_fch leaves free).
   bool bf16_operands = false;
+  // CPU fp32 training forward: each layer's fch slot holds gelu'(fch) instead of fch after the
+  // forward (ops::linear_forward_gelu's keep_grad), the only value GELU's backward needs from it.
+  bool fch_holds_gelu_grad = false;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 
   // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by

@@ -72,6 +72,9 @@ class PositionScheme {
   virtual void backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) {
     (void)dq, (void)dk, (void)q_pos0, (void)k_pos0, (void)grads;
   }
+  // Whether backward_qk reads or writes dq, dk (else they go from the attention straight to the
+  // qkv projection's backward: the CPU bf16 model then has the attention store them in bf16).
+  virtual bool has_backward_qk() const { return false; }
 
  protected:
   Device device_ = Device::cpu;

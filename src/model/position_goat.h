@@ -68,6 +68,7 @@ class GoatPosition final : public PositionScheme {
   ops::AttentionGrads prior_grad_buffers() override;
   void backward_prior(const Arena& params, const Arena& grads, int64_t batch, int64_t tk, int64_t k_pos0) override;
   void backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) override;
+  bool has_backward_qk() const override { return true; }
 
   // The per-key sink term u_h(j) without recency, (Hkv, tk), from the parameters bound by the
   // last prior() call; for tests and the eval's prior diagnostics. CPU only (empty on CUDA).

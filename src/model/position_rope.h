@@ -21,6 +21,7 @@ class RopePosition final : public PositionScheme {
   float score_scale() const override;
   void forward_qk(const Tensor& q, const Tensor& k, int64_t q_pos0, int64_t k_pos0) override;
   void backward_qk(const Tensor& dq, const Tensor& dk, int64_t q_pos0, int64_t k_pos0, const Arena& grads) override;
+  bool has_backward_qk() const override { return true; }
 
   // Rotates x (B, H, T, D) (strided, last dim contiguous) by sign·(pos0 + t)·θ.
   void rotate(const Tensor& x, int64_t pos0, float sign);

@@ -116,9 +116,13 @@ void attention_backward(const AttentionArgs& a, const Tensor& d_o, const Attenti
   const DType act = cuda ? a.q.dtype : DType::f32;
   cpu::AttentionParams p = make_params(a, act);
   check_view("d_o", d_o, a.o.shape, act);
-  check_view("dq", g.dq, a.q.shape, act);
-  check_view("dk", g.dk, a.k.shape, act);
-  check_view("dv", g.dv, a.v.shape, act);
+  // CPU: the gradients f32 or bf16 (the bf16 model's in_proj d_out)
+  const DType gdt = !cuda && g.dq.dtype == DType::bf16 ? DType::bf16 : act;
+  check_view("dq", g.dq, a.q.shape, gdt);
+  check_view("dk", g.dk, a.k.shape, gdt);
+  check_view("dv", g.dv, a.v.shape, gdt);
+  GOAT_CHECK(!g.dq_sum == !g.dk_sum && !g.dq_sum == !g.dv_sum, kWhere, "dq_sum, dk_sum, dv_sum: give all three or none");
+  GOAT_CHECK(!cuda || !g.dq_sum, kWhere, "dq_sum, dk_sum, dv_sum are CPU-only (not supported on device cuda)");
   GOAT_CHECK(!g.d_key_bias || a.prior.key_bias, kWhere, "d_key_bias given without a key_bias");
   GOAT_CHECK(!g.d_slope || a.prior.slope, kWhere, "d_slope given without a slope");
   if (cuda) {
@@ -131,7 +135,13 @@ void attention_backward(const AttentionArgs& a, const Tensor& d_o, const Attenti
   }
   p.d_entropy = p.d_sink = p.d_pmax = p.d_kl = p.d_omega = nullptr;
   cpu::AttentionBackwardParams b;
-  b.d_o = d_o.f32(), b.dq = g.dq.f32(), b.dk = g.dk.f32(), b.dv = g.dv.f32();
+  b.d_o = d_o.f32();
+  if (gdt == DType::bf16)
+    b.dq16 = static_cast<uint16_t*>(g.dq.data), b.dk16 = static_cast<uint16_t*>(g.dk.data),
+    b.dv16 = static_cast<uint16_t*>(g.dv.data);
+  else
+    b.dq = g.dq.f32(), b.dk = g.dk.f32(), b.dv = g.dv.f32();
+  b.dq_sum = g.dq_sum, b.dk_sum = g.dk_sum, b.dv_sum = g.dv_sum;
   copy_strides(d_o, b.do_s), copy_strides(g.dq, b.dq_s), copy_strides(g.dk, b.dk_s), copy_strides(g.dv, b.dv_s);
   b.d_key_bias = g.d_key_bias, b.d_slope = g.d_slope;
   cpu::attention_backward(p, b);

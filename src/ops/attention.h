@@ -13,7 +13,7 @@
 // last dim of q, k, v, o, dq, dk, dv, d_o must have stride 1):
 //   q: (B, H, Tq, D)  k, v: (B, Hkv, Tk, D)  o: (B, H, Tq, D)  lse: (B, H, Tq) contiguous
 //   query head h reads kv head h / (H / Hkv). Tk ≥ Tq; query i sits at key position Tk − Tq + i.
-// Only f32 on the CPU for now. See docs/attention.md.
+// On the CPU q, k, v, o are f32; dq, dk, dv f32 or bf16 (AttentionGrads). See docs/attention.md.
 #pragma once
 
 #include <cstdint>
@@ -71,11 +71,17 @@ struct AttentionArgs {
 void attention_forward(const AttentionArgs& a);
 
 struct AttentionGrads {
-  Tensor dq, dk, dv;            // same shapes as q, k, v; overwritten
+  Tensor dq, dk, dv;            // same shapes as q, k, v; overwritten (CPU: all f32, or all bf16)
   float* d_key_bias = nullptr;  // (B, Hkv, Tk) overwritten: column sums of dS, if key_bias given
   float* d_slope = nullptr;     // (Hkv) overwritten: Σ dS_ij (t_j − t_i), if slope given
   float* d_lane_a = nullptr;    // (Hkv, R) overwritten: ∂L/∂a, ∂L/∂b with prior.lanes (R > 0)
   float* d_lane_b = nullptr;
+  // CPU only: the column sums of (fp32) dq (H·D), dk, dv (Hkv·D each) over (b, t), added (+=) —
+  // the bias gradient of the projection that made q, k, v, summed in the fixed order of
+  // backend/cpu/attention_kernel.h (per batch row t ascending, then batch rows ascending, fp32).
+  // The CPU bf16 model passes bf16 dq, dk, dv (rounded to nearest even from the fp32 values) and
+  // these sums, so in_proj's backward reads a ready bf16 d_out (docs/performance.md).
+  float *dq_sum = nullptr, *dk_sum = nullptr, *dv_sum = nullptr;
 };
 
 // Needs o and lse from the forward pass and d_o (B, H, Tq, D). a.diag is ignored.

@@ -241,9 +241,8 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
   return d_slope;
 }
 
-}  // namespace
-
-void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
+// The backward into fp32 dq, dk, dv (or, on the short AMX path, whatever g asks for).
+void backward_run(const AttentionParams& p, const AttentionBackwardParams& g) {
   if (p.B > 0 && p.H > 0 && short_path_applies(p)) return short_backward(p, g);
   note_path(true, KernelPath::tiled);
   const int64_t n_items = p.B * p.Hkv, dp = round_up(p.D, kLanes);
@@ -265,6 +264,15 @@ void attention_backward(const AttentionParams& p, const AttentionBackwardParams&
       for (int64_t b = 0; b < p.B; ++b) s += slope_part[b * p.Hkv + hk];
       g.d_slope[hk] = static_cast<float>(s);
     }
+}
+
+}  // namespace
+
+void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g) {
+  if (!g.bf16_out() && !g.sums()) return backward_run(p, g);
+  // bf16 outputs and bias sums: stored by the short AMX item itself, else after an fp32 run.
+  const bool direct = p.B > 0 && p.H > 0 && short_path_applies(p) && bf16_products(p);
+  backward_grad_out(p, g, direct, &backward_run);
 }
 
 }  // namespace goat::cpu

@@ -42,6 +42,20 @@ struct AttentionBackwardParams {
   int64_t dq_s[3]{}, dk_s[3]{}, dv_s[3]{};
   float* d_key_bias = nullptr;  // (B, Hkv, Tk)
   float* d_slope = nullptr;     // (Hkv)
+  // bf16 outputs (the CPU bf16 model, where the in_proj backward reads dq, dk, dv as its bf16
+  // d_out): dq, dk, dv written as bf16 bits, round to nearest even of the fp32 values the fp32
+  // outputs would hold, at these pointers with the strides dq_s, dk_s, dv_s (dq, dk, dv null).
+  uint16_t *dq16 = nullptr, *dk16 = nullptr, *dv16 = nullptr;
+  // Column sums of the fp32 dq (H·D), dk, dv (Hkv·D each) over (b, t), added (+=): the bias
+  // gradient of the projection that made q, k, v. Fixed order, independent of the thread count
+  // (attention_grad_out.cpp): per batch row and column, t ascending in fp32 from 0; then the batch
+  // rows ascending in fp32 from 0; then added. For Tq = Tk = 128 this is to_bf16_column_sum's order.
+  float *dq_sum = nullptr, *dk_sum = nullptr, *dv_sum = nullptr;
+  // Internal, set by attention_backward: the per-batch-row sums (B, H + 2·Hkv, D) the items write
+  // (query heads, then key heads, then value heads).
+  float* sum_part = nullptr;
+  bool bf16_out() const { return dq16 != nullptr; }
+  bool sums() const { return dq_sum != nullptr; }
 };
 
 void attention_forward(const AttentionParams& p);
@@ -188,6 +202,30 @@ inline void copy_rows(const float* src, int64_t stride, int64_t rows, int64_t d,
 void transpose_into(const float* src, int64_t src_rs, int64_t rows, int64_t cols, float* dst, int64_t ldd);
 void transpose_into(const uint32_t* src, int64_t src_rs, int64_t rows, int64_t cols, uint32_t* dst, int64_t ldd);
 
+// One butterfly stage of the 16×16 register transpose: rows i and i + w swap their off-diagonal
+// w × w blocks. transpose16: r[i][c] becomes r[c][i].
+template <int W>
+inline void swap_blocks(v16 (&r)[16]) {
+  for (int i = 0; i < 16; ++i) {
+    if (i & W) continue;
+    const v16 a = r[i], b = r[i + W];
+    if constexpr (W == 8) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      r[i + W] = __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    } else if constexpr (W == 4) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+      r[i + W] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    } else if constexpr (W == 2) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+      r[i + W] = __builtin_shufflevector(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    } else {
+      r[i] = __builtin_shufflevector(a, b, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+      r[i + W] = __builtin_shufflevector(a, b, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    }
+  }
+}
+inline void transpose16(v16 (&r)[16]) { swap_blocks<8>(r), swap_blocks<4>(r), swap_blocks<2>(r), swap_blocks<1>(r); }
+
 // Causal tiles: which part of a tile GEMM a lower-triangular mask lets through. The mask admits
 // (query row i, key column j) when j ≤ i + diag (diag = shift + i0 − j0 for query tile i0 and key
 // block j0). Every row block of at most kMaxRows rows is cut to what its rows can see:
@@ -229,6 +267,17 @@ KernelPath last_path(bool backward);
 // bf16_products(p), inside a parallel region holding AmxTiles and FlushDenormals); returns
 // Σ dS (t_j − t_i) over the item, for d_slope.
 double short_backward_item_amx(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk);
+
+// attention_grad_out.cpp: bf16 outputs and column sums (AttentionBackwardParams::dq16, dq_sum).
+// `run` is the fp32-output backward dispatch. direct: run writes them itself (the short AMX item);
+// else run writes fp32 into scratch (or into dq, dk, dv), then one pass rounds and sums.
+using BackwardRun = void (*)(const AttentionParams&, const AttentionBackwardParams&);
+void backward_grad_out(const AttentionParams& p, const AttentionBackwardParams& g, bool direct, BackwardRun run);
+// Row n of the per-batch-row sums of batch row b (n: query head h, H + key head, H + Hkv + value
+// head), or null when no sums are asked for.
+inline float* grad_sum_row(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t n) {
+  return g.sum_part ? g.sum_part + (b * (p.H + 2 * p.Hkv) + n) * p.D : nullptr;
+}
 
 // The backward's inputs of query head h of batch b: Q, O, dO rows (strides in p, g) and LSE.
 struct HeadInputs {

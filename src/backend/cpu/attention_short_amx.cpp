@@ -8,7 +8,11 @@
 //                straight as pairs over queries (tq32/2 × tk32 words, the B of those two products:
 //                no transpose of the score matrices) and dS as bf16 rows (the A of dQ) while the
 //                next head's rows are prefetched; dQ = dS·K (tq16 × D) scaled into dq;
-//   dKᵀ, dVᵀ (D × tk32 fp32) accumulate over the group and are transposed into dk, dv once.
+//   dKᵀ, dVᵀ (D × tk32 fp32) accumulate over the group and are transposed into dk, dv once (16 × 16
+//                register blocks, scaled on the way).
+// dq, dk, dv are stored as fp32 or, for the CPU bf16 model, as bf16 bits (the in_proj backward's
+// d_out: no fp32 pass and no rounding pass between); the same stores add the fp32 values into the
+// per-batch-row column sums of in_proj's bias gradient (AttentionBackwardParams::dq_sum).
 // Causal: S and dP computed only up to each 16-row block's last admitted key (AmxPart::cols), dQ's
 // sum stops there (k_lower), and dKᵀ, dVᵀ sum each 64-key column block over the queries from the
 // first 32-query step that sees it. Same math and rounding points as the tiled AMX backward
@@ -63,6 +67,41 @@ struct RowPass {
     if constexpr (kPrior) slope_acc = fma(ds, delta, slope_acc);
   }
 };
+
+// Where an item writes dq, dk or dv: fp32 rows, or bf16 bits (AttentionBackwardParams::dq16 …),
+// row stride rs; put() also adds the fp32 value to the column sums `sum` (D floats) when given.
+struct GradOut {
+  float* f;
+  uint16_t* h;
+  int64_t rs;
+  static GradOut of(float* f, uint16_t* h, int64_t offset, int64_t rs) {
+    return {f ? f + offset : nullptr, h ? h + offset : nullptr, rs};
+  }
+  void put(int64_t row, int64_t c, v16 x, float* sum) const {
+    if (h)
+      store_bf16(h + row * rs + c, x);
+    else
+      store(f + row * rs + c, x);
+    if (sum) store(sum + c, load(sum + c) + x);
+  }
+};
+
+// out row t = scale·(column t of src) for t < n (src: d × ≥ round_up(n, 16) fp32, row stride ld;
+// d a multiple of 16), through 16 × 16 register transposes; the column sums over t (ascending)
+// into sum (d floats, overwritten) when given.
+void store_transposed(const float* src, int64_t ld, int64_t d, int64_t n, float scale, const GradOut& out,
+                      float* sum) {
+  if (sum) std::fill(sum, sum + d, 0.f);
+  for (int64_t t0 = 0; t0 < n; t0 += kLanes) {
+    const int64_t rows = std::min<int64_t>(kLanes, n - t0);
+    for (int64_t c0 = 0; c0 < d; c0 += kLanes) {
+      v16 r[16];
+      for (int i = 0; i < 16; ++i) r[i] = load(src + (c0 + i) * ld + t0);
+      transpose16(r);
+      for (int64_t i = 0; i < rows; ++i) out.put(t0 + i, c0, r[i] * scale, sum);
+    }
+  }
+}
 
 // Query rows per block of S and dP (even, a multiple of 16): 2 × 32 × 256 fp32 fit L1.
 constexpr int64_t kRowBlock = 32;
@@ -163,15 +202,17 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
     }
     // dQ = dS·K, scaled into dq.
     amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, ld, ds16, ld, kp, D, dqs, D, false);
-    float* dq = g.dq + b * g.dq_s[0] + h * g.dq_s[1];
+    const GradOut dq = GradOut::of(g.dq, g.dq16, b * g.dq_s[0] + h * g.dq_s[1], g.dq_s[2]);
+    float* const qsum = grad_sum_row(p, g, b, h);
+    if (qsum) std::fill(qsum, qsum + D, 0.f);
     for (int64_t i = 0; i < Tq; ++i)
-      for (int64_t c = 0; c < D; c += kLanes) store(dq + i * g.dq_s[2] + c, load(dqs + i * D + c) * p.scale);
+      for (int64_t c = 0; c < D; c += kLanes) dq.put(i, c, load(dqs + i * D + c) * p.scale, qsum);
   }
   // dk = scale·(dKᵀ)ᵀ, dv = (dVᵀ)ᵀ.
-  for (int64_t c = 0; c < D; ++c)
-    for (int64_t j = 0; j < tk16; j += kLanes) store(dkt + c * ld + j, load(dkt + c * ld + j) * p.scale);
-  transpose_into(dkt, ld, D, Tk, g.dk + b * g.dk_s[0] + hk * g.dk_s[1], g.dk_s[2]);
-  transpose_into(dvt, ld, D, Tk, g.dv + b * g.dv_s[0] + hk * g.dv_s[1], g.dv_s[2]);
+  store_transposed(dkt, ld, D, Tk, p.scale, GradOut::of(g.dk, g.dk16, b * g.dk_s[0] + hk * g.dk_s[1], g.dk_s[2]),
+                   grad_sum_row(p, g, b, p.H + hk));
+  store_transposed(dvt, ld, D, Tk, 1.f, GradOut::of(g.dv, g.dv16, b * g.dv_s[0] + hk * g.dv_s[1], g.dv_s[2]),
+                   grad_sum_row(p, g, b, p.H + p.Hkv + hk));
   if (g.d_key_bias) std::copy(dkb, dkb + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
   return slope_sum;
 }

@@ -90,28 +90,6 @@ void tile_gemm_causal(Tri mode, int64_t diag, int64_t m, int64_t n, int64_t k, c
 }
 
 namespace {
-// One butterfly stage of the 16×16 transpose: rows i and i + w swap their off-diagonal w × w blocks.
-template <int W>
-void swap_blocks(v16 (&r)[16]) {
-  for (int i = 0; i < 16; ++i) {
-    if (i & W) continue;
-    const v16 a = r[i], b = r[i + W];
-    if constexpr (W == 8) {
-      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-      r[i + W] = __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    } else if constexpr (W == 4) {
-      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
-      r[i + W] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
-    } else if constexpr (W == 2) {
-      r[i] = __builtin_shufflevector(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-      r[i + W] = __builtin_shufflevector(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-    } else {
-      r[i] = __builtin_shufflevector(a, b, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-      r[i + W] = __builtin_shufflevector(a, b, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
-    }
-  }
-}
-
 template <class T>
 void transpose_words(const T* src, int64_t src_rs, int64_t rows, int64_t cols, T* dst, int64_t ldd) {
   static_assert(sizeof(T) == 4, "32-bit words; the vector path moves bits, it does no arithmetic");
@@ -120,7 +98,7 @@ void transpose_words(const T* src, int64_t src_rs, int64_t rows, int64_t cols, T
     for (int64_t c0 = 0; c0 < cols16; c0 += 16) {
       v16 t[16];
       for (int i = 0; i < 16; ++i) std::memcpy(&t[i], src + (r0 + i) * src_rs + c0, sizeof t[i]);
-      swap_blocks<8>(t), swap_blocks<4>(t), swap_blocks<2>(t), swap_blocks<1>(t);
+      transpose16(t);
       for (int i = 0; i < 16; ++i) std::memcpy(dst + (c0 + i) * ldd + r0, &t[i], sizeof t[i]);
     }
   for (int64_t r = 0; r < rows; ++r)
