@@ -2,8 +2,9 @@
 // from another git revision, interleaved in one process (old, new, old, new, … per shape), 1
 // thread, CPU clock, median, a 64 MiB cache flush before each call (PROBE_NOFLUSH=1: none). The
 // shapes: d256's and d512's linear-layer GEMMs that run on the AMX GEMM, plus c_fc / c_proj
-// variants with the other B layout or a bias. Arguments: the sequence of variants, each "old" or
-// "new". PROBE_SHAPE=name: one shape; PROBE_REPS: repetitions (9).
+// variants with the other B layout or a bias. A, B and C are 64-byte aligned, as the model's arenas
+// give them. Arguments: the sequence of variants, each "old" or "new". PROBE_SHAPE=name: one
+// shape; PROBE_REPS: repetitions (9).
 //   ninja -C build src/libgoatlm_lib.a
 //   git show REV:src/backend/cpu/gemm_amx.cpp | sed 's/^namespace goat::cpu {/namespace goat::cpu_old {\nusing
 //       namespace goat::cpu;/' > /tmp/old_gemm_amx.cpp        (the sed script on one line)
@@ -18,10 +19,12 @@
 #include <ctime>
 #include <string>
 #include <vector>
+#include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/gemm_amx.h"
 namespace goat::cpu_old {  // the other revision's kernel (see the build lines above)
 void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda, const uint16_t* b,
-                int64_t ldb, bool accumulate, goat::cpu::Bf16Out c, const float* bias);
+                int64_t ldb, bool accumulate, goat::cpu::Bf16Out c, const float* bias,
+                const goat::cpu::GeluEpilogue* gelu = nullptr);
 }
 using namespace goat;
 
@@ -63,9 +66,14 @@ int main(int argc, char** argv) {
   const bool flush = !getenv("PROBE_NOFLUSH");
   for (const Shape& s : shapes) {
     if (only && std::string(s.name) != only) continue;
-    std::vector<uint16_t> a(static_cast<size_t>(s.m * s.k), 0x3f00), b(static_cast<size_t>(s.n * s.k), 0x3e80);
-    std::vector<float> bias(static_cast<size_t>(s.n), 0.5f), c(static_cast<size_t>(s.m * s.n));
-    const cpu::Bf16Out out{c.data(), s.n, s.c_bf16};
+    cpu::AlignedScratch a_store, b_store;
+    uint16_t* const a = a_store.get<uint16_t>(s.m * s.k);
+    uint16_t* const b = b_store.get<uint16_t>(s.n * s.k);
+    std::fill_n(a, s.m * s.k, uint16_t{0x3f00});
+    std::fill_n(b, s.n * s.k, uint16_t{0x3e80});
+    std::vector<float> bias(static_cast<size_t>(s.n), 0.5f);
+    cpu::AlignedScratch c_store;
+    const cpu::Bf16Out out{c_store.get<float>(s.m * s.n), s.n, s.c_bf16};
     const int64_t ldb = s.trans_b ? s.k : s.n;
     const float* bp = s.bias ? bias.data() : nullptr;
     std::vector<std::vector<double>> t(variants.size());
@@ -74,9 +82,9 @@ int main(int argc, char** argv) {
         if (flush) flush_caches();
         const double t0 = cpu_seconds();
         if (variants[v] == "old")
-          cpu_old::amx_matmul(s.trans_b, s.m, s.n, s.k, a.data(), s.k, b.data(), ldb, false, out, bp);
+          cpu_old::amx_matmul(s.trans_b, s.m, s.n, s.k, a, s.k, b, ldb, false, out, bp);
         else
-          cpu::amx_matmul(s.trans_b, s.m, s.n, s.k, a.data(), s.k, b.data(), ldb, false, out, bp);
+          cpu::amx_matmul(s.trans_b, s.m, s.n, s.k, a, s.k, b, ldb, false, out, bp);
         t[v].push_back(cpu_seconds() - t0);
       }
     printf("%-13s m%5ld n%5ld k%5ld |", s.name, static_cast<long>(s.m), static_cast<long>(s.n), static_cast<long>(s.k));

@@ -346,8 +346,10 @@ void Gpt::after_attention(Activations& a, int l) {
                       P("attn.out_proj.bias"));
   ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,
                                   P("ln_2.weight"), P("ln_2.bias"));
-  // CPU bf16: GELU in c_fc's GEMM epilogue (fch kept for the backward, fch_gelu for c_proj)
-  ops::linear_forward_gelu(A("fch"), A("fch_gelu"), A("ln2"), W("mlp.c_fc.weight"), P("mlp.c_fc.bias"));
+  // CPU bf16: GELU in c_fc's GEMM epilogue (fch kept for the backward, fch_gelu for c_proj); CPU
+  // fp32 with a backward: gelu'(fch) over fch
+  a.fch_holds_gelu_grad = ops::linear_forward_gelu(A("fch"), A("fch_gelu"), A("ln2"), W("mlp.c_fc.weight"),
+                                                   P("mlp.c_fc.bias"), a.plan().backward);
 }
 
 void Gpt::recompute_attention(Activations& a, int l) {
@@ -444,7 +446,7 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
                          W("mlp.c_proj.weight"));
     // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
     ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
-                              W("mlp.c_fc.weight"));
+                              W("mlp.c_fc.weight"), a.fch_holds_gelu_grad);
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
                             A("ln2_rstd"), dres_bf16, bias_of_next(l, "attn.out_proj.bias"));
     if (rc == Recompute::attention) recompute_attention(a, l);

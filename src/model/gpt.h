@@ -94,6 +94,9 @@ class Activations {
   // get("dres_bf16") the bf16 copy of the residual gradient that each LayerNorm backward writes for
   // the next linear backward (in the upper half of d_fch's slot, which bf16 d_fch leaves free).
   bool bf16_operands = false;
+  // CPU fp32 training forward: each layer's fch slot holds gelu'(fch) instead of fch after the
+  // forward (ops::linear_forward_gelu's keep_grad), the only value GELU's backward needs from it.
+  bool fch_holds_gelu_grad = false;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 
   // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by

@@ -39,6 +39,12 @@ bool any_bf16(std::initializer_list<const Tensor*> ts) {
     if (t->dtype == DType::bf16) return true;
   return false;
 }
+// The CPU fp32 path of the GELU layer: all operands f32 on the CPU and GEMM precision not bf16.
+bool cpu_fp32(const Tensor& a, const Tensor& b, const Tensor& in, const Tensor& weight) {
+  for (const Tensor* t : {&a, &b, &in, &weight})
+    if (t->device != Device::cpu || t->dtype != DType::f32) return false;
+  return cpu::gemm_precision() != cpu::GemmPrecision::bf16;
+}
 
 }  // namespace
 
@@ -58,11 +64,20 @@ void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
   cpu::linear_forward(d, y.data, x.data, weight.f32(), present(bias) ? bias.f32() : nullptr);
 }
 
-void linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor& in, const Tensor& weight,
-                         const Tensor& bias) {
+bool linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor& in, const Tensor& weight,
+                         const Tensor& bias, bool keep_grad) {
   if (out.device != Device::cpu || out.dtype != DType::bf16 || gelu_out.dtype != DType::bf16) {
     linear_forward(out, in, weight, bias);
-    return gelu_forward(gelu_out, out);
+    if (!keep_grad || !cpu_fp32(out, gelu_out, in, weight)) {
+      gelu_forward(gelu_out, out);
+      return false;
+    }
+    const OpTimer timer("gelu.forward");
+    require_contiguous(kOp, "out", out, DType::f32);
+    require_contiguous(kOp, "gelu_out", gelu_out, DType::f32);
+    check_shape(kOp, "gelu_out", gelu_out, out.shape);
+    cpu::gelu_forward_keep_grad(gelu_out.f32(), out.f32(), out.numel());
+    return true;
   }
   const OpTimer timer("linear.forward");
   GOAT_CHECK(!on_cuda(kOp, {&out, &gelu_out, &in, &weight, &bias}), kOp, "expected all operands on the CPU");
@@ -74,6 +89,7 @@ void linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor
   GOAT_CHECK(g.ld == y.ld, kOp, "expected gelu_out row stride {} to equal out's {}", g.ld, y.ld);
   cpu::linear_forward_gelu_bf16(d, static_cast<uint16_t*>(y.ptr), static_cast<uint16_t*>(g.ptr), operand(in, x.ptr),
                                 operand(weight, weight.data), present(bias) ? bias.f32() : nullptr);
+  return false;
 }
 
 namespace {
@@ -134,24 +150,32 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
 }
 
 void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,
-                          const Tensor& pre, const Tensor& in, const Tensor& weight) {
+                          const Tensor& pre, const Tensor& in, const Tensor& weight, bool holds_grad) {
   // CUDA: two ops, GELU's backward in place, then the layer's. CPU fp32: GELU's backward in place
   // in one pass with d_bias's column sum, then the layer's GEMMs. CPU bf16 (GEMM precision or bf16
   // operands): fused into the rounding of d_out.
-  if (on_cuda(kOp, {&d_act, &pre})) {
+  // holds_grad: pre is gelu'(pre) (linear_forward_gelu's keep_grad), d_act ∘ pre in the same pass.
+  GOAT_CHECK(!holds_grad || cpu_fp32(d_act, pre, in, weight), kOp,
+             "backward with gelu' saved (holds_grad) runs on the CPU in fp32 only, as the forward that saved it");
+  if (!holds_grad && on_cuda(kOp, {&d_act, &pre})) {
     gelu_backward(d_act, d_act, pre);
     return linear_backward(d_in, d_weight, d_bias, d_act, in, weight);
   }
-  if (cpu::gemm_precision() != cpu::GemmPrecision::bf16 && !any_bf16({&d_act, &pre, &in, &weight})) {
-    if (present(d_bias)) {
+  if (holds_grad || (cpu::gemm_precision() != cpu::GemmPrecision::bf16 && !any_bf16({&d_act, &pre, &in, &weight}))) {
+    if (present(d_bias) || holds_grad) {
       const OpTimer timer("gelu.backward");
       require_contiguous(kOp, "d_act", d_act, DType::f32);
       require_contiguous(kOp, "pre", pre, DType::f32);
       check_shape(kOp, "pre", pre, d_act.shape);
-      require_contiguous_f32(kOp, "d_bias", d_bias);
-      const int64_t cols = d_act.shape.ndim ? d_act.shape[-1] : 1;
-      check_shape(kOp, "d_bias", d_bias, Shape{cols});
-      cpu::gelu_backward_column_sum(d_act.f32(), pre.f32(), cols ? d_act.numel() / cols : 0, cols, d_bias.f32());
+      const int64_t cols = d_act.shape.ndim ? d_act.shape[-1] : 1, rows = cols ? d_act.numel() / cols : 0;
+      if (present(d_bias)) {
+        require_contiguous_f32(kOp, "d_bias", d_bias);
+        check_shape(kOp, "d_bias", d_bias, Shape{cols});
+        (holds_grad ? cpu::gelu_grad_backward_column_sum : cpu::gelu_backward_column_sum)(d_act.f32(), pre.f32(), rows,
+                                                                                        cols, d_bias.f32());
+      } else {
+        cpu::gelu_grad_backward(d_act.f32(), pre.f32(), d_act.numel());
+      }
     } else {
       gelu_backward(d_act, d_act, pre);
     }

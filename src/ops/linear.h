@@ -18,9 +18,12 @@ void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
 // linear_forward followed by GELU (c_fc): out = in · weightᵀ + bias (GELU's input, kept for the
 // backward) and gelu_out = GELU(out), same shape. On the CPU with bf16 out and gelu_out one GEMM
 // writes both (its epilogue, where the AMX GEMM runs); otherwise linear_forward then gelu_forward.
-// The same values either way.
-void linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor& in, const Tensor& weight,
-                         const Tensor& bias);
+// The same values either way. With keep_grad on the CPU in fp32 (f32 operands, GEMM precision not
+// bf16), out is overwritten with gelu'(pre) from the same σ, bitwise gelu_grad_f32 (pass that to
+// linear_backward_gelu with holds_grad, whose GELU backward is then one multiply per element);
+// returns whether it did (false: out holds pre).
+bool linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor& in, const Tensor& weight,
+                         const Tensor& bias, bool keep_grad = false);
 
 // d_in (N, Cin) = d_out · W  (overwritten, or added when accumulate_d_in; skipped when data == nullptr);
 // d_weight (Cout, Cin) += d_outᵀ · in; d_bias (Cout) += Σ_n d_out (each skipped when data == nullptr).
@@ -32,7 +35,8 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
 // output, the layer's d_out is d_act ∘ gelu'(pre). With bf16 GEMMs on the CPU, GELU's backward is
 // fused into the pass that rounds d_out to bf16; otherwise it runs in place on d_act (which is
 // therefore overwritten) before linear_backward, on the CPU in fp32 in one pass with d_bias's column sum.
+// holds_grad: `pre` holds gelu'(pre) instead (linear_forward_gelu's keep_grad; CPU fp32 only).
 void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,
-                          const Tensor& pre, const Tensor& in, const Tensor& weight);
+                          const Tensor& pre, const Tensor& in, const Tensor& weight, bool holds_grad = false);
 
 }  // namespace goat::ops

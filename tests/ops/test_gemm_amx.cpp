@@ -3,12 +3,14 @@
 // by γ_{K+2} · (Σ|a||b| + |bias| + |C_in|) (u32 = 2^-24), plus, for a bf16 C, the final rounding
 // u16 · |C| (u16 = 2^-8). Covers both B layouts (the forward's wᵀ and d_in's w), row strides
 // wider than the matrices, the bias epilogue (with and without accumulation into C), accumulation
-// into C, a bf16 C, single-step and long K, odd row/column block counts and the dispatch from
-// matmul_bf16.
+// into C, a bf16 C, single-step and long K, odd row/column block counts, A read in place and A
+// packed (amx_reads_a_in_place: row stride, alignment), the forward's B packed by the word
+// transpose (even ldb) and by the scalar loop (odd ldb) and the dispatch from matmul_bf16.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "backend/cpu/aligned_scratch.h"
@@ -25,12 +27,17 @@ struct AmxCase {
   bool tb;
   int64_t m, n, k, pad;
   bool bias, accumulate, c_bf16;
+  int64_t a_shift = 0;  // A starts this many elements past a 64-byte boundary
 };
 
-void run_amx_case(const AmxCase& t, bool through_matmul_bf16) {
+// Runs the case; counts in *in_place / *packed which path amx_matmul took for A (amx_reads_a_in_place).
+// (ASSERT_* needs a void function.)
+void run_amx_case(const AmxCase& t, bool through_matmul_bf16, int* in_place = nullptr, int* packed = nullptr) {
   const int64_t br = t.tb ? t.n : t.k, bc = t.tb ? t.k : t.n;
   const int64_t lda = t.k + t.pad, ldb = bc + t.pad, ldc = t.n + t.pad;
-  std::vector<uint16_t> a(static_cast<size_t>(t.m * lda)), b(static_cast<size_t>(br * ldb));
+  cpu::AlignedScratch a_store;  // A's placement decides the AMX GEMM's path: 64-byte aligned here
+  const std::span<uint16_t> a(a_store.get<uint16_t>(t.m * lda + t.a_shift) + t.a_shift, static_cast<size_t>(t.m * lda));
+  std::vector<uint16_t> b(static_cast<size_t>(br * ldb));
   std::vector<float> bias(static_cast<size_t>(t.n)), c0(static_cast<size_t>(t.m * ldc));
   const Rng rng(5, RngPurpose::test, static_cast<uint64_t>(t.m * 7 + t.n * 3 + t.k));
   for (size_t i = 0; i < a.size(); ++i) a[i] = bf16::from_float(rng.normal(i)).bits;
@@ -45,6 +52,7 @@ void run_amx_case(const AmxCase& t, bool through_matmul_bf16) {
     cpu::matmul_bf16(false, t.tb, t.m, t.n, t.k, 1.f, a.data(), lda, b.data(), ldb, t.accumulate ? 1.f : 0.f, out, bp);
   else
     cpu::amx_matmul(t.tb, t.m, t.n, t.k, a.data(), lda, b.data(), ldb, t.accumulate, out, bp);
+  if (in_place) ++*(cpu::amx_reads_a_in_place(a.data(), lda) ? in_place : packed);
   const double u32 = std::ldexp(1.0, -24), u16 = std::ldexp(1.0, -8);
   const double gamma = static_cast<double>(t.k + 2) * u32 / (1.0 - static_cast<double>(t.k + 2) * u32);
   const auto A = [&](int64_t i, int64_t p) { return bf16::from_bits(a[static_cast<size_t>(i * lda + p)]).to_float(); };
@@ -71,9 +79,9 @@ void run_amx_case(const AmxCase& t, bool through_matmul_bf16) {
       double tol = gamma * scale + u32 * std::abs(want);
       if (t.c_bf16) tol = tol * (1 + u16) + u16 * std::abs(want);
       const double got = t.c_bf16 ? bf16::from_bits(out_h[at]).to_float() : out_f[at];
-      ASSERT_LE(std::abs(got - want), tol) << "at (" << i << ", " << j << ") m=" << t.m << " n=" << t.n << " k=" << t.k
-                                           << " trans_b=" << t.tb << " bias=" << t.bias << " acc=" << t.accumulate
-                                           << " bf16 C=" << t.c_bf16;
+      ASSERT_LE(std::abs(got - want), tol)
+          << "at (" << i << ", " << j << ") m=" << t.m << " n=" << t.n << " k=" << t.k << " trans_b=" << t.tb
+          << " bias=" << t.bias << " acc=" << t.accumulate << " bf16 C=" << t.c_bf16;
     }
 }
 
@@ -84,17 +92,23 @@ bool amx_available() { return cpu::amx_matmul_applies(false, 32, 32, 32, 1.f, 0.
 TEST(GemmAmx, MatchesFp64OfBf16Operands) {
   if (!amx_available()) GTEST_SKIP() << "no AMX-BF16 in this build or on this CPU";
   const AmxCase cases[] = {
-      {true, 64, 96, 320, 0, true, false, false},    // forward: in · wᵀ + bias, K over two chunks
-      {true, 96, 64, 64, 3, true, false, true},      // forward, bf16 C (c_fc's output), padded rows
-      {false, 64, 32, 544, 5, false, false, false},  // d_in = d_out · w, three chunks
-      {false, 32, 128, 96, 0, false, true, false},   // d_in accumulated into
-      {false, 128, 64, 256, 2, false, false, true},  // d_in, bf16 C (c_proj's d_in)
-      {true, 32, 32, 32, 0, false, true, false},     // one block, one step
-      {true, 32, 64, 32, 0, true, true, false},      // bias and accumulation together, one step
-      {false, 96, 160, 32, 7, true, false, true},    // d_in layout with a bias, bf16 C, odd block counts
-      {true, 160, 32, 1056, 1, false, false, false},  // 5 row blocks, one column block, 33 K steps
+      {true, 64, 96, 320, 0, true, false, false},       // forward: in · wᵀ + bias, K over two chunks
+      {true, 96, 64, 64, 3, true, false, true},         // forward, bf16 C (c_fc's output), padded rows
+      {false, 64, 32, 544, 5, false, false, false},     // d_in = d_out · w, three chunks
+      {false, 32, 128, 96, 0, false, true, false},      // d_in accumulated into
+      {false, 128, 64, 256, 2, false, false, true},     // d_in, bf16 C (c_proj's d_in)
+      {true, 32, 32, 32, 0, false, true, false},        // one block, one step
+      {true, 32, 64, 32, 0, true, true, false},         // bias and accumulation together, one step
+      {false, 96, 160, 32, 7, true, false, true},       // d_in layout with a bias, bf16 C, odd block counts
+      {true, 160, 32, 1056, 1, false, false, false},    // 5 row blocks, one column block, 33 K steps
+      {true, 64, 96, 1024, 0, true, false, false},      // the longest rows A is read in place at
+      {false, 64, 64, 256, 0, false, false, true, 16},  // A 32 bytes off a cache line: packed
+      {true, 64, 64, 1056, 0, true, false, true},       // rows past 2 KiB, aligned: packed
   };
-  for (const AmxCase& c : cases) run_amx_case(c, false);
+  int in_place = 0, packed = 0;
+  for (const AmxCase& c : cases) run_amx_case(c, false, &in_place, &packed);
+  EXPECT_GE(in_place, 4);  // both A paths (amx_reads_a_in_place) are covered
+  EXPECT_GE(packed, 4);
 }
 
 TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
@@ -105,7 +119,7 @@ TEST(GemmAmx, MatmulBf16DispatchesAndMatches) {
   run_amx_case({false, 64, 256, 96, 2, false, true, false}, true);
   run_amx_case({true, 64, 256, 64, 0, true, false, false}, true);
   run_amx_case({false, 64, 96, 64, 0, false, true, false}, true);
-  EXPECT_EQ(cpu::amx_matmul_applies(true, 64, 64, 64, 1.f, 0.f, false), false);  // transposed A: oneDNN
+  EXPECT_EQ(cpu::amx_matmul_applies(true, 64, 64, 64, 1.f, 0.f, false), false);   // transposed A: oneDNN
   EXPECT_EQ(cpu::amx_matmul_applies(false, 48, 64, 64, 1.f, 0.f, false), false);  // m not a multiple of 32
   EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 1.f, 1.f, true), false);   // accumulate into bf16
   EXPECT_EQ(cpu::amx_matmul_applies(false, 64, 64, 64, 2.f, 0.f, false), false);  // alpha

@@ -4,7 +4,7 @@
 // (aligned_scratch.h) it runs at 0.6–0.95 TFLOP/s per core against oneDNN 2.6.3's 0.3–0.6 on the
 // model's shapes; part of that is C written with non-temporal stores (one core: 22 GB/s against
 // 9.7 with ordinary stores, which read each line first). Grouping 2–4 row blocks per B panel,
-// prefetching the next panel or the next A rows, a software-pipelined tile loop and K blocking
+// prefetching the next panel or (A packed) the next A rows, a software-pipelined tile loop and K blocking
 // measured no gain or a loss; the d_W shape (A transposed, K = tokens) ran at 0.6–0.9× oneDNN's
 // when tried before the alignment fix (docs/performance.md, "bf16 GEMMs", with `goatlm bench
 // gemm-bf16` printing both engines side by side).
@@ -13,7 +13,9 @@
 // sum). Only the summation order of the fp32 accumulation differs from oneDNN's.
 // Scheme: B is packed once per call into AMX's VNNI layout, blocks of 32 columns, (K/2 pair rows ×
 // 32 columns) words each (≤ 1 MiB for the model's weights); each 32-row block of A is copied into
-// tile order (1 KiB per tile) once and serves every column block; C is produced in 32 × 32 blocks
+// tile order (1 KiB per tile) once and serves every column block, unless its rows are short
+// and aligned enough to load the tiles from A itself (amx_reads_a_in_place; then the next
+// block's rows are prefetched into L2 where K is short); C is produced in 32 × 32 blocks
 // (tiles 0–3, from zero or, accumulating, from C), two A tiles and two B tiles per K step of 32; a
 // finished block goes through the epilogue (gemm_amx_store.h: + bias, fp32 or bf16, non-temporal
 // stores, optionally GELU: GeluEpilogue, c_fc's forward writes fch and GELU(fch), which saves a
@@ -29,6 +31,12 @@ namespace goat::cpu {
 // True when amx_matmul can run this GEMM: AMX-BF16 usable in this process (attn::amx_ready), A not
 // transposed, m, n, k multiples of 32, alpha 1, beta 0 or 1 (1 only with an f32 C).
 bool amx_matmul_applies(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool c_bf16);
+
+// True when amx_matmul reads A's tiles in place instead of packing each 32-row block first: every
+// tile row starts on a cache line (A 64-byte aligned, lda a multiple of 32) and the rows are at
+// most 2 KiB apart (lda ≤ 1024; at 4 KiB a tile's 16 rows share one L1 set). Saves the pack's copy:
+// 4–14% on the model's forward and d_in GEMMs (docs/performance.md, "bf16 GEMMs").
+bool amx_reads_a_in_place(const uint16_t* a, int64_t lda);
 
 // GELU in the epilogue, over a bf16 C (C's values are rounded to bf16 first, as without it):
 // gelu_out (m, n; row stride ldc) = bf16(GELU(C)) from the GELU table (gelu_table.h), bitwise

@@ -24,13 +24,24 @@ namespace {
 
 constexpr int64_t kBlock = 32;
 
+// 32 values of a block row plus the bias (b0, b1: its 32 values; −0 without one), as two halves.
+struct RowSum {
+  __m512 lo, hi;
+};
+inline RowSum row_sum(const float* src, __m512 b0, __m512 b1) {
+  return {_mm512_add_ps(_mm512_load_ps(src), b0), _mm512_add_ps(_mm512_load_ps(src + 16), b1)};
+}
+
 // 32 fp32 values → 32 bf16 bits (one 64-byte line), rounded to nearest even.
-inline __m512i round_row(const float* src) {
+inline __m512i round_row(RowSum v) {
 #if defined(__AVX512BF16__)
-  return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_load_ps(src + 16), _mm512_load_ps(src)));
+  return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v.hi, v.lo));
 #else
+  alignas(64) float f[kBlock];
+  _mm512_store_ps(f, v.lo);
+  _mm512_store_ps(f + 16, v.hi);
   alignas(64) uint16_t h[kBlock];
-  for (int64_t j = 0; j < kBlock; ++j) h[j] = bf16::from_float(src[j]).bits;
+  for (int64_t j = 0; j < kBlock; ++j) h[j] = bf16::from_float(f[j]).bits;
   return _mm512_load_si512(h);
 #endif
 }
@@ -49,7 +60,7 @@ constexpr __mmask16 kAll16 = 0xffff;
 inline __m256i half(__m512i v, int which) {
   return which ? _mm512_maskz_extracti64x4_epi64(0xf, v, 1) : _mm512_maskz_extracti64x4_epi64(0xf, v, 0);
 }
-inline __m512i widen(__m256i h) { return _mm512_maskz_cvtepu16_epi32(kAll16, h); }  // 16 × u16 → u32
+inline __m512i widen(__m256i h) { return _mm512_maskz_cvtepu16_epi32(kAll16, h); }   // 16 × u16 → u32
 inline __m256i narrow(__m512i v) { return _mm512_maskz_cvtepi32_epi16(kAll16, v); }  // 16 × u32 → low u16
 inline __m512i join(__m256i lo, __m256i hi) {
   return _mm512_maskz_inserti64x4(0xff, _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), lo, 0), hi, 1);
@@ -67,35 +78,32 @@ inline __m512i gelu_row(const uint16_t* table, __m512i h) {
 }
 
 // 32 fp32 values to dst, non-temporal where dst is 64-byte aligned.
-inline void store_f32_row(const float* src, float* dst) {
+inline void store_f32_row(RowSum v, float* dst) {
   if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
-    _mm512_stream_ps(dst, _mm512_load_ps(src));
-    _mm512_stream_ps(dst + 16, _mm512_load_ps(src + 16));
+    _mm512_stream_ps(dst, v.lo);
+    _mm512_stream_ps(dst + 16, v.hi);
   } else {
-    _mm512_storeu_ps(dst, _mm512_load_ps(src));
-    _mm512_storeu_ps(dst + 16, _mm512_load_ps(src + 16));
+    _mm512_storeu_ps(dst, v.lo);
+    _mm512_storeu_ps(dst + 16, v.hi);
   }
 }
 
 }  // namespace
 
-void amx_store_block(float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
-  if (bias) {
-    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
-    for (int64_t r = 0; r < kBlock; ++r) {
-      float* row = block + r * kBlock;
-      _mm512_store_ps(row, _mm512_add_ps(_mm512_load_ps(row), b0));
-      _mm512_store_ps(row + 16, _mm512_add_ps(_mm512_load_ps(row + 16), b1));
-    }
-  }
+void amx_store_block(const float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0,
+                     int64_t n0) {
+  // The bias added as each row is stored (one pass over the block; before, a pass of its own).
+  // Without a bias −0 is added, the identity for every value (+0 would turn a −0 sum into +0).
+  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_set1_ps(-0.f);
+  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_set1_ps(-0.f);
   if (!c.bf16) {
     float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
-    for (int64_t r = 0; r < kBlock; ++r) store_f32_row(block + r * kBlock, out + r * c.ldc);
+    for (int64_t r = 0; r < kBlock; ++r) store_f32_row(row_sum(block + r * kBlock, b0, b1), out + r * c.ldc);
     return;
   }
   uint16_t* out = static_cast<uint16_t*>(c.c) + r0 * c.ldc + n0;
   if (!gelu) {
-    for (int64_t r = 0; r < kBlock; ++r) store_line(out + r * c.ldc, round_row(block + r * kBlock));
+    for (int64_t r = 0; r < kBlock; ++r) store_line(out + r * c.ldc, round_row(row_sum(block + r * kBlock, b0, b1)));
     return;
   }
   // C and GELU(C), GELU gathered from the table (the entries' hot part stays in L1; a scalar
@@ -103,7 +111,7 @@ void amx_store_block(float* block, const float* bias, Bf16Out c, const GeluEpilo
   const uint16_t* const table = gelu_bf16_table().forward;
   uint16_t* act = gelu->gelu_out + r0 * c.ldc + n0;
   for (int64_t r = 0; r < kBlock; ++r) {
-    const __m512i h = round_row(block + r * kBlock);
+    const __m512i h = round_row(row_sum(block + r * kBlock, b0, b1));
     store_line(out + r * c.ldc, h);
     store_line(act + r * c.ldc, gelu_row(table, h));
   }
@@ -111,7 +119,7 @@ void amx_store_block(float* block, const float* bias, Bf16Out c, const GeluEpilo
 
 #else  // no AMX in this build: amx_matmul never runs
 
-void amx_store_block(float*, const float*, Bf16Out, const GeluEpilogue*, int64_t r0, int64_t n0) {
+void amx_store_block(const float*, const float*, Bf16Out, const GeluEpilogue*, int64_t r0, int64_t n0) {
   fail("amx_store_block", "AMX is not compiled into this build (block at {}, {})", r0, n0);
 }
 

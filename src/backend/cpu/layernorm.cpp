@@ -5,10 +5,13 @@
 // Variance is two-pass (Σ(x − mean)²), which stays accurate when |mean| ≫ std.
 #include "backend/cpu/layernorm.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
@@ -43,17 +46,38 @@ void forward_rows(Out* out, float* mean, float* rstd, const float* in, const flo
   for (int64_t r = 0; r < n; ++r) norm_row(out + r * c, mean + r, rstd + r, in + r * c, w, b, c, eps);
 }
 
+// dst[0, c) = src[0, c) with non-temporal stores where dst is 64-byte aligned and c a multiple of
+// 16 (the residual stream, next read layers later: the stores skip reading its old lines first).
+inline void stream_row(float* dst, const float* src, int64_t c) {
+#ifdef __AVX512F__
+  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0 && c % 16 == 0) {
+    for (int64_t j = 0; j < c; j += 16) _mm512_stream_ps(dst + j, _mm512_load_ps(src + j));
+    return;
+  }
+#endif
+  std::copy(src, src + c, dst);
+}
+
 template <typename Out>
 void residual_forward_rows(float* residual, Out* out, float* mean, float* rstd, const float* a, const float* b,
                            const float* w, const float* bias, int64_t n, int64_t c, float eps) {
-#pragma omp parallel for schedule(static) if (n * c >= kParallelMin)
-  for (int64_t r = 0; r < n; ++r) {
-    float* x = residual + r * c;
-    const float* ar = a + r * c;
-    const float* br = b + r * c;
+#pragma omp parallel if (n * c >= kParallelMin)
+  {
+    // Each row's sum is formed in an L1 row buffer, normalised from there, then streamed out.
+    thread_local AlignedScratch row_buffer;
+    float* const x = row_buffer.get<float>(c);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+      const float* ar = a + r * c;
+      const float* br = b + r * c;
 #pragma omp simd
-    for (int64_t j = 0; j < c; ++j) x[j] = ar[j] + br[j];
-    norm_row(out + r * c, mean + r, rstd + r, x, w, bias, c, eps);
+      for (int64_t j = 0; j < c; ++j) x[j] = ar[j] + br[j];
+      norm_row(out + r * c, mean + r, rstd + r, x, w, bias, c, eps);
+      stream_row(residual + r * c, x, c);
+    }
+#ifdef __AVX512F__
+    _mm_sfence();
+#endif
   }
 }
 

@@ -47,11 +47,14 @@ inline float gelu_f32(float x) {
   const float u = kGeluSqrt2OverPi * (x + kGeluCubic * x * x * x);
   return x * sigmoid_f32(2.f * u);
 }
+// gelu'(x) from s = σ(2u(x)).
+inline float gelu_grad_from_sigmoid(float x, float s) {
+  const float du = kGeluSqrt2OverPi * (1.f + 3.f * kGeluCubic * x * x);
+  return s + 2.f * x * s * (1.f - s) * du;
+}
 inline float gelu_grad_f32(float x) {
   const float u = kGeluSqrt2OverPi * (x + kGeluCubic * x * x * x);
-  const float du = kGeluSqrt2OverPi * (1.f + 3.f * kGeluCubic * x * x);
-  const float s = sigmoid_f32(2.f * u);
-  return s + 2.f * x * s * (1.f - s) * du;
+  return gelu_grad_from_sigmoid(x, sigmoid_f32(2.f * u));
 }
 
 // Elements of simple streaming work below which an OpenMP region costs more than it saves.
