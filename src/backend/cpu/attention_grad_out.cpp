@@ -17,27 +17,27 @@ namespace goat::cpu::attn {
 
 namespace {
 
-// Sums of the per-batch-row rows into dq_sum (n < H), dk_sum, dv_sum.
-void finish_sums(const AttentionParams& p, const AttentionBackwardParams& g) {
+// Sums of the per-batch-row rows `part` (B, H + 2·Hkv, D) into dq_sum (n < H), dk_sum, dv_sum.
+void finish_sums(const AttentionParams& p, const AttentionBackwardParams& g, const float* part) {
   const int64_t N = p.H + 2 * p.Hkv, D = p.D;
   for (int64_t n = 0; n < N; ++n) {
     float* dst = n < p.H ? g.dq_sum + n * D : n < p.H + p.Hkv ? g.dk_sum + (n - p.H) * D : g.dv_sum + (n - p.H - p.Hkv) * D;
     for (int64_t c = 0; c < D; ++c) {
       float s = 0.f;
-      for (int64_t b = 0; b < p.B; ++b) s += g.sum_part[(b * N + n) * D + c];
+      for (int64_t b = 0; b < p.B; ++b) s += part[(b * N + n) * D + c];
       dst[c] += s;
     }
   }
 }
 
 // One (b, head) block of T rows (fp32 src, row stride src_rs) into the bf16 output (or nothing:
-// dst16 null) and its batch row's sums (overwritten).
+// dst16 null) and its batch row's sums (overwritten; or none: sum null).
 void round_and_sum(const float* src, int64_t src_rs, int64_t T, int64_t D, uint16_t* dst16, int64_t dst_rs, float* sum) {
-  std::fill(sum, sum + D, 0.f);
+  if (sum) std::fill(sum, sum + D, 0.f);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t c = 0; c < D; ++c) {
       const float v = src[t * src_rs + c];
-      sum[c] += v;
+      if (sum) sum[c] += v;
       if (dst16) dst16[t * dst_rs + c] = bf16::from_float(v).bits;
     }
 }
@@ -48,11 +48,12 @@ void backward_grad_out(const AttentionParams& p, const AttentionBackwardParams& 
   const int64_t N = p.H + 2 * p.Hkv, D = p.D;
   const bool bf16 = g.bf16_out();
   std::vector<float> part(static_cast<size_t>(g.sums() ? p.B * N * D : 0));
+  float* const sums = g.sums() ? part.data() : nullptr;  // (B, N, D) per-batch-row sums
   if (direct) {
     AttentionBackwardParams gd = g;
-    gd.sum_part = g.sums() ? part.data() : nullptr;
+    gd.sum_part = sums;
     run(p, gd);
-    if (g.sums()) finish_sums(p, gd);
+    if (sums) finish_sums(p, g, sums);
     return;
   }
   // fp32 outputs: scratch (B, H, Tq, D) and 2 × (B, Hkv, Tk, D) contiguous when the outputs are bf16.
@@ -69,10 +70,6 @@ void backward_grad_out(const AttentionParams& p, const AttentionBackwardParams& 
     std::copy(qs, qs + 3, gf.dq_s), std::copy(ks, ks + 3, gf.dk_s), std::copy(ks, ks + 3, gf.dv_s);
   }
   run(p, gf);
-  AttentionBackwardParams gs = g;
-  gs.sum_part = part.data();
-  float* const sums = part.data();
-  const bool sum = g.sums();
   // (b, n) blocks: n < H query heads, then key heads, then value heads.
 #pragma omp parallel for schedule(static) if (p.B * N * p.Tk * D >= (1 << 16))
   for (int64_t item = 0; item < p.B * N; ++item) {
@@ -83,12 +80,10 @@ void backward_grad_out(const AttentionParams& p, const AttentionBackwardParams& 
     const int64_t* ss = is_q ? gf.dq_s : is_k ? gf.dk_s : gf.dv_s;
     uint16_t* dst = is_q ? g.dq16 : is_k ? g.dk16 : g.dv16;
     const int64_t* ds = is_q ? g.dq_s : is_k ? g.dk_s : g.dv_s;
-    std::vector<float> none;
-    if (!sum) none.resize(static_cast<size_t>(D));
     round_and_sum(src + b * ss[0] + head * ss[1], ss[2], T, D, dst ? dst + b * ds[0] + head * ds[1] : nullptr, ds[2],
-                  sum ? sums + item * D : none.data());
+                  sums ? sums + item * D : nullptr);
   }
-  if (sum) finish_sums(p, gs);
+  if (sums) finish_sums(p, g, sums);
 }
 
 }  // namespace goat::cpu::attn

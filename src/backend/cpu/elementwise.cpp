@@ -27,7 +27,7 @@ void gelu_forward_bf16(uint16_t* out, const uint16_t* in, int64_t n) {
 void gelu_forward_keep_grad(float* out, float* x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i], u = kGeluSqrt2OverPi * (v + kGeluCubic * v * v * v), s = sigmoid_f32(2.f * u);
+    const float v = x[i], s = gelu_gate_f32(v);
     out[i] = v * s;
     x[i] = gelu_grad_from_sigmoid(v, s);
   }

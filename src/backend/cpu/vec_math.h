@@ -43,19 +43,18 @@ inline float sigmoid_f32(float x) { return 1.f / (1.f + exp_f32(-x)); }
 // element, no tanh call, stable for large |x|.
 constexpr float kGeluSqrt2OverPi = 0.7978845608028654f;
 constexpr float kGeluCubic = 0.044715f;
-inline float gelu_f32(float x) {
+// σ(2u(x)): the gate both GELU and its derivative are built from.
+inline float gelu_gate_f32(float x) {
   const float u = kGeluSqrt2OverPi * (x + kGeluCubic * x * x * x);
-  return x * sigmoid_f32(2.f * u);
+  return sigmoid_f32(2.f * u);
 }
+inline float gelu_f32(float x) { return x * gelu_gate_f32(x); }
 // gelu'(x) from s = σ(2u(x)).
 inline float gelu_grad_from_sigmoid(float x, float s) {
   const float du = kGeluSqrt2OverPi * (1.f + 3.f * kGeluCubic * x * x);
   return s + 2.f * x * s * (1.f - s) * du;
 }
-inline float gelu_grad_f32(float x) {
-  const float u = kGeluSqrt2OverPi * (x + kGeluCubic * x * x * x);
-  return gelu_grad_from_sigmoid(x, sigmoid_f32(2.f * u));
-}
+inline float gelu_grad_f32(float x) { return gelu_grad_from_sigmoid(x, gelu_gate_f32(x)); }
 
 // Elements of simple streaming work below which an OpenMP region costs more than it saves.
 constexpr int64_t kParallelMin = 1 << 15;
