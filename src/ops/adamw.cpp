@@ -14,6 +14,11 @@ namespace goat::ops {
 
 void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp,
                   const Tensor& param_bf16) {
+  adamw_update_runs(param, grad, m, v, hp, {AdamWRun{0, param.numel(), hp.weight_decay}}, param_bf16);
+}
+
+void adamw_update_runs(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                       const AdamWParams& hp, const std::vector<AdamWRun>& runs, const Tensor& param_bf16) {
   const OpTimer timer("adamw");
   constexpr const char* kOp = "adamw";
   const bool cuda = on_cuda(kOp, {&param, &grad, &m, &v, &param_bf16});
@@ -30,6 +35,13 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, cons
   GOAT_CHECK(hp.step >= 1, kOp, "step must be >= 1 (1-based for bias correction), got {}", hp.step);
   GOAT_CHECK(hp.beta1 >= 0 && hp.beta1 < 1 && hp.beta2 >= 0 && hp.beta2 < 1, kOp,
              "betas must lie in [0, 1), got ({}, {})", hp.beta1, hp.beta2);
+  int64_t next = 0;  // runs in order, inside the tensors, not overlapping (the passes run them in parallel)
+  for (size_t i = 0; i < runs.size(); ++i) {
+    GOAT_CHECK(runs[i].offset >= next && runs[i].n >= 0 && runs[i].offset + runs[i].n <= param.numel(), kOp,
+               "run {} [{}, {}) overlaps the previous run (ending at {}) or leaves the {} elements", i, runs[i].offset,
+               runs[i].offset + runs[i].n, next, param.numel());
+    next = runs[i].offset + runs[i].n;
+  }
   const double t = static_cast<double>(hp.step);
   const cpu::AdamWStep s{hp.lr,
                          hp.beta1,
@@ -39,12 +51,18 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, cons
                          hp.grad_scale,
                          static_cast<float>(1.0 - std::pow(static_cast<double>(hp.beta1), t)),
                          static_cast<float>(1.0 - std::pow(static_cast<double>(hp.beta2), t))};
-  if (cuda)
-    return cuda::adamw_update(param.f32(), grad.f32(), m.f32(), v.f32(),
-                              present(param_bf16) ? param_bf16.bf() : nullptr, param.numel(),
-                              cuda::AdamWStep{s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.grad_scale, s.bias_c1,
-                                              s.bias_c2});
-  cpu::adamw_update(param.f32(), grad.f32(), m.f32(), v.f32(), param.numel(), s);
+  if (cuda) {
+    for (const AdamWRun& r : runs)
+      cuda::adamw_update(param.f32() + r.offset, grad.f32() + r.offset, m.f32() + r.offset, v.f32() + r.offset,
+                         present(param_bf16) ? param_bf16.bf() + r.offset : nullptr, r.n,
+                         cuda::AdamWStep{s.lr, s.beta1, s.beta2, s.eps, r.weight_decay, s.grad_scale, s.bias_c1,
+                                         s.bias_c2});
+    return;
+  }
+  std::vector<cpu::AdamWRun> cpu_runs(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) cpu_runs[i] = {runs[i].offset, runs[i].n, runs[i].weight_decay};
+  cpu::adamw_update_runs(param.f32(), grad.f32(), m.f32(), v.f32(), cpu_runs.data(),
+                         static_cast<int64_t>(cpu_runs.size()), s);
 }
 
 double sum_squares(const Tensor& t) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -19,6 +20,16 @@ struct AdamWParams {
 // copy of the same shape that receives the updated weights in the same pass.
 void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWParams& hp,
                   const Tensor& param_bf16 = Tensor());
+
+// Elements [offset, offset + n) of the flat tensors, updated with weight decay `weight_decay`.
+struct AdamWRun {
+  int64_t offset = 0, n = 0;
+  float weight_decay = 0;
+};
+// adamw_update on each run (hp.weight_decay unused; elements outside the runs untouched) in one
+// pass: bitwise the same as one call per run. Runs in increasing order, not overlapping.
+void adamw_update_runs(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                       const AdamWParams& hp, const std::vector<AdamWRun>& runs, const Tensor& param_bf16 = Tensor());
 
 // Σ g² over a span (fp64 accumulation in fixed chunks: same value for any thread count), for
 // global-norm clipping.

@@ -66,18 +66,22 @@ void AdamW::step(const Arena& params, const Arena& grads, int64_t step, double l
   hp.eps = static_cast<float>(t_.eps);
   hp.step = step + 1;
   hp.grad_scale = (t_.grad_clip > 0 && norm > t_.grad_clip) ? static_cast<float>(t_.grad_clip / norm) : 1.f;
+  // One pass over the owned range: a run per parameter tensor (its weight decay), the arena's
+  // alignment padding between tensors left alone.
   const auto& entries = params.entries();
+  std::vector<ops::AdamWRun> runs;
+  runs.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const int64_t lo = std::max(begin_, entries[i].offset);
     const int64_t hi = std::min(end_, entries[i].offset + entries[i].shape.numel());
-    if (lo >= hi) continue;
-    hp.weight_decay = decay_[i] ? static_cast<float>(t_.weight_decay) : 0.f;
-    Tensor work;  // the same elements of the bf16 working copy
-    if (bf16_weights)
-      work = Tensor(bf16_weights->flat().bf() + lo, Shape{hi - lo}, DType::bf16, bf16_weights->device());
-    ops::adamw_update(arena_range(params, lo, hi - lo), arena_range(grads, lo, hi - lo),
-                      arena_range(m_, lo - begin_, hi - lo), arena_range(v_, lo - begin_, hi - lo), hp, work);
+    if (lo < hi) runs.push_back({lo - begin_, hi - lo, decay_[i] ? static_cast<float>(t_.weight_decay) : 0.f});
   }
+  if (runs.empty()) return;
+  const int64_t n = end_ - begin_;
+  Tensor work;  // the same elements of the bf16 working copy
+  if (bf16_weights) work = Tensor(bf16_weights->flat().bf() + begin_, Shape{n}, DType::bf16, bf16_weights->device());
+  ops::adamw_update_runs(arena_range(params, begin_, n), arena_range(grads, begin_, n), arena_range(m_, 0, n),
+                         arena_range(v_, 0, n), hp, runs, work);
 }
 
 }  // namespace goat

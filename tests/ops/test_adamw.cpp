@@ -1,11 +1,13 @@
 // AdamW against an fp64 transcription of the published algorithm (Loshchilov & Hutter 2019,
 // Algorithm 2, in PyTorch's parameterisation: decay lr·λ·θ decoupled from the adaptive step,
-// bias-corrected moments) over several steps with fresh Philox gradients; and sum_squares
-// against an fp64 sum, independent of the thread count.
+// bias-corrected moments) over several steps with fresh Philox gradients; the one-pass update of
+// several runs (a parameter arena) bitwise against one call per run; and sum_squares against an
+// fp64 sum, independent of the thread count.
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/philox.h"
@@ -82,6 +84,56 @@ TEST(AdamW, RejectsBadArguments) {
   EXPECT_THROW(ops::adamw_update(t4, t5, t4, t4, hp), Error);
   hp.step = 0;
   EXPECT_THROW(ops::adamw_update(t4, t4, t4, t4, hp), Error);
+}
+
+TEST(AdamW, RunsInOnePassEqualOneCallPerRunBitwise) {
+  // Runs like a parameter arena's: large and small tensors, mixed weight decay, padding gaps
+  // (never touched), lengths that are not multiples of the chunk or any SIMD width.
+  const std::vector<ops::AdamWRun> runs{{0, 100000, 0.1f}, {100000, 37, 0.f}, {100048, 8192, 0.1f},
+                                        {108240, 9000, 0.f}, {117248, 5, 0.1f}, {117264, 40000, 0.f}};
+  const int64_t n = 157280;
+  const Rng r(21, RngPurpose::test);
+  std::vector<float> p0(n), g(n), m0(n), v0(n);
+  for (int64_t i = 0; i < n; ++i) {
+    p0[i] = r.normal(i);
+    g[i] = r.normal(n + i);
+    m0[i] = 0.1f * r.normal(2 * n + i);
+    v0[i] = 0.01f * std::abs(r.normal(3 * n + i));
+  }
+  ops::AdamWParams hp;
+  hp.lr = 1e-2f;
+  hp.step = 3;
+  hp.grad_scale = 0.7f;
+  std::vector<float> p1 = p0, m1 = m0, v1 = v0;  // one call per run
+  for (const auto& run : runs) {
+    hp.weight_decay = run.weight_decay;
+    const auto at = [&](std::vector<float>& x) { return Tensor(x.data() + run.offset, {run.n}); };
+    ops::adamw_update(at(p1), Tensor(g.data() + run.offset, {run.n}), at(m1), at(v1), hp);
+  }
+  hp.weight_decay = 0.5f;  // unused by the runs
+  const int threads = omp_get_max_threads();
+  for (int t : {1, 2}) {
+    omp_set_num_threads(t);
+    std::vector<float> p2 = p0, m2 = m0, v2 = v0;
+    ops::adamw_update_runs(Tensor(p2.data(), {n}), Tensor(g.data(), {n}), Tensor(m2.data(), {n}),
+                           Tensor(v2.data(), {n}), hp, runs);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(std::memcmp(&p1[i], &p2[i], 4), 0) << "p[" << i << "] " << p1[i] << " vs " << p2[i] << ", " << t;
+      ASSERT_EQ(std::memcmp(&m1[i], &m2[i], 4), 0) << "m[" << i << "], " << t << " threads";
+      ASSERT_EQ(std::memcmp(&v1[i], &v2[i], 4), 0) << "v[" << i << "], " << t << " threads";
+    }
+  }
+  omp_set_num_threads(threads);
+  EXPECT_EQ(p1[100040], p0[100040]);  // a gap element: untouched
+  EXPECT_NE(p1[100000], p0[100000]);  // a run's: updated
+}
+
+TEST(AdamW, RejectsOverlappingOrOutsideRuns) {
+  std::vector<float> a(64);
+  const Tensor t(a.data(), {64});
+  const ops::AdamWParams hp;
+  EXPECT_THROW(ops::adamw_update_runs(t, t, t, t, hp, {{0, 32, 0.f}, {16, 8, 0.f}}), Error);
+  EXPECT_THROW(ops::adamw_update_runs(t, t, t, t, hp, {{60, 8, 0.f}}), Error);
 }
 
 TEST(SumSquares, MatchesFp64AndIsThreadCountInvariant) {

@@ -1,4 +1,5 @@
-// CPU AdamW step over contiguous fp32 spans (parameters, gradients, first and second moments).
+// CPU AdamW step over contiguous fp32 spans (parameters, gradients, first and second moments),
+// one span or several runs of them (a model's parameter arena: one run per tensor) in one pass.
 #pragma once
 
 #include <cstdint>
@@ -13,5 +14,15 @@ struct AdamWStep {
 // g = grad·grad_scale; m = β1 m + (1−β1) g; v = β2 v + (1−β2) g²;
 // p −= lr·( (m / c1) / (sqrt(v / c2) + eps) + weight_decay·p ).
 void adamw_update(float* p, const float* grad, float* m, float* v, int64_t n, const AdamWStep& s);
+
+// Elements [offset, offset + n) of the four spans, with their own weight decay.
+struct AdamWRun {
+  int64_t offset = 0, n = 0;
+  float weight_decay = 0;
+};
+// adamw_update on each run (s.weight_decay replaced by the run's), all runs in one parallel region
+// (the same fixed chunks of each run: bitwise the per-run calls). Runs must not overlap.
+void adamw_update_runs(float* p, const float* grad, float* m, float* v, const AdamWRun* runs, int64_t nruns,
+                       const AdamWStep& s);
 
 }  // namespace goat::cpu
