@@ -20,6 +20,8 @@ namespace {
 
 std::string hname(int l, const char* suffix) { return "h." + std::to_string(l) + "." + suffix; }
 
+bool g_bf16_qkv = true;  // Gpt::set_bf16_qkv
+
 void fill(const Tensor& t, float v) {
   float* p = t.f32();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = v;
@@ -323,6 +325,8 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
 // ---------------------------------------------------------------------------------------------
 // Forward / backward
 
+void Gpt::set_bf16_qkv(bool enabled) { g_bf16_qkv = enabled; }
+
 void Gpt::attention_sublayer(Activations& a, int l, bool diagnostics) {
   const Arena& wts = weights();
   const int64_t B = a.batch(), T = a.seq_len();
@@ -335,7 +339,7 @@ void Gpt::attention_sublayer(Activations& a, int l, bool diagnostics) {
   }
   // CPU bf16 GEMMs, positions that leave q and k as in_proj made them, and an attention that rounds
   // q, k, v to bf16 for its products anyway: in_proj rounds them in its GEMM epilogue instead.
-  if (a.bf16_operands && !pos.has_backward_qk() && ops::attention_takes_bf16(args)) {
+  if (g_bf16_qkv && a.bf16_operands && !pos.has_backward_qk() && ops::attention_takes_bf16(args)) {
     a.qkv_bf16 = true;
     const ops::AttentionDiagnostics diag = args.diag;
     args = attention_views(a, l, cfg_, pos);

@@ -148,6 +148,9 @@ class Gpt {
   void backward(Activations& acts, float loss_scale, const GradReadyHook& ready = {});
 
   const ModelConfig& config() const { return cfg_; }
+  // Tests: false keeps qkv fp32 under CPU bf16 GEMMs (the attention then rounds q, k, v itself;
+  // Activations::qkv_bf16 stays false); the results are bitwise the same either way.
+  static void set_bf16_qkv(bool enabled);
   const Arena& params() const { return params_; }
   const Arena& grads() const { return grads_; }
   const Placement& placement() const { return place_; }

@@ -80,7 +80,6 @@ void check_bf16_inputs(const cpu::AttentionParams& p) {
              p.D, p.Tq, p.Tk);
 }
 
-
 // The CUDA descriptor of checked arguments (pointers and (b, h, t) strides).
 cuda::AttentionDesc cuda_desc(const AttentionArgs& a, const cpu::AttentionParams& p) {
   cuda::AttentionDesc d;

@@ -18,8 +18,8 @@
 #include "backend/cpu/attention_amx.h"
 #include "backend/cpu/attention_kernel.h"
 #include "backend/cpu/gemm_bf16.h"
-#include "core/dtype.h"
 #include "core/check.h"
+#include "core/dtype.h"
 #include "ops/attention.h"
 #include "ops/test_attention_run.h"
 
@@ -158,15 +158,14 @@ TEST_P(Bf16Inputs, EqualTheFp32InputsTheyRepresent) {
   for (float x : got.dk) ASSERT_NE(x, 1e30f);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Bf16Inputs,
-    ::testing::Values(InCase{"d256", 2, 8, 8, 128, 128, 32, true, false, true, false},
-                      InCase{"odd_T", 3, 4, 4, 37, 37, 32, true, false, true, false},
-                      InCase{"gqa_noncausal_hd64", 2, 4, 2, 50, 50, 64, false, false, true, false},
-                      InCase{"prefill_gqa", 2, 4, 1, 20, 45, 32, true, false, false, false},
-                      InCase{"prior_T48", 2, 4, 2, 48, 48, 32, true, true, true, false},
-                      InCase{"misaligned", 2, 2, 2, 33, 33, 32, true, false, true, true}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Shapes, Bf16Inputs,
+                         ::testing::Values(InCase{"d256", 2, 8, 8, 128, 128, 32, true, false, true, false},
+                                           InCase{"odd_T", 3, 4, 4, 37, 37, 32, true, false, true, false},
+                                           InCase{"gqa_noncausal_hd64", 2, 4, 2, 50, 50, 64, false, false, true, false},
+                                           InCase{"prefill_gqa", 2, 4, 1, 20, 45, 32, true, false, false, false},
+                                           InCase{"prior_T48", 2, 4, 2, 48, 48, 32, true, true, true, false},
+                                           InCase{"misaligned", 2, 2, 2, 33, 33, 32, true, false, true, true}),
+                         [](const auto& info) { return info.param.name; });
 
 // Where the kernel would not round q, k, v to bf16 itself it takes no bf16 inputs.
 TEST(Bf16Inputs, RefusedWhereTheProductsAreNotBf16) {

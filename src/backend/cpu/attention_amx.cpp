@@ -40,9 +40,17 @@ void to_bf16_pairs(const Src* src, int64_t ld, int64_t rows, int64_t cols, int64
   for (int64_t kk = 0; kk < pair_rows; ++kk)
     for (int64_t c0 = 0; c0 < cols; c0 += kLanes) {
       const int64_t r = 2 * kk;
-      const v16 lo = r < rows ? load_lanes(src + r * ld + c0) : v16{};
-      const v16 hi = r + 1 < rows ? load_lanes(src + (r + 1) * ld + c0) : v16{};
-      store_bf16_pairs(dst + kk * ldd + c0, lo, hi);
+      if constexpr (sizeof(Src) == 2) {  // bf16 rows: interleave the bits
+        vu16 lo{}, hi{};
+        if (r < rows) std::memcpy(&lo, src + r * ld + c0, sizeof lo);
+        if (r + 1 < rows) std::memcpy(&hi, src + (r + 1) * ld + c0, sizeof hi);
+        const vu32 words = __builtin_convertvector(lo, vu32) | __builtin_convertvector(hi, vu32) << 16;
+        std::memcpy(dst + kk * ldd + c0, &words, sizeof words);
+      } else {
+        const v16 lo = r < rows ? load(src + r * ld + c0) : v16{};
+        const v16 hi = r + 1 < rows ? load(src + (r + 1) * ld + c0) : v16{};
+        store_bf16_pairs(dst + kk * ldd + c0, lo, hi);
+      }
     }
 }
 
@@ -78,9 +86,9 @@ void to_bf16_transposed(const Src* x, int64_t ld, int64_t T, int64_t dp, int64_t
   }
 }
 
-#define GOAT_ATTN_BF16_OPERANDS(Src)                                                                          \
-  template void to_bf16_rows(const Src*, int64_t, int64_t, int64_t, int64_t, uint16_t*, int64_t);            \
-  template void to_bf16_pairs(const Src*, int64_t, int64_t, int64_t, int64_t, uint32_t*, int64_t);           \
+#define GOAT_ATTN_BF16_OPERANDS(Src)                                                                           \
+  template void to_bf16_rows(const Src*, int64_t, int64_t, int64_t, int64_t, uint16_t*, int64_t);              \
+  template void to_bf16_pairs(const Src*, int64_t, int64_t, int64_t, int64_t, uint32_t*, int64_t);             \
   template void to_bf16_pairs_over_cols(const Src*, int64_t, int64_t, int64_t, uint32_t*, uint32_t*, int64_t); \
   template void to_bf16_transposed(const Src*, int64_t, int64_t, int64_t, int64_t, uint16_t*);
 GOAT_ATTN_BF16_OPERANDS(float)

@@ -114,7 +114,7 @@ int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
 template <bool kPrior, bool kAmx, class In = float>
 void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& w) {
   const In *const q_in = input_rows<In>(p.q, p.q16), *const k_in = input_rows<In>(p.k, p.k16),
-               *const v_in = input_rows<In>(p.v, p.v16);
+                  *const v_in = input_rows<In>(p.v, p.v16);
   // The next item's (b, h + 1) Q, K, V rows, prefetched during this item's softmax.
   const int64_t nb = h + 1 < p.H ? b : b + 1, nh = (h + 1) % p.H, nhk = nh / (p.H / p.Hkv);
   const bool has_next = nb < p.B;
@@ -135,8 +135,8 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
     const BfRows q16 = bf16_rows_operand(q, p.q_s[2], Tq, D, w.q16);
     to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, w.tmp, w.kt2, tk32);
     to_bf16_pairs(v, p.v_s[2], Tk, D, tk32 / 2, w.v2, D);
-    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, q16.rows, q16.ld, w.kt2, tk32,
-             w.s, ld, false);
+    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, q16.rows, q16.ld, w.kt2, tk32, w.s, ld,
+             false);
   } else {
     pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
     scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s);
