@@ -2,7 +2,8 @@
 // training steps (forward, backward, AdamW) after a warm-up and reports the median. The last
 // output line is one JSON object with tokens_per_s (scripts/bench/compare_pytorch.sh reads it).
 // --breakdown adds per-op times (core/op_profile.h: mean ms per step over the timed steps, by
-// phase and by op). Every run prints the arena sizes, the activation arena under each
+// phase and by op, each with its parallel efficiency: CPU time / (wall time × threads), which shows
+// idle threads under OMP_WAIT_POLICY=passive). Every run prints the arena sizes, the activation arena under each
 // train.recompute mode (computed from the layout, only this run's mode allocated) and the
 // process's peak RSS. --clock cpu times steps and ops by process CPU time / threads instead of
 // wall clock (stable on a loaded machine, e.g. with OMP_NUM_THREADS=1).
@@ -32,30 +33,38 @@ double peak_rss_mib() {
 double mib(int64_t f32_elements) { return static_cast<double>(f32_elements) * 4.0 / (1024.0 * 1024.0); }
 double bytes_mib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
-// Per-phase ("step.*") and per-op rows, mean ms per step, with their share of the mean step.
-void print_breakdown(const std::vector<OpTime>& times, int steps, double mean_step_s) {
-  const auto row = [&](const std::string& name, double s, int64_t calls) {
-    fmt::print("  {:<32} {:>9.3f} ms {:>6.1f}% {:>7} calls/step\n", name, s * 1e3 / steps,
-               100.0 * s / steps / mean_step_s, calls / steps);
+// Per-phase ("step.*") and per-op rows, mean ms per step, with their share of the mean step and
+// their parallel efficiency (core/op_profile.h). `step` sums the timed steps on both clocks.
+void print_breakdown(const std::vector<OpTime>& times, const OpTime& outer_ops, const OpTime& step, int steps) {
+  const int threads = cpu_info().threads;
+  const auto row = [&](const std::string& name, const OpTime& t) {
+    fmt::print("  {:<32} {:>9.3f} ms {:>6.1f}% {:>7} calls/step {:>6.2f}\n", name, t.seconds * 1e3 / steps,
+               100.0 * t.seconds / step.seconds, t.calls / steps, parallel_efficiency(t.wall, t.cpu, threads));
   };
-  fmt::print("breakdown (mean per step over {} steps; step {:.3f} ms):\n", steps, mean_step_s * 1e3);
-  double phases = 0, op_sum = 0;
+  // What the steps spent outside `parts` (on each clock; never negative).
+  const auto rest = [&](const OpTime& parts) {
+    return OpTime{"", std::max(0.0, step.seconds - parts.seconds), std::max(0.0, step.wall - parts.wall),
+                  std::max(0.0, step.cpu - parts.cpu), step.calls};
+  };
+  fmt::print("breakdown (mean per step over {} steps; step {:.3f} ms; last column: parallel efficiency, CPU / "
+             "(wall x {} threads), {:.2f} for the whole step):\n",
+             steps, step.seconds * 1e3 / steps, threads, parallel_efficiency(step.wall, step.cpu, threads));
+  OpTime phases;
   for (const auto& t : times)
     if (t.name.starts_with("step.")) {
-      row(t.name, t.seconds, t.calls);
-      phases += t.seconds;
+      row(t.name, t);
+      phases.seconds += t.seconds;
+      phases.wall += t.wall;
+      phases.cpu += t.cpu;
     }
-  row("step.other (zeroing grads, timers)", std::max(0.0, mean_step_s * steps - phases), steps);
+  row("step.other (zeroing grads, timers)", rest(phases));
   std::vector<OpTime> op_rows;
   for (const auto& t : times)
     if (!t.name.starts_with("step.")) op_rows.push_back(t);
   std::sort(op_rows.begin(), op_rows.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
-  fmt::print(" by op:\n");
-  for (const auto& t : op_rows) {
-    row(t.name, t.seconds, t.calls);
-    op_sum += t.seconds;
-  }
-  row("(not in an op: position schemes, glue)", std::max(0.0, mean_step_s * steps - op_sum), steps);
+  fmt::print(" by op (nested ops, e.g. bf16.convert in linear, also count in their caller's row):\n");
+  for (const auto& t : op_rows) row(t.name, t);
+  row("(not in an op: position schemes, glue)", rest(outer_ops));
 }
 
 }  // namespace
@@ -86,14 +95,15 @@ void register_bench_train(CLI::App& bench) {
     reset_profile();
     set_profiling(o.breakdown);
     std::vector<double> sec;
+    OpTime steps{"step"};
     for (int i = 0; i < o.steps; ++i) {
-      const double t0 = profile_seconds();
+      const ClockSample t0 = clock_sample();
       trainer.step(o.warmup + i);
-      sec.push_back(profile_seconds() - t0);
+      const ClockSample t1 = clock_sample();
+      sec.push_back(profile_seconds(t1) - profile_seconds(t0));
+      steps.add(t0, t1);
     }
     set_profiling(false);
-    double total = 0;
-    for (double s : sec) total += s;
     std::sort(sec.begin(), sec.end());
     const double med = sec[sec.size() / 2];
     const double tps = static_cast<double>(trainer.tokens_per_step()) / med;
@@ -111,7 +121,7 @@ void register_bench_train(CLI::App& bench) {
     const Activations& acts = trainer.activations();
     const double params_mib = mib(n_params), acts_mib = bytes_mib(acts.bytes());
     const double rss = peak_rss_mib();
-    if (o.breakdown) print_breakdown(profile_snapshot(), o.steps, total / o.steps);
+    if (o.breakdown) print_breakdown(profile_snapshot(), profile_outer_ops(), steps, o.steps);
     fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, AdamW m+v {:.1f} MiB, activations {:.1f} MiB "
                "(train.recompute {}); peak RSS {:.1f} MiB\n",
                params_mib, params_mib, 2 * params_mib, acts_mib, cfg.train.recompute, rss);

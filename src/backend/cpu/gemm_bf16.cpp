@@ -191,8 +191,11 @@ bool matmul_bf16_on_amx(bool trans_a, int64_t m, int64_t n, int64_t k, float alp
 
 void matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
                  int64_t lda, const uint16_t* b, int64_t ldb, float beta, Bf16Out c, const float* bias) {
-  if (matmul_bf16_on_amx(trans_a, m, n, k, alpha, beta, c.bf16))
+  if (matmul_bf16_on_amx(trans_a, m, n, k, alpha, beta, c.bf16)) {
+    const OpTimer timer("gemm.amx");
     return amx_matmul(trans_b, m, n, k, a, lda, b, ldb, beta == 1.f, c, bias);
+  }
+  const OpTimer timer("gemm.onednn");
   matmul_bf16_onednn(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, bias);
 }
 

@@ -18,6 +18,7 @@
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
+#include "core/op_profile.h"
 
 namespace goat::cpu {
 
@@ -39,6 +40,7 @@ bool forward_gemm(const LinearDims& d, Bf16Out c, Operand in, Operand w, const f
   const uint16_t* x = as_bf16(0, in, d.n, d.cin, ld_in);
   const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
   if (gelu && matmul_bf16_on_amx(false, d.n, d.cout, d.cin, 1.f, 0.f, c.bf16)) {
+    const OpTimer timer("gemm.amx_gelu");
     amx_matmul(true, d.n, d.cout, d.cin, x, ld_in, w16, ld_w, false, c, bias, gelu);
     return true;
   }
