@@ -10,8 +10,10 @@
 // Same math as the tiled kernel (attention_forward.cpp / attention_backward.cpp): the same bias
 // formula, mask, vexp and tile GEMMs; only the blocking differs. With bf16 products (AMX) the
 // forward's products run here on amx_gemm (forward_item<…, true>) and the backward's items in
-// attention_short_amx.cpp. Static schedule over the items (all cost the same); per-thread scratch
-// kept across calls.
+// attention_short_amx.cpp. With bf16 products q, k, v may be bf16 (AttentionParams::q16 …, the
+// CPU bf16 model's qkv): the items are templated on the input type and pack through the same
+// loaders (attention_amx.h), bitwise the results of the fp32 values. Static schedule over the
+// items (all cost the same); per-thread scratch kept across calls.
 #include <algorithm>
 #include <atomic>
 #include <cmath>

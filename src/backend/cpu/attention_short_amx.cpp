@@ -18,6 +18,8 @@
 // first 32-query step that sees it. Same math and rounding points as the tiled AMX backward
 // (attention_backward.cpp): P and unscaled dS rounded to bf16, fp32 statistics, D_i = dO_i·O_i in
 // fp32, scale applied to dK and dQ at the end; the same bias formula, mask and vexp.
+// q, k, v fp32 or bf16 (AttentionParams::q16 …; item<…, In>): bf16 K is packed by a word transpose,
+// V by a bit interleave, Q read in place as the A operand when Tq is a multiple of 16.
 #include <algorithm>
 #include <cmath>
 
