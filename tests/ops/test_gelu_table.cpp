@@ -7,15 +7,22 @@
 //    past that, where the fp32 cube overflows);
 //  - bitwise equal to the evaluation it replaces (gelu_f32 / gelu_grad_f32, vec_math.h), NaN to a
 //    NaN (its sign and payload are the compiler's), so bf16 training results do not depend on the table;
-//  - the bf16 kernel that reads it (gelu_forward_bf16) gives the table's entries.
+//  - the bf16 kernel that reads it (gelu_forward_bf16) gives the table's entries;
+//  - c_fc's GELU backward row (gelu_backward_row.h), gathered and scalar, at every pre value with x
+//    of every kind (NaN, ±inf, subnormal, ±0): bitwise the fp32 evaluation x·gelu_grad_f32(pre),
+//    rounded once (NaN to a NaN), and its sum added to acc.
 #include <gtest/gtest.h>
 
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <tuple>
+#include <random>
 #include <vector>
 
 #include "backend/cpu/elementwise.h"
+#include "backend/cpu/gelu_backward_row.h"
 #include "backend/cpu/gelu_table.h"
 #include "backend/cpu/vec_math.h"
 #include "core/dtype.h"
@@ -70,4 +77,40 @@ TEST(GeluTable, Bf16KernelReadsTheTable) {
   cpu::gelu_forward_bf16(out.data(), in.data(), static_cast<int64_t>(in.size()));
   const cpu::GeluBf16Table& t = cpu::gelu_bf16_table();
   for (size_t i = 0; i < in.size(); ++i) ASSERT_EQ(out[i], t.forward[in[i]]) << "element " << i;
+}
+
+TEST(GeluTable, BackwardRowGatherAndScalarMatchTheEvaluation) {
+  // Rows of an odd length (the gather's 16-lane body and its tail); pre runs through every bf16
+  // value; x: random normals of mixed scales plus specials every few elements.
+  constexpr int64_t n = (1 << 16) + 13;
+  std::vector<uint16_t> x(n), pre(n);
+  std::vector<float> acc0(n);
+  std::mt19937 rng(12);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const uint16_t specials[] = {0x7fc0, 0xffc1, 0x7f80, 0xff80, 0x0001, 0x8003, 0x0000, 0x8000, 0x7f7f, 0x0080};
+  for (int64_t i = 0; i < n; ++i) {
+    pre[i] = static_cast<uint16_t>((i * 40503) & 0xffff);
+    x[i] = i % 7 == 3 ? specials[(i / 7) % 10] : bf16::from_float(normal(rng) * std::ldexp(1.f, (i % 41) - 20)).bits;
+    acc0[i] = normal(rng);
+  }
+  std::vector<uint16_t> out_gather(n), out_scalar(n);
+  std::vector<float> acc_gather = acc0, acc_scalar = acc0;
+  cpu::gelu_backward_row(x.data(), pre.data(), n, out_gather.data(), acc_gather.data());
+  cpu::gelu_backward_row_scalar(x.data(), pre.data(), n, out_scalar.data(), acc_scalar.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = bf16::from_bits(x[i]).to_float() * cpu::gelu_grad_f32(bf16::from_bits(pre[i]).to_float());
+    const float sum = acc0[i] + v;
+    for (const auto& [out, acc, name] : {std::tuple{&out_gather, &acc_gather, "gather"},
+                                         std::tuple{&out_scalar, &acc_scalar, "scalar"}}) {
+      if (std::isnan(v)) {
+        ASSERT_TRUE(std::isnan(bf16::from_bits((*out)[i]).to_float()) && std::isnan((*acc)[i])) << name << " " << i;
+        continue;
+      }
+      ASSERT_EQ((*out)[i], bf16::from_float(v).bits) << name << " element " << i << " x bits " << x[i] << " pre " << pre[i];
+      ASSERT_EQ(std::bit_cast<uint32_t>((*acc)[i]), std::bit_cast<uint32_t>(sum)) << name << " element " << i;
+    }
+  }
+  // The two implementations agree bit for bit, NaNs included.
+  EXPECT_EQ(out_gather, out_scalar);
+  EXPECT_EQ(0, std::memcmp(acc_gather.data(), acc_scalar.data(), n * sizeof(float)));
 }

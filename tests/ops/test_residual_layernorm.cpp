@@ -4,12 +4,16 @@
 // aligned and C a multiple of 16 (its rows streamed out with non-temporal stores) and without
 // (a misaligned residual, or C = 130), above and below the parallel threshold. The
 // op-case table (test_op_cases.cpp) checks the values against fp64.
+// The forward normalises rows in pairs (norm_row_pair, layernorm.cpp) and an odd last row alone:
+// every row of an n-row call is bitwise the same call on that row alone (n = 1, the single-row
+// path), for fp32 and bf16 out, odd and even n, C with and without a tail past the 16-lane blocks.
 #include <gtest/gtest.h>
 
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/elementwise.h"
@@ -78,5 +82,41 @@ TEST(ResidualLayerNorm, BitwiseAddThenLayerNorm) {
     check<float>(150, 130, offset);  // C not a multiple of 16
     check<uint16_t>(300, 256, offset);
     check<uint16_t>(150, 130, offset);
+  }
+}
+
+namespace {
+template <typename Out>
+void check_rows_alone(int64_t n, int64_t c) {
+  const int64_t nc = n * c;
+  Buffer x = aligned(nc), w = aligned(c), bias = aligned(c);
+  fill(x.get(), nc, 5, 2.f, 3.f);
+  fill(w.get(), c, 6, 0.5f, 1.f);
+  fill(bias.get(), c, 7, 0.2f, 0.f);
+  std::vector<Out> out(static_cast<size_t>(nc)), row_out(static_cast<size_t>(c));
+  std::vector<float> mean(static_cast<size_t>(n)), rstd(mean.size());
+  const auto forward = [&](Out* o, float* m, float* r, const float* in, int64_t rows) {
+    if constexpr (sizeof(Out) == 4)
+      cpu::layernorm_forward(o, m, r, in, w.get(), bias.get(), rows, c, 1e-5f);
+    else
+      cpu::layernorm_forward_bf16(o, m, r, in, w.get(), bias.get(), rows, c, 1e-5f);
+  };
+  forward(out.data(), mean.data(), rstd.data(), x.get(), n);
+  for (int64_t r = 0; r < n; ++r) {
+    float m = 0, rs = 0;
+    forward(row_out.data(), &m, &rs, x.get() + r * c, 1);
+    ASSERT_TRUE(same_bits(mean[static_cast<size_t>(r)], m)) << "mean at row " << r;
+    ASSERT_TRUE(same_bits(rstd[static_cast<size_t>(r)], rs)) << "rstd at row " << r;
+    for (int64_t j = 0; j < c; ++j)
+      ASSERT_EQ(out[static_cast<size_t>(r * c + j)], row_out[static_cast<size_t>(j)]) << "row " << r << " col " << j;
+  }
+}
+}  // namespace
+
+TEST(ResidualLayerNorm, PairedRowsBitwiseEachRowAlone) {
+  for (const auto& [n, c] : {std::pair<int64_t, int64_t>{301, 256}, {300, 256}, {7, 130}, {150, 33}, {9, 8}}) {
+    SCOPED_TRACE(testing::Message() << n << " x " << c);
+    check_rows_alone<float>(n, c);
+    check_rows_alone<uint16_t>(n, c);
   }
 }

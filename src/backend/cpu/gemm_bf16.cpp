@@ -13,7 +13,7 @@
 #include <tuple>
 #include <vector>
 
-#include "backend/cpu/gelu_table.h"
+#include "backend/cpu/gelu_backward_row.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/gemm_amx.h"
@@ -89,22 +89,23 @@ namespace {
 
 // Rows [r0, r1) of to_bf16_column_sum, their column sums into acc (cols, zeroed here); with pre:
 // x ∘ gelu'(pre) instead of x. Row-major streaming: one pass over each row. T: float or bf16 bits.
-// gelu'(pre): evaluated for fp32, looked up for bf16 bits (gelu_table.h: bitwise the same value).
-inline float gelu_grad_at(float pre, const float*) { return gelu_grad_f32(pre); }
-inline float gelu_grad_at(uint16_t pre, const float* table) { return table[pre]; }
-
+// gelu'(pre): evaluated for fp32; for bf16 bits gathered from the table (gelu_backward_row.h,
+// gelu_table.h: bitwise the same value).
 template <typename T, bool Gelu>
 void convert_sum_rows(const T* x, const T* pre, int64_t r0, int64_t r1, int64_t cols, int64_t ld, uint16_t* dst,
                       float* acc) {
-  const float* const grad_table = Gelu && sizeof(T) == 2 ? gelu_bf16_table().grad : nullptr;
   std::fill(acc, acc + cols, 0.f);
   for (int64_t r = r0; r < r1; ++r) {
     const T* s = x + r * ld;
-    const T* g = Gelu ? pre + r * ld : nullptr;
     uint16_t* d = dst + r * cols;
+    if constexpr (Gelu && sizeof(T) == 2) {
+      gelu_backward_row(s, pre + r * ld, cols, d, acc);
+      continue;
+    }
+    const T* g = Gelu ? pre + r * ld : nullptr;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {
-      const float v = Gelu ? element_value(s[c]) * gelu_grad_at(g[c], grad_table) : element_value(s[c]);
+      const float v = Gelu ? element_value(s[c]) * gelu_grad_f32(element_value(g[c])) : element_value(s[c]);
       acc[c] += v;
       d[c] = bf16::from_float(v).bits;
     }
