@@ -15,12 +15,14 @@
 //    is rounded); d_bias ≤ γ_N·Σ|g| + error; a bf16 d_in adds one bf16 rounding.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "backend/cpu/gemm_bf16.h"
+#include "backend/cpu/vec_math.h"
 #include "core/dtype.h"
 #include "core/philox.h"
 #include "core/tensor.h"
@@ -348,4 +350,39 @@ TEST(Bf16Operands, LinearBackwardBf16DInMatchesFp64) {
       ops::linear_backward(bf16_tensor(d_in, Shape{n, cin}), Tensor(), Tensor(), Tensor(d_out.data(), Shape{n, cout}),
                            bf16_tensor(in, Shape{n, cin}), bf16_tensor(w, Shape{cout, cin}), true),
       std::exception);  // a bf16 d_in cannot be accumulated into
+}
+
+// to_bf16_column_sum's column sums, bitwise the documented order (gemm_bf16.h): per column, the
+// rows of each 128-row chunk in order from 0 in fp32, then the chunks in order from 0, then added
+// to col_sum; the terms x, or x·gelu'(pre) for bf16 x and pre (the fp32 evaluation); the bf16 copy
+// the nearest bf16 of each term. 300 rows: two full chunks and a partial one; a row stride > cols.
+TEST(Bf16Operands, ColumnSumIsTheChunkOrder) {
+  const int64_t rows = 300, cols = 70, ld = 75;
+  // x over 24 binades, so that fp32 sums of bf16 values are not exact and the order shows.
+  std::vector<uint16_t> x = bf16_normal(static_cast<size_t>(rows * ld), 50);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = bf16::from_float(std::ldexp(bf16::from_bits(x[i]).to_float(), static_cast<int>(i * 7 % 24) - 12)).bits;
+  const std::vector<uint16_t> pre = bf16_normal(x.size(), 51, 2.f);
+  const std::vector<float> col0 = f32_normal(static_cast<size_t>(cols), 52);
+  for (const bool gelu : {false, true}) {
+    std::vector<float> col = col0;
+    const uint16_t* d = cpu::to_bf16_column_sum(0, x.data(), rows, cols, ld, col.data(), gelu ? pre.data() : nullptr);
+    for (int64_t c = 0; c < cols; ++c) {
+      float total = 0;
+      for (int64_t r0 = 0; r0 < rows; r0 += 128) {
+        float chunk = 0;
+        for (int64_t r = r0; r < std::min(rows, r0 + 128); ++r) {
+          const size_t i = static_cast<size_t>(r * ld + c);
+          const float xv = bf16::from_bits(x[i]).to_float();
+          const float v = gelu ? xv * cpu::gelu_grad_f32(bf16::from_bits(pre[i]).to_float()) : xv;
+          chunk += v;
+          ASSERT_EQ(d[r * cols + c], bf16::from_float(v).bits) << "gelu " << gelu << " row " << r << " col " << c;
+        }
+        total += chunk;
+      }
+      const float want = col0[static_cast<size_t>(c)] + total;
+      ASSERT_EQ(std::bit_cast<uint32_t>(col[static_cast<size_t>(c)]), std::bit_cast<uint32_t>(want))
+          << "gelu " << gelu << " column " << c;
+    }
+  }
 }
