@@ -20,6 +20,8 @@ namespace {
 
 std::string hname(int l, const char* suffix) { return "h." + std::to_string(l) + "." + suffix; }
 
+bool g_bf16_qkv = true;  // Gpt::set_bf16_qkv
+
 void fill(const Tensor& t, float v) {
   float* p = t.f32();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = v;
@@ -53,12 +55,18 @@ Tensor row_slice(const Tensor& t, int64_t r0, int64_t n) {
 
 namespace {
 
+// Layer l's fused qkv rows (B, T, W): fp32, or bf16 in the lower half of the slot (qkv_bf16).
+Tensor qkv_rows(const Activations& a, int l) {
+  const Tensor slot = a.layer(l, "qkv");
+  return a.qkv_bf16 ? Tensor(slot.data, slot.shape, DType::bf16, slot.device) : slot;
+}
+
 // Layer l's attention operands as views into its activations: q (B, H, T, D), k and v
 // (B, Hkv, T, D) inside the fused qkv rows, o (B, H, T, D) inside atty, and lse; the scale comes
 // from the position scheme. Forward and backward both start from this.
 ops::AttentionArgs attention_views(const Activations& a, int l, const ModelConfig& cfg, const PositionScheme& pos) {
   const int64_t C = cfg.d_model, H = cfg.n_head, Hkv = cfg.kv_heads(), D = cfg.head_dim();
-  const Tensor qkv = a.layer(l, "qkv");  // (B, T, W)
+  const Tensor qkv = qkv_rows(a, l);  // (B, T, W)
   ops::AttentionArgs args;
   args.q = head_view(qkv, H, D, 0);
   args.k = head_view(qkv, Hkv, D, C);
@@ -317,20 +325,31 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
 // ---------------------------------------------------------------------------------------------
 // Forward / backward
 
+void Gpt::set_bf16_qkv(bool enabled) { g_bf16_qkv = enabled; }
+
 void Gpt::attention_sublayer(Activations& a, int l, bool diagnostics) {
   const Arena& wts = weights();
   const int64_t B = a.batch(), T = a.seq_len();
-  // (B, T, C) → qkv (B, T, C + 2·Hkv·D)
-  ops::linear_forward(a.layer(l, "qkv"), a.layer(l, "ln1"), linear_weight(a, hname(l, "attn.in_proj.weight")),
-                      wts.view(hname(l, "attn.in_proj.bias")));
   PositionScheme& pos = *pos_[static_cast<size_t>(l)];
+  a.qkv_bf16 = false;
   ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
-  pos.forward_qk(args.q, args.k, 0, 0);
-  args.prior = pos.prior(B, T, 0);
   if (diagnostics && diag_hook_) {
     args.diag = diag_hook_(l);
     args.diag.content_dim = pos.content_dim();
   }
+  // CPU bf16 GEMMs, positions that leave q and k as in_proj made them, and an attention that rounds
+  // q, k, v to bf16 for its products anyway: in_proj rounds them in its GEMM epilogue instead.
+  if (g_bf16_qkv && a.bf16_operands && !pos.has_backward_qk() && ops::attention_takes_bf16(args)) {
+    a.qkv_bf16 = true;
+    const ops::AttentionDiagnostics diag = args.diag;
+    args = attention_views(a, l, cfg_, pos);
+    args.diag = diag;
+  }
+  // (B, T, C) → qkv (B, T, C + 2·Hkv·D)
+  ops::linear_forward(qkv_rows(a, l), a.layer(l, "ln1"), linear_weight(a, hname(l, "attn.in_proj.weight")),
+                      wts.view(hname(l, "attn.in_proj.bias")));
+  pos.forward_qk(args.q, args.k, 0, 0);
+  args.prior = pos.prior(B, T, 0);
   ops::attention_forward(args);
 }
 

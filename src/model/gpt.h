@@ -20,8 +20,9 @@
 // rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
 // (ln1, ln2, fch, fch_gelu, lnf, d_fch, d_ln) hold bf16 in their slots, out_proj reads a bf16 copy
 // of atty, the backward's LayerNorms round the residual gradient and sum the next linear
-// layer's d_bias in their own pass, and (positions without backward_qk) the attention backward
-// stores d_qkv in bf16 and sums in_proj's d_bias (Activations::bf16_operands).
+// layer's d_bias in their own pass, and (positions without backward_qk) in_proj's forward writes
+// qkv in bf16 for an attention that rounds it anyway (Activations::qkv_bf16) and the attention
+// backward stores d_qkv in bf16 and sums in_proj's d_bias (Activations::bf16_operands).
 #pragma once
 
 #include <functional>
@@ -97,6 +98,10 @@ class Activations {
   // CPU fp32 training forward: each layer's fch slot holds gelu'(fch) instead of fch after the
   // forward (ops::linear_forward_gelu's keep_grad), the only value GELU's backward needs from it.
   bool fch_holds_gelu_grad = false;
+  // CPU bf16 GEMMs where the attention takes bf16 q, k, v (ops::attention_takes_bf16; positions
+  // without backward_qk): in_proj's forward wrote the qkv slot as bf16 bits in its lower half
+  // (set by each attention forward, read by the backward's attention).
+  bool qkv_bf16 = false;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 
   // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by
@@ -143,6 +148,9 @@ class Gpt {
   void backward(Activations& acts, float loss_scale, const GradReadyHook& ready = {});
 
   const ModelConfig& config() const { return cfg_; }
+  // Tests: false keeps qkv fp32 under CPU bf16 GEMMs (the attention then rounds q, k, v itself;
+  // Activations::qkv_bf16 stays false); the results are bitwise the same either way.
+  static void set_bf16_qkv(bool enabled);
   const Arena& params() const { return params_; }
   const Arena& grads() const { return grads_; }
   const Placement& placement() const { return place_; }

@@ -31,6 +31,8 @@ void copy_strides(const Tensor& t, int64_t (&s)[3]) {
   s[2] = t.strides[2];
 }
 
+// act: the dtype of q, k, v, o (CUDA f32 or bf16; CPU f32, where q, k, v may also be bf16: the
+// bf16 inputs of cpu::bf16_inputs).
 cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32) {
   GOAT_CHECK(a.q.ndim() == 4 && a.k.ndim() == 4, kWhere, "q and k must be 4-D (B, H, T, D), got q {} k {}",
              a.q.shape.str(), a.k.shape.str());
@@ -41,16 +43,21 @@ cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32)
   GOAT_CHECK(Tk >= 1 || Tq == 0, kWhere, "need at least one key, got Tk = {}", Tk);
   GOAT_CHECK(!a.causal || Tk >= Tq, kWhere, "causal attention needs Tk >= Tq (queries at the end), got Tq = {} Tk = {}",
              Tq, Tk);
-  check_view("q", a.q, {B, H, Tq, D}, act);
-  check_view("k", a.k, {B, Hkv, Tk, D}, act);
-  check_view("v", a.v, {B, Hkv, Tk, D}, act);
+  const DType in = a.q.device == Device::cpu && a.q.dtype == DType::bf16 ? DType::bf16 : act;
+  check_view("q", a.q, {B, H, Tq, D}, in);
+  check_view("k", a.k, {B, Hkv, Tk, D}, in);
+  check_view("v", a.v, {B, Hkv, Tk, D}, in);
   check_view("o", a.o, {B, H, Tq, D}, act);
   check_shape(kWhere, "lse", a.lse, {B, H, Tq});
   GOAT_CHECK(a.lse.contiguous() && a.lse.dtype == DType::f32, kWhere, "lse must be contiguous f32");
   GOAT_CHECK(a.diag.content_dim >= 0 && a.diag.content_dim <= D, kWhere, "diag.content_dim = {} outside [0, {}]",
              a.diag.content_dim, D);
   cpu::AttentionParams p;
-  if (act == DType::f32) p.q = a.q.f32(), p.k = a.k.f32(), p.v = a.v.f32(), p.o = a.o.f32();
+  if (act == DType::f32 && in == DType::f32) p.q = a.q.f32(), p.k = a.k.f32(), p.v = a.v.f32();
+  if (act == DType::f32 && in == DType::bf16)
+    p.q16 = static_cast<const uint16_t*>(a.q.data), p.k16 = static_cast<const uint16_t*>(a.k.data),
+    p.v16 = static_cast<const uint16_t*>(a.v.data);
+  if (act == DType::f32) p.o = a.o.f32();
   p.lse = a.lse.f32();
   p.B = B, p.H = H, p.Hkv = Hkv, p.Tq = Tq, p.Tk = Tk, p.D = D;
   copy_strides(a.q, p.q_s), copy_strides(a.k, p.k_s), copy_strides(a.v, p.v_s), copy_strides(a.o, p.o_s);
@@ -65,6 +72,13 @@ cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32)
   return p;
 }
 
+// CPU bf16 q, k, v: only where the kernel takes them (the caller asked attention_takes_bf16).
+void check_bf16_inputs(const cpu::AttentionParams& p) {
+  GOAT_CHECK(!p.q16 || cpu::bf16_inputs(p), kWhere,
+             "bf16 q, k, v need the CPU bf16 attention's short path (GEMM precision bf16, AMX, head dim {} a multiple "
+             "of 32, Tq {} <= Tk {} <= 256, no diagnostics): use f32 inputs",
+             p.D, p.Tq, p.Tk);
+}
 
 // The CUDA descriptor of checked arguments (pointers and (b, h, t) strides).
 cuda::AttentionDesc cuda_desc(const AttentionArgs& a, const cpu::AttentionParams& p) {
@@ -99,7 +113,11 @@ bool attention_on_cuda(const AttentionArgs& a, std::initializer_list<const Tenso
 void attention_forward(const AttentionArgs& a) {
   const OpTimer timer("attention.forward");
   const bool cuda = attention_on_cuda(a, {});
-  if (!cuda) return cpu::attention_forward(make_params(a));
+  if (!cuda) {
+    const cpu::AttentionParams p = make_params(a);
+    check_bf16_inputs(p);
+    return cpu::attention_forward(p);
+  }
   const cpu::AttentionParams p = make_params(a, a.q.dtype);
   const cuda::AttentionDesc d = cuda_desc(a, p);
   cuda::attention_forward(d, a.q.dtype);
@@ -134,6 +152,7 @@ void attention_backward(const AttentionArgs& a, const Tensor& d_o, const Attenti
     return cuda::attention_backward(d, act);
   }
   p.d_entropy = p.d_sink = p.d_pmax = p.d_kl = p.d_omega = nullptr;
+  check_bf16_inputs(p);
   cpu::AttentionBackwardParams b;
   b.d_o = d_o.f32();
   if (gdt == DType::bf16)
@@ -145,6 +164,10 @@ void attention_backward(const AttentionArgs& a, const Tensor& d_o, const Attenti
   copy_strides(d_o, b.do_s), copy_strides(g.dq, b.dq_s), copy_strides(g.dk, b.dk_s), copy_strides(g.dv, b.dv_s);
   b.d_key_bias = g.d_key_bias, b.d_slope = g.d_slope;
   cpu::attention_backward(p, b);
+}
+
+bool attention_takes_bf16(const AttentionArgs& a) {
+  return !attention_on_cuda(a, {}) && cpu::bf16_inputs(make_params(a));
 }
 
 double attention_forward_flops(int64_t b, int64_t h, int64_t tq, int64_t tk, int64_t d, bool causal) {

@@ -21,32 +21,50 @@
 
 namespace goat::cpu::attn {
 
-void to_bf16_rows(const float* src, int64_t ld, int64_t rows, int64_t valid, int64_t cols, uint16_t* dst,
-                  int64_t ldd) {
+template <class Src>
+void to_bf16_rows(const Src* src, int64_t ld, int64_t rows, int64_t valid, int64_t cols, uint16_t* dst, int64_t ldd) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c0 = 0; c0 < cols; c0 += kLanes) {
       v16 x{};
       if (c0 < valid) {
-        x = load(src + r * ld + c0);
+        x = load_lanes(src + r * ld + c0);
         if (c0 + kLanes > valid) x = (iota() < static_cast<float>(valid - c0)) ? x : v16{};
       }
       store_bf16(dst + r * ldd + c0, x);
     }
 }
 
-void to_bf16_pairs(const float* src, int64_t ld, int64_t rows, int64_t cols, int64_t pair_rows, uint32_t* dst,
+template <class Src>
+void to_bf16_pairs(const Src* src, int64_t ld, int64_t rows, int64_t cols, int64_t pair_rows, uint32_t* dst,
                    int64_t ldd) {
   for (int64_t kk = 0; kk < pair_rows; ++kk)
     for (int64_t c0 = 0; c0 < cols; c0 += kLanes) {
       const int64_t r = 2 * kk;
-      const v16 lo = r < rows ? load(src + r * ld + c0) : v16{};
-      const v16 hi = r + 1 < rows ? load(src + (r + 1) * ld + c0) : v16{};
-      store_bf16_pairs(dst + kk * ldd + c0, lo, hi);
+      if constexpr (sizeof(Src) == 2) {  // bf16 rows: interleave the bits
+        vu16 lo{}, hi{};
+        if (r < rows) std::memcpy(&lo, src + r * ld + c0, sizeof lo);
+        if (r + 1 < rows) std::memcpy(&hi, src + (r + 1) * ld + c0, sizeof hi);
+        const vu32 words = __builtin_convertvector(lo, vu32) | __builtin_convertvector(hi, vu32) << 16;
+        std::memcpy(dst + kk * ldd + c0, &words, sizeof words);
+      } else {
+        const v16 lo = r < rows ? load(src + r * ld + c0) : v16{};
+        const v16 hi = r + 1 < rows ? load(src + (r + 1) * ld + c0) : v16{};
+        store_bf16_pairs(dst + kk * ldd + c0, lo, hi);
+      }
     }
 }
 
-void to_bf16_pairs_over_cols(const float* src, int64_t ld, int64_t rows, int64_t dp, uint32_t* tmp, uint32_t* dst,
+template <class Src>
+void to_bf16_pairs_over_cols(const Src* src, int64_t ld, int64_t rows, int64_t dp, uint32_t* tmp, uint32_t* dst,
                              int64_t ldd) {
+  const auto words = reinterpret_cast<uintptr_t>(src) % 4 == 0 && ld % 2 == 0;
+  if constexpr (sizeof(Src) == 2) {
+    if (words) {  // bf16 row j is (K[j][2kk], K[j][2kk+1]) for every kk: transpose its 32-bit words
+      for (int64_t kk = 0; kk < dp / 2; ++kk) std::fill(dst + kk * ldd + rows, dst + (kk + 1) * ldd, 0u);
+      transpose_into(reinterpret_cast<const uint32_t*>(src), ld / 2, rows, dp / 2, dst, ldd);
+      return;
+    }
+  }
   // Row j of tmp (dp bf16 = dp/2 words, written bytewise) is (K[j][2kk], K[j][2kk+1]) for every kk;
   // the operand is its transpose.
   to_bf16_rows(src, ld, rows, dp, dp, reinterpret_cast<uint16_t*>(tmp), dp);
@@ -54,18 +72,28 @@ void to_bf16_pairs_over_cols(const float* src, int64_t ld, int64_t rows, int64_t
   transpose_into(tmp, dp / 2, ldd, dp / 2, dst, ldd);
 }
 
-void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, uint16_t* dst) {
-  // 16 × 16 blocks through an L1 buffer: blk[c·16 + r] = x[r0 + r][c0 + c] (zero for r0 + r ≥ T).
-  alignas(64) float blk[kLanes * kLanes];
+template <class Src>
+void to_bf16_transposed(const Src* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, uint16_t* dst) {
+  // 16 × 16 blocks transposed in registers (rows past T zero).
   for (int64_t r0 = 0; r0 < t32; r0 += kLanes) {
     const int64_t rows = std::clamp<int64_t>(T - r0, 0, kLanes);
     for (int64_t c0 = 0; c0 < dp; c0 += kLanes) {
-      if (rows < kLanes) std::fill(blk, blk + kLanes * kLanes, 0.f);
-      if (rows > 0) transpose_into(x + r0 * ld + c0, ld, rows, kLanes, blk, kLanes);
-      for (int64_t c = 0; c < kLanes; ++c) store_bf16(dst + (c0 + c) * t32 + r0, load(blk + c * kLanes));
+      v16 r[16];
+      for (int64_t i = 0; i < kLanes; ++i) r[i] = i < rows ? load_lanes(x + (r0 + i) * ld + c0) : v16{};
+      transpose16(r);
+      for (int64_t c = 0; c < kLanes; ++c) store_bf16(dst + (c0 + c) * t32 + r0, r[c]);
     }
   }
 }
+
+#define GOAT_ATTN_BF16_OPERANDS(Src)                                                                           \
+  template void to_bf16_rows(const Src*, int64_t, int64_t, int64_t, int64_t, uint16_t*, int64_t);              \
+  template void to_bf16_pairs(const Src*, int64_t, int64_t, int64_t, int64_t, uint32_t*, int64_t);             \
+  template void to_bf16_pairs_over_cols(const Src*, int64_t, int64_t, int64_t, uint32_t*, uint32_t*, int64_t); \
+  template void to_bf16_transposed(const Src*, int64_t, int64_t, int64_t, int64_t, uint16_t*);
+GOAT_ATTN_BF16_OPERANDS(float)
+GOAT_ATTN_BF16_OPERANDS(uint16_t)
+#undef GOAT_ATTN_BF16_OPERANDS
 
 #if GOATLM_AMX_BUILD
 

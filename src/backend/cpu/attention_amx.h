@@ -36,26 +36,48 @@ class AmxTiles {
   AmxTiles& operator=(const AmxTiles&) = delete;
 };
 
-// fp32 → bf16, round to nearest even (NaN stays NaN), the rounding gemm_bf16 uses.
+// fp32 → bf16, round to nearest even (NaN stays NaN), the rounding gemm_bf16 uses. Src: float, or
+// uint16_t for bf16 inputs (AttentionParams::q16 …), which pass unchanged (the rounding of a bf16
+// value is itself); instantiated for both.
 // to_bf16_rows: dst[r·ldd + c] = bf16(src[r·ld + c]) for c < valid, 0 for valid ≤ c < cols
 // (cols a multiple of 16; src is read up to round_up(valid, 16)).
-void to_bf16_rows(const float* src, int64_t ld, int64_t rows, int64_t valid, int64_t cols, uint16_t* dst,
-                  int64_t ldd);
+template <class Src>
+void to_bf16_rows(const Src* src, int64_t ld, int64_t rows, int64_t valid, int64_t cols, uint16_t* dst, int64_t ldd);
 // VNNI pairs of rows: dst[kk·ldd + n] = (bf16(src[2kk][n]), bf16(src[2kk+1][n])) for n < cols (a
 // multiple of 16), kk < pair_rows; source rows ≥ rows read as zero.
-void to_bf16_pairs(const float* src, int64_t ld, int64_t rows, int64_t cols, int64_t pair_rows, uint32_t* dst,
+template <class Src>
+void to_bf16_pairs(const Src* src, int64_t ld, int64_t rows, int64_t cols, int64_t pair_rows, uint32_t* dst,
                    int64_t ldd);
 
 // The B operand of X·Kᵀ-type products from rows of K (rows < kBk, dp ≤ row stride, dp a multiple
 // of 32): dst[kk·ldd + j] = (bf16(K[j][2kk]), bf16(K[j][2kk+1])) for j < ldd (rows ≥ `rows` zero),
-// kk < dp/2. tmp: ldd × dp/2 words of scratch.
-void to_bf16_pairs_over_cols(const float* src, int64_t ld, int64_t rows, int64_t dp, uint32_t* tmp, uint32_t* dst,
+// kk < dp/2. tmp: ldd × dp/2 words of scratch (fp32 K; bf16 K rows are those pairs already and
+// are transposed as 32-bit words in place).
+template <class Src>
+void to_bf16_pairs_over_cols(const Src* src, int64_t ld, int64_t rows, int64_t dp, uint32_t* tmp, uint32_t* dst,
                              int64_t ldd);
 
 // Rows (T × dp, row stride ld, dp a multiple of 16) → bf16 rows of the transpose (dp × t32, zero
 // past T; t32 a multiple of 16): the A operand of products summed over time (dKᵀ += Qᵀ·dS,
 // dVᵀ += dOᵀ·P).
-void to_bf16_transposed(const float* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, uint16_t* dst);
+template <class Src>
+void to_bf16_transposed(const Src* x, int64_t ld, int64_t T, int64_t dp, int64_t t32, uint16_t* dst);
+
+// An A operand of bf16 rows (row stride ld elements).
+struct BfRows {
+  const uint16_t* rows;
+  int64_t ld;
+};
+// The A operand of products with the rows x (T × d, row stride ld, d a multiple of 32): bf16 inputs
+// with T a multiple of 16 in place (every tile row is a real row), else rounded into buf (T × d;
+// the AMX reads rows up to round_up(T, 16): pad rows are the caller's).
+template <class Src>
+inline BfRows bf16_rows_operand(const Src* x, int64_t ld, int64_t T, int64_t d, uint16_t* buf) {
+  if constexpr (sizeof(Src) == 2)
+    if (T % 16 == 0) return {x, ld};
+  to_bf16_rows(x, ld, T, d, d, buf, d);
+  return {buf, d};
+}
 
 // Which part of C a causal tile needs (attention_kernel.h's Tri, at AMX granularity: 16 rows,
 // K steps of 32): full, cols, k_lower or k_upper with the tile's diag.

@@ -321,4 +321,8 @@ bool bf16_products(const AttentionParams& p) {
   return !why && !diag;  // calls with diagnostics (evaluation) keep fp32 products
 }
 
+bool bf16_inputs(const AttentionParams& p) {
+  return p.B > 0 && p.H > 0 && p.Tq > 0 && short_path_applies(p) && bf16_products(p);
+}
+
 }  // namespace goat::cpu

@@ -33,6 +33,11 @@ struct AttentionParams {
   // accumulation, on AMX (attention_amx.h); fp32 products where AMX, a head dim that is a multiple
   // of 32 or no diagnostics is missing (bf16_products() says which).
   bool bf16 = false;
+  // bf16 inputs (the CPU bf16 model, where in_proj's GEMM rounds qkv in its epilogue): q, k, v as
+  // bf16 bits at these pointers with the strides q_s, k_s, v_s (q, k, v null). Only where
+  // bf16_inputs(p): the products round their operands to bf16 anyway, so the results equal those
+  // of the fp32 inputs these bf16 values represent, bitwise.
+  const uint16_t *q16 = nullptr, *k16 = nullptr, *v16 = nullptr;
 };
 
 struct AttentionBackwardParams {
@@ -63,6 +68,9 @@ void attention_forward(const AttentionParams& p);
 // the first bf16 call that cannot says why once (log warning).
 bool bf16_products(const AttentionParams& p);
 void attention_backward(const AttentionParams& p, const AttentionBackwardParams& g);
+// Whether this call can read bf16 q, k, v (AttentionParams::q16 …): bf16 products on the short
+// path (short_path_applies and bf16_products, forward and backward alike).
+bool bf16_inputs(const AttentionParams& p);
 
 namespace attn {
 
@@ -279,13 +287,14 @@ inline float* grad_sum_row(const AttentionParams& p, const AttentionBackwardPara
   return g.sum_part ? g.sum_part + (b * (p.H + 2 * p.Hkv) + n) * p.D : nullptr;
 }
 
-// The backward's inputs of query head h of batch b: Q, O, dO rows (strides in p, g) and LSE.
+// The backward's inputs of query head h of batch b: Q (null for bf16 inputs), O, dO rows (strides
+// in p, g) and LSE.
 struct HeadInputs {
   const float *q, *o, *d_o, *lse;
 };
 inline HeadInputs head_inputs(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t h) {
-  return {p.q + b * p.q_s[0] + h * p.q_s[1], p.o + b * p.o_s[0] + h * p.o_s[1], g.d_o + b * g.do_s[0] + h * g.do_s[1],
-          p.lse + (b * p.H + h) * p.Tq};
+  return {p.q ? p.q + b * p.q_s[0] + h * p.q_s[1] : nullptr, p.o + b * p.o_s[0] + h * p.o_s[1],
+          g.d_o + b * g.do_s[0] + h * g.do_s[1], p.lse + (b * p.H + h) * p.Tq};
 }
 // d[i] = dO_i · O_i for i < Tq (fp32, 16 lanes; head dim a multiple of 16).
 inline void row_dots(const AttentionParams& p, const AttentionBackwardParams& g, const HeadInputs& in, float* d) {
@@ -300,26 +309,41 @@ inline void row_dots(const AttentionParams& p, const AttentionBackwardParams& g,
 // Row `row` (d floats) of the rows at `base` (row stride rs) towards the cache, for the next item:
 // the rows of one head sit 3–12 KiB apart in the model's fused buffers, too far apart for the
 // hardware prefetcher, so each item's first reads would miss one by one.
-inline void prefetch_row(const float* base, int64_t rs, int64_t row, int64_t d) {
+template <class T>
+inline void prefetch_row(const T* base, int64_t rs, int64_t row, int64_t d) {
   if (!base) return;
-  for (int64_t c = 0; c < d; c += kLanes) __builtin_prefetch(base + row * rs + c, 0, 2);
+  for (int64_t c = 0; c < d; c += 64 / static_cast<int64_t>(sizeof(T))) __builtin_prefetch(base + row * rs + c, 0, 2);
+}
+
+// The q, k or v rows the kernel reads: fp32 (AttentionParams::q …) or, In = uint16_t, bf16 bits
+// (AttentionParams::q16 …).
+template <class In>
+inline const In* input_rows(const float* f, const uint16_t* h) {
+  if constexpr (sizeof(In) == 2)
+    return h;
+  else
+    return f;
 }
 
 // The short backward's next head after head gi of item (b, hk): the group's next head, else the
 // next item's first (null past the last item; the static schedule gives a thread consecutive
 // items). Its Q, O, dO rows and, when the item changes, its K, V rows are prefetched row by row
-// during the current head's elementwise pass.
+// during the current head's elementwise pass. In: the element type of q, k, v (input_rows).
+template <class In = float>
 struct NextHead {
-  const float *q = nullptr, *o = nullptr, *d_o = nullptr, *k = nullptr, *v = nullptr;
+  const float *o = nullptr, *d_o = nullptr;
+  const In *q = nullptr, *k = nullptr, *v = nullptr;
   NextHead(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, int64_t gi) {
     const int64_t G = p.H / p.Hkv;
     const bool same_item = gi + 1 < G;
     const int64_t nb = same_item ? b : (hk + 1 < p.Hkv ? b : b + 1);
     const int64_t nhk = same_item ? hk : (hk + 1) % p.Hkv, nh = same_item ? hk * G + gi + 1 : nhk * G;
     if (nb >= p.B) return;
-    q = p.q + nb * p.q_s[0] + nh * p.q_s[1], o = p.o + nb * p.o_s[0] + nh * p.o_s[1];
+    q = input_rows<In>(p.q, p.q16) + nb * p.q_s[0] + nh * p.q_s[1], o = p.o + nb * p.o_s[0] + nh * p.o_s[1];
     d_o = g.d_o + nb * g.do_s[0] + nh * g.do_s[1];
-    if (!same_item) k = p.k + nb * p.k_s[0] + nhk * p.k_s[1], v = p.v + nb * p.v_s[0] + nhk * p.v_s[1];
+    if (!same_item)
+      k = input_rows<In>(p.k, p.k16) + nb * p.k_s[0] + nhk * p.k_s[1],
+      v = input_rows<In>(p.v, p.v16) + nb * p.v_s[0] + nhk * p.v_s[1];
   }
   // Query row i, and key rows i, i + Tq, … (a pass over the Tq rows covers every key).
   void prefetch(const AttentionParams& p, const AttentionBackwardParams& g, int64_t i) const {

@@ -10,8 +10,10 @@
 // Same math as the tiled kernel (attention_forward.cpp / attention_backward.cpp): the same bias
 // formula, mask, vexp and tile GEMMs; only the blocking differs. With bf16 products (AMX) the
 // forward's products run here on amx_gemm (forward_item<…, true>) and the backward's items in
-// attention_short_amx.cpp. Static schedule over the items (all cost the same); per-thread scratch
-// kept across calls.
+// attention_short_amx.cpp. With bf16 products q, k, v may be bf16 (AttentionParams::q16 …, the
+// CPU bf16 model's qkv): the items are templated on the input type and pack through the same
+// loaders (attention_amx.h), bitwise the results of the fp32 values. Static schedule over the
+// items (all cost the same); per-thread scratch kept across calls.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -110,30 +112,33 @@ int64_t row_cover(const AttentionParams& p, int64_t i, int64_t tkp) {
 // products on AMX with bf16 operands (dtype bf16, attention_amx.h): S and O in 16-row blocks, P
 // rounded to its bf16 rows by the exp pass itself (zeros past the mask, up to tk32 for the 32-key
 // steps of P·V): no fp32 P and no separate rounding pass.
-template <bool kPrior, bool kAmx>
+// In: the element type of q, k, v (float, or uint16_t for bf16 inputs, AMX only).
+template <bool kPrior, bool kAmx, class In = float>
 void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& w) {
+  const In *const q_in = input_rows<In>(p.q, p.q16), *const k_in = input_rows<In>(p.k, p.k16),
+                  *const v_in = input_rows<In>(p.v, p.v16);
   // The next item's (b, h + 1) Q, K, V rows, prefetched during this item's softmax.
   const int64_t nb = h + 1 < p.H ? b : b + 1, nh = (h + 1) % p.H, nhk = nh / (p.H / p.Hkv);
   const bool has_next = nb < p.B;
-  const float* nq = has_next ? p.q + nb * p.q_s[0] + nh * p.q_s[1] : nullptr;
-  const float* nk = has_next ? p.k + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
-  const float* nv = has_next ? p.v + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
+  const In* nq = has_next ? q_in + nb * p.q_s[0] + nh * p.q_s[1] : nullptr;
+  const In* nk = has_next ? k_in + nb * p.k_s[0] + nhk * p.k_s[1] : nullptr;
+  const In* nv = has_next ? v_in + nb * p.v_s[0] + nhk * p.v_s[1] : nullptr;
   const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, tkp = round_up(Tk, kLanes), shift = Tk - Tq;
   const int64_t hk = h / (p.H / p.Hkv);
-  const float* q = p.q + b * p.q_s[0] + h * p.q_s[1];
-  const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
-  const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  const In* q = q_in + b * p.q_s[0] + h * p.q_s[1];
+  const In* k = k_in + b * p.k_s[0] + hk * p.k_s[1];
+  const In* v = v_in + b * p.v_s[0] + hk * p.v_s[1];
   float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
   float* lse = p.lse + (b * p.H + h) * Tq;
   const float slope = p.slope ? p.slope[hk] : 0.f;
   const int64_t tq16 = round_up(Tq, 16), tk32 = round_up(Tk, 32), ld = kAmx ? tk32 : tkp;
   key_bias_row(p, b, hk, ld, w.kb.data());
   if constexpr (kAmx) {
-    to_bf16_rows(q, p.q_s[2], Tq, D, D, w.q16, D);
+    const BfRows q16 = bf16_rows_operand(q, p.q_s[2], Tq, D, w.q16);
     to_bf16_pairs_over_cols(k, p.k_s[2], Tk, D, w.tmp, w.kt2, tk32);
     to_bf16_pairs(v, p.v_s[2], Tk, D, tk32 / 2, w.v2, D);
-    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, w.q16, D, w.kt2, tk32,
-             w.s, ld, false);
+    amx_gemm(p.causal ? AmxPart::cols : AmxPart::full, shift, tq16, tkp, D, q16.rows, q16.ld, w.kt2, tk32, w.s, ld,
+             false);
   } else {
     pack_transposed(k, p.k_s[2], Tk, D, tkp, w.kt.data());
     scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s);
@@ -177,12 +182,12 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
              w.os, D, false);
     for (int64_t i = 0; i < Tq; ++i)
       for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os + i * D + c) * w.dvec[i]);
-    return;
+  } else {
+    // O = P·V straight into o (V rows read in place), then each row divided by its l.
+    narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.s, tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
+    for (int64_t i = 0; i < Tq; ++i)
+      for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(o + i * p.o_s[2] + c) * w.dvec[i]);
   }
-  // O = P·V straight into o (V rows read in place), then each row divided by its l.
-  narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.s, tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
-  for (int64_t i = 0; i < Tq; ++i)
-    for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(o + i * p.o_s[2] + c) * w.dvec[i]);
 }
 
 // One (b, kv head) item; returns Σ dS (t_j − t_i) over it (for d_slope). kPrior: a slope or key
@@ -205,7 +210,7 @@ double backward_item(const AttentionParams& p, const AttentionBackwardParams& g,
     const int64_t h = hk * G + gi;
     const HeadInputs in = head_inputs(p, g, b, h);
     const float *q = in.q, *d_o = in.d_o, *lse = in.lse;
-    const NextHead next(p, g, b, hk, gi);  // prefetched during this head's elementwise pass
+    const NextHead<> next(p, g, b, hk, gi);  // prefetched during this head's elementwise pass
     row_dots(p, g, in, w.dvec.data());  // D_i = dO_i · O_i
     scores(p, q, p.q_s[2], w.kt.data(), tkp, w.s);
     scores(p, d_o, g.do_s[2], w.vt.data(), tkp, w.dp.data());
@@ -295,9 +300,13 @@ void short_forward(const AttentionParams& p) {
     const FlushDenormals ftz;
     ShortScratch& w = scratch_for(p, amx);
     const std::optional<AmxTiles> tiles = amx ? std::optional<AmxTiles>(std::in_place) : std::nullopt;
-    const bool prior = p.slope || p.key_bias;
-    const auto item_fn = prior ? (amx ? &forward_item<true, true> : &forward_item<true, false>)
-                               : (amx ? &forward_item<false, true> : &forward_item<false, false>);
+    const bool prior = p.slope || p.key_bias, in16 = p.q16 != nullptr;  // bf16 inputs: amx (bf16_inputs)
+    const auto item_fn = prior ? (in16  ? &forward_item<true, true, uint16_t>
+                                  : amx ? &forward_item<true, true>
+                                        : &forward_item<true, false>)
+                               : (in16  ? &forward_item<false, true, uint16_t>
+                                  : amx ? &forward_item<false, true>
+                                        : &forward_item<false, false>);
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < p.B * p.H; ++item) item_fn(p, item / p.H, item % p.H, w);
   }

@@ -18,6 +18,8 @@
 // first 32-query step that sees it. Same math and rounding points as the tiled AMX backward
 // (attention_backward.cpp): P and unscaled dS rounded to bf16, fp32 statistics, D_i = dO_i·O_i in
 // fp32, scale applied to dK and dQ at the end; the same bias formula, mask and vexp.
+// q, k, v fp32 or bf16 (AttentionParams::q16 …; item<…, In>): bf16 K is packed by a word transpose,
+// V by a bit interleave, Q read in place as the A operand when Tq is a multiple of 16.
 #include <algorithm>
 #include <cmath>
 
@@ -106,12 +108,13 @@ void store_transposed(const float* src, int64_t ld, int64_t d, int64_t n, float 
 // Query rows per block of S and dP (even, a multiple of 16): 2 × 32 × 256 fp32 fit L1.
 constexpr int64_t kRowBlock = 32;
 
-template <bool kPrior>
+// In: the element type of q, k, v (float, or uint16_t for bf16 inputs, AttentionParams::q16 …).
+template <bool kPrior, class In>
 double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, AmxShortScratch& w) {
   const int64_t D = p.D, Tq = p.Tq, Tk = p.Tk, shift = Tk - Tq, G = p.H / p.Hkv;
   const int64_t tq16 = round_up(Tq, 16), tq32 = round_up(Tq, 32), tk16 = round_up(Tk, 16), ld = round_up(Tk, 32);
-  const float* k = p.k + b * p.k_s[0] + hk * p.k_s[1];
-  const float* v = p.v + b * p.v_s[0] + hk * p.v_s[1];
+  const In* k = input_rows<In>(p.k, p.k16) + b * p.k_s[0] + hk * p.k_s[1];
+  const In* v = input_rows<In>(p.v, p.v16) + b * p.v_s[0] + hk * p.v_s[1];
   const float slope = p.slope ? p.slope[hk] : 0.f;
   float* const s = w.s.get<float>(kRowBlock * ld);
   float* const dps = w.dp.get<float>(kRowBlock * ld);
@@ -149,10 +152,11 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
   for (int64_t gi = 0; gi < G; ++gi) {
     const int64_t h = hk * G + gi;
     const HeadInputs in = head_inputs(p, g, b, h);
-    const float *q = in.q, *d_o = in.d_o, *lse = in.lse;
+    const In* q = input_rows<In>(p.q, p.q16) + b * p.q_s[0] + h * p.q_s[1];
+    const float *d_o = in.d_o, *lse = in.lse;
     row_dots(p, g, in, dvec);
-    const NextHead next(p, g, b, hk, gi);  // prefetched during the elementwise pass
-    to_bf16_rows(q, p.q_s[2], Tq, D, D, q16, D);
+    const NextHead<In> next(p, g, b, hk, gi);  // prefetched during the elementwise pass
+    const BfRows qa = bf16_rows_operand(q, p.q_s[2], Tq, D, q16);
     to_bf16_rows(d_o, g.do_s[2], Tq, D, D, do16, D);
     to_bf16_transposed(q, p.q_s[2], Tq, D, tq32, qt16);
     to_bf16_transposed(d_o, g.do_s[2], Tq, D, tq32, dot16);
@@ -161,7 +165,7 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
     // zeros up to ld.
     for (int64_t r0 = 0; r0 < Tq; r0 += kRowBlock) {
       const int64_t m = std::min(kRowBlock, tq16 - r0);
-      amx_gemm(rows_part, shift + r0, m, tk16, D, q16 + r0 * D, D, kt2, ld, s, ld, false);
+      amx_gemm(rows_part, shift + r0, m, tk16, D, qa.rows + r0 * qa.ld, qa.ld, kt2, ld, s, ld, false);
       amx_gemm(rows_part, shift + r0, m, tk16, D, do16 + r0 * D, D, vt2, ld, dps, ld, false);
       for (int64_t i = r0; i < std::min(r0 + m, Tq); i += 2) {
         RowPass<kPrior> r[2];
@@ -222,7 +226,8 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
 double short_backward_item_amx(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk) {
   thread_local AmxShortScratch w;
   const bool prior = p.slope || p.key_bias || g.d_key_bias || g.d_slope;
-  return prior ? item<true>(p, g, b, hk, w) : item<false>(p, g, b, hk, w);
+  if (p.q16) return prior ? item<true, uint16_t>(p, g, b, hk, w) : item<false, uint16_t>(p, g, b, hk, w);
+  return prior ? item<true, float>(p, g, b, hk, w) : item<false, float>(p, g, b, hk, w);
 }
 
 }  // namespace goat::cpu::attn
