@@ -2,9 +2,9 @@
 // f32 or bf16 on CUDA), then call backend/cpu/elementwise.h or backend/cuda over the flat span.
 #include "ops/elementwise.h"
 
-#include <cstring>
 
 #include "backend/cpu/elementwise.h"
+#include "backend/cpu/fill.h"
 #include "backend/cuda/cuda_ops.h"
 #include "core/op_profile.h"
 #include "ops/op_args.h"
@@ -59,10 +59,11 @@ void round_to_bf16(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_zero(const Tensor& t) {
+  const OpTimer timer("fill_zero");
   GOAT_CHECK(t.contiguous(), "fill_zero", "expected a contiguous tensor, got {}", t.shape.str());
   if (!present(t)) return;
   if (on_cuda("fill_zero", {&t})) return cuda::memset_zero(t.data, t.nbytes());
-  std::memset(t.data, 0, t.nbytes());
+  cpu::fill_zero(t.data, t.nbytes());
 }
 
 }  // namespace goat::ops

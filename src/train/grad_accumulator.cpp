@@ -2,7 +2,6 @@
 #include "train/grad_accumulator.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/check.h"
 #include "ops/elementwise.h"
@@ -25,7 +24,7 @@ void GradAccumulator::before_backward(const Arena& grads, int64_t micro) {
     sum_.resize(n);
     std::copy_n(g, n, sum_.data());
   }
-  std::memset(g, 0, n * sizeof(float));
+  ops::fill_zero(grads.flat());
 }
 
 void GradAccumulator::after_backward(const Arena& grads, int64_t micro, int64_t begin, int64_t end) {
