@@ -9,8 +9,10 @@
 // Each timer also reads both clocks (wall and process CPU time, all threads), so every entry has a
 // parallel efficiency, CPU / (wall × threads): ≈ 1 when all threads work through the op, ≈ 1/threads
 // for a serial op. It counts idle threads only when they sleep (OMP_WAIT_POLICY=passive); libgomp's
-// default spins a waiting thread for a while first, and spinning reads as busy. Outermost op timers
-// (not step.*, not nested in another op) also add to a total, so "not in an op" time is exact.
+// default spins a waiting thread for a while first, and spinning reads as busy. The other threads'
+// CPU time is accounted at scheduler ticks and switches: rows of a few ms per step are noisy.
+// Outermost op timers (not step.*, not nested in another op) also add to a total, so "not in an
+// op" time is exact.
 #pragma once
 
 #include <cstdint>
