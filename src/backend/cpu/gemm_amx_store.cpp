@@ -32,7 +32,9 @@ inline RowSum row_sum(const float* src, __m512 b0, __m512 b1) {
   return {_mm512_add_ps(_mm512_load_ps(src), b0), _mm512_add_ps(_mm512_load_ps(src + 16), b1)};
 }
 
-// 32 fp32 values → 32 bf16 bits (one 64-byte line), rounded to nearest even.
+// 32 fp32 values → 32 bf16 bits (one 64-byte line), rounded to nearest even. VCVTNE2PS2BF16 reads
+// subnormal inputs as zero (bf16::from_float, the fallback below, does not): the two differ only
+// for sums of magnitude below 2^-126.
 inline __m512i round_row(RowSum v) {
 #if defined(__AVX512BF16__)
   return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v.hi, v.lo));
