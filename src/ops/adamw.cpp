@@ -59,10 +59,7 @@ void adamw_update_runs(const Tensor& param, const Tensor& grad, const Tensor& m,
                                          s.bias_c2});
     return;
   }
-  std::vector<cpu::AdamWRun> cpu_runs(runs.size());
-  for (size_t i = 0; i < runs.size(); ++i) cpu_runs[i] = {runs[i].offset, runs[i].n, runs[i].weight_decay};
-  cpu::adamw_update_runs(param.f32(), grad.f32(), m.f32(), v.f32(), cpu_runs.data(),
-                         static_cast<int64_t>(cpu_runs.size()), s);
+  cpu::adamw_update_runs(param.f32(), grad.f32(), m.f32(), v.f32(), runs.data(), static_cast<int64_t>(runs.size()), s);
 }
 
 double sum_squares(const Tensor& t) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/adamw.h"
 #include "core/tensor.h"
 
 namespace goat::ops {
@@ -22,10 +23,7 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, cons
                   const Tensor& param_bf16 = Tensor());
 
 // Elements [offset, offset + n) of the flat tensors, updated with weight decay `weight_decay`.
-struct AdamWRun {
-  int64_t offset = 0, n = 0;
-  float weight_decay = 0;
-};
+using AdamWRun = cpu::AdamWRun;
 // adamw_update on each run (hp.weight_decay unused; elements outside the runs untouched) in one
 // pass: bitwise the same as one call per run. Runs in increasing order, not overlapping.
 void adamw_update_runs(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,

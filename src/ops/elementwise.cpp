@@ -2,7 +2,6 @@
 // f32 or bf16 on CUDA), then call backend/cpu/elementwise.h or backend/cuda over the flat span.
 #include "ops/elementwise.h"
 
-
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/fill.h"
 #include "backend/cuda/cuda_ops.h"

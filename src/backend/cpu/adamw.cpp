@@ -34,11 +34,6 @@ void adamw_chunk(float* p, const float* grad, float* m, float* v, int64_t n, con
 
 }  // namespace
 
-void adamw_update(float* p, const float* grad, float* m, float* v, int64_t n, const AdamWStep& s) {
-  const AdamWRun run{0, n, s.weight_decay};
-  adamw_update_runs(p, grad, m, v, &run, 1, s);
-}
-
 void adamw_update_runs(float* p, const float* grad, float* m, float* v, const AdamWRun* runs, int64_t nruns,
                        const AdamWStep& s) {
   constexpr int64_t kChunk = 1 << 13;

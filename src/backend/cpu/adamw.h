@@ -11,17 +11,15 @@ struct AdamWStep {
   float bias_c1, bias_c2;  // 1 − β1^t and 1 − β2^t for the 1-based step t
 };
 
-// g = grad·grad_scale; m = β1 m + (1−β1) g; v = β2 v + (1−β2) g²;
-// p −= lr·( (m / c1) / (sqrt(v / c2) + eps) + weight_decay·p ).
-void adamw_update(float* p, const float* grad, float* m, float* v, int64_t n, const AdamWStep& s);
-
 // Elements [offset, offset + n) of the four spans, with their own weight decay.
 struct AdamWRun {
   int64_t offset = 0, n = 0;
   float weight_decay = 0;
 };
-// adamw_update on each run (s.weight_decay replaced by the run's), all runs in one parallel region
-// (the same fixed chunks of each run: bitwise the per-run calls). Runs must not overlap.
+// On each run, with the run's weight decay (s.weight_decay unused): g = grad·grad_scale;
+// m = β1 m + (1−β1) g; v = β2 v + (1−β2) g²; p −= lr·( (m / c1) / (sqrt(v / c2) + eps) + weight_decay·p ).
+// All runs in one parallel region over fixed chunks of each run (bitwise one call per run, for any
+// thread count). Runs must not overlap.
 void adamw_update_runs(float* p, const float* grad, float* m, float* v, const AdamWRun* runs, int64_t nruns,
                        const AdamWStep& s);
 
