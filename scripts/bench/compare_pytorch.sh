@@ -17,6 +17,8 @@
 #      ("default": OMP_WAIT_POLICY unset, libgomp spins a while then sleeps; "passive"; "active") and
 #      keep each program's faster run, so each side gets its best environment (PyTorch 1.13 here is
 #      ≈ 25–40% faster under passive, its OpenMP threads and OpenBLAS's own threads share 2 cores).
+#      With more than one policy it also prints, per policy, the median ratios with BOTH programs
+#      under that policy (e.g. "default": both in the default environment), from the same runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GOATLM=${GOATLM:-build/goatlm}
@@ -32,9 +34,10 @@ export OMP_NUM_THREADS=$THREADS
 # field NAME: reads the last line (JSON) of stdin, prints the field.
 field() { tail -n 1 | /usr/bin/python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 # best CMD...: runs CMD under each of WAIT_POLICIES (once as is when empty) and prints the JSON line
-# (its last line of output) with the most tokens/s, tagged with the policy it ran under.
+# (its last line of output) with the most tokens/s, tagged with the policy it ran under and with
+# every policy's tokens/s ("runs").
 best() {
-  local policies=(${WAIT_POLICIES:-inherit}) out best_json="" best_rate=-1 p rate
+  local policies=(${WAIT_POLICIES:-inherit}) out best_json="" best_rate=-1 p rate runs="{}"
   for p in "${policies[@]}"; do
     case $p in
       inherit) out=$("$@" | tail -n 1) ;;
@@ -43,12 +46,13 @@ best() {
       *) echo "compare_pytorch.sh: WAIT_POLICIES has '$p' (expected default, passive or active)" >&2; exit 2 ;;
     esac
     rate=$(field tokens_per_s <<<"$out")
+    runs=$(/usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=float(sys.argv[3]); print(json.dumps(d))" "$runs" "$p" "$rate")
     if /usr/bin/python3 -c "import sys; sys.exit(0 if $rate > $best_rate else 1)"; then
       best_rate=$rate
       best_json=$(/usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); d['wait_policy']=sys.argv[2]; print(json.dumps(d))" "$out" "$p")
     fi
   done
-  echo "$best_json"
+  /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); d['runs']=json.loads(sys.argv[2]); print(json.dumps(d))" "$best_json" "$runs"
 }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
@@ -96,5 +100,24 @@ if any(len(r) > 1 for r in per_config.values()):
         print(f"| {c} | {len(r)} | {med(a for a, _, _ in r):.0f} | {med(b for _, b, _ in r):.0f} "
               f"| {med(p for _, _, p in r):.0f} | {med(f32):.2f}x ({min(f32):.2f}–{max(f32):.2f}) "
               f"| {med(b16):.2f}x ({min(b16):.2f}–{max(b16):.2f}) |")
+policies = sorted({p for row in sys.argv[1:] for x in row.split("|")[1:] for p in json.loads(x).get("runs", {})})
+if len(policies) > 1:
+    print("\nBoth programs under the same wait policy (the same runs; ratios: median of each round's ratio)\n")
+    print("| config | policy | rounds | goatlm fp32 tok/s | goatlm bf16 tok/s | PyTorch fp32 tok/s "
+          "| fp32 ratio (min–max) | bf16 ratio (min–max) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    same = {}
+    for row in sys.argv[1:]:
+        c, *runs = row.split("|")
+        g32, g16, p1, p2 = (json.loads(x)["runs"] for x in runs)
+        for p in policies:
+            same.setdefault((c, p), []).append((g32[p], g16[p], max(p1[p], p2[p])))
+    for (c, p), r in same.items():
+        f32 = [a / q for a, _, q in r]
+        b16 = [b / q for _, b, q in r]
+        print(f"| {c} | {p} | {len(r)} | {statistics.median(a for a, _, _ in r):.0f} "
+              f"| {statistics.median(b for _, b, _ in r):.0f} | {statistics.median(q for _, _, q in r):.0f} "
+              f"| {statistics.median(f32):.2f}x ({min(f32):.2f}–{max(f32):.2f}) "
+              f"| {statistics.median(b16):.2f}x ({min(b16):.2f}–{max(b16):.2f}) |")
 PY
 echo "($THREADS threads, median of $STEPS steps after $WARMUP warm-up steps, $ROUNDS round(s); $(date -u +%F))"

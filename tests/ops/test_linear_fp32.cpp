@@ -4,10 +4,14 @@
 //    d_bias accumulated, strided d_in/d_out, padding columns untouched;
 //  - gelu_backward_column_sum: GELU's backward in place with the bias gradient's column sums;
 //  - matmul_f32 (the cached oneDNN matmul primitive: transposes, strides, bias epilogue, beta as a
-//    sum post-op) and linear_forward through it, padding columns untouched.
+//    sum post-op) and linear_forward through it, padding columns untouched; a plan made under one
+//    OpenMP thread count is not reused under another (the worker thread's CPU time shows it).
 // The op-case table (test_op_cases.cpp) checks the same ops by finite differences on samples; these
 // tests cover every element, so a tile or a chunk that is skipped cannot pass.
 #include <gtest/gtest.h>
+
+#include <omp.h>
+#include <time.h>
 
 #include <cmath>
 #include <cstdint>
@@ -179,4 +183,31 @@ TEST(LinearFp32, GeluBackwardColumnSumMatchesFp64) {
     ASSERT_LE(std::abs(sum[i] - expect), gamma_k(rows + 1) * (mag[i] + std::abs(sum0[i])) + kU * std::abs(expect))
         << "col_sum " << c;
   }
+}
+
+// oneDNN's primitive keeps the thread count it was made under: the cache is keyed by it, so after
+// omp_set_num_threads(2) the same shape runs on both threads (before the key had the count, `bench
+// ops`' linear rows ran 0.98× faster on 2 threads than on 1). The other thread's share of the CPU
+// time is the evidence: ≈ ½ when both work, ≈ 0 (a spin at most) on one.
+TEST(MatmulF32, PlanFollowsTheThreadCountOfTheCall) {
+  if (omp_get_num_procs() < 2) GTEST_SKIP() << "needs 2 CPUs";
+  const int64_t n = 512;
+  const std::vector<float> a = normal(static_cast<size_t>(n * n), 30), b = normal(a.size(), 31);
+  std::vector<float> c(a.size());
+  const int saved = omp_get_max_threads();
+  const auto seconds = [](clockid_t id) {
+    timespec t{};
+    clock_gettime(id, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+  };
+  omp_set_num_threads(1);
+  cpu::matmul_f32(false, true, n, n, n, a.data(), n, b.data(), n, 0.f, c.data(), n);  // the 1-thread plan
+  omp_set_num_threads(2);
+  cpu::matmul_f32(false, true, n, n, n, a.data(), n, b.data(), n, 0.f, c.data(), n);  // warm-up
+  const double process0 = seconds(CLOCK_PROCESS_CPUTIME_ID), self0 = seconds(CLOCK_THREAD_CPUTIME_ID);
+  for (int r = 0; r < 20; ++r) cpu::matmul_f32(false, true, n, n, n, a.data(), n, b.data(), n, 0.f, c.data(), n);
+  const double self = seconds(CLOCK_THREAD_CPUTIME_ID) - self0;
+  const double others = seconds(CLOCK_PROCESS_CPUTIME_ID) - process0 - self;
+  omp_set_num_threads(saved);
+  EXPECT_GT(others, 0.25 * self) << "the other thread's CPU " << others << " s vs this thread's " << self << " s";
 }

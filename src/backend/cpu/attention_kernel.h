@@ -352,10 +352,18 @@ struct NextHead {
   }
 };
 
-// The key bias row of (b, hk), zero past Tk (n entries).
+// The key bias row of (b, hk), zero past Tk (n entries). No bias: a plain fill (the one loop
+// `src && j < Tk ? src[j] : 0` became masked loads from the null row, each masked-out lane a
+// microcode assist: ≈ 14% of the short AMX forward item's samples).
 inline void key_bias_row(const AttentionParams& p, int64_t b, int64_t hk, int64_t n, float* kb) {
-  const float* src = p.key_bias ? p.key_bias + (b * p.Hkv + hk) * p.Tk : nullptr;
-  for (int64_t j = 0; j < n; ++j) kb[j] = (src && j < p.Tk) ? src[j] : 0.f;
+  if (!p.key_bias) {
+    std::fill(kb, kb + n, 0.f);
+    return;
+  }
+  const float* src = p.key_bias + (b * p.Hkv + hk) * p.Tk;
+  const int64_t m = std::min(n, p.Tk);
+  std::copy(src, src + m, kb);
+  std::fill(kb + m, kb + n, 0.f);
 }
 
 #pragma GCC diagnostic pop

@@ -71,7 +71,10 @@ struct RowPass {
 };
 
 // Where an item writes dq, dk or dv: fp32 rows, or bf16 bits (AttentionBackwardParams::dq16 …),
-// row stride rs; put() also adds the fp32 value to the column sums `sum` (D floats) when given.
+// row stride rs. The callers walk one 16-column block over all rows at a time and keep that
+// block's column sum (in_proj's bias gradient, ascending rows) in a register: a sum kept in
+// memory made every store wait for the previous one's add (a store-forwarding chain, half of
+// store_transposed's samples).
 struct GradOut {
   float* f;
   uint16_t* h;
@@ -79,12 +82,11 @@ struct GradOut {
   static GradOut of(float* f, uint16_t* h, int64_t offset, int64_t rs) {
     return {f ? f + offset : nullptr, h ? h + offset : nullptr, rs};
   }
-  void put(int64_t row, int64_t c, v16 x, float* sum) const {
+  void put(int64_t row, int64_t c, v16 x) const {
     if (h)
       store_bf16(h + row * rs + c, x);
     else
       store(f + row * rs + c, x);
-    if (sum) store(sum + c, load(sum + c) + x);
   }
 };
 
@@ -93,15 +95,20 @@ struct GradOut {
 // into sum (d floats, overwritten) when given.
 void store_transposed(const float* src, int64_t ld, int64_t d, int64_t n, float scale, const GradOut& out,
                       float* sum) {
-  if (sum) std::fill(sum, sum + d, 0.f);
-  for (int64_t t0 = 0; t0 < n; t0 += kLanes) {
-    const int64_t rows = std::min<int64_t>(kLanes, n - t0);
-    for (int64_t c0 = 0; c0 < d; c0 += kLanes) {
+  for (int64_t c0 = 0; c0 < d; c0 += kLanes) {
+    v16 acc{};
+    for (int64_t t0 = 0; t0 < n; t0 += kLanes) {
+      const int64_t rows = std::min<int64_t>(kLanes, n - t0);
       v16 r[16];
       for (int i = 0; i < 16; ++i) r[i] = load(src + (c0 + i) * ld + t0);
       transpose16(r);
-      for (int64_t i = 0; i < rows; ++i) out.put(t0 + i, c0, r[i] * scale, sum);
+      for (int64_t i = 0; i < rows; ++i) {
+        const v16 x = r[i] * scale;
+        out.put(t0 + i, c0, x);
+        acc += x;
+      }
     }
+    if (sum) store(sum + c0, acc);
   }
 }
 
@@ -208,9 +215,15 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
     amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, ld, ds16, ld, kp, D, dqs, D, false);
     const GradOut dq = GradOut::of(g.dq, g.dq16, b * g.dq_s[0] + h * g.dq_s[1], g.dq_s[2]);
     float* const qsum = grad_sum_row(p, g, b, h);
-    if (qsum) std::fill(qsum, qsum + D, 0.f);
-    for (int64_t i = 0; i < Tq; ++i)
-      for (int64_t c = 0; c < D; c += kLanes) dq.put(i, c, load(dqs + i * D + c) * p.scale, qsum);
+    for (int64_t c = 0; c < D; c += kLanes) {  // one column block at a time, its sum in a register
+      v16 acc{};
+      for (int64_t i = 0; i < Tq; ++i) {
+        const v16 x = load(dqs + i * D + c) * p.scale;
+        dq.put(i, c, x);
+        acc += x;
+      }
+      if (qsum) store(qsum + c, acc);
+    }
   }
   // dk = scale·(dKᵀ)ᵀ, dv = (dVᵀ)ᵀ.
   store_transposed(dkt, ld, D, Tk, p.scale, GradOut::of(g.dk, g.dk16, b * g.dk_s[0] + hk * g.dk_s[1], g.dk_s[2]),

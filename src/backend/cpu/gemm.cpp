@@ -4,6 +4,7 @@
 // parallelises inside with OpenMP).
 #include "backend/cpu/gemm.h"
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
@@ -34,8 +35,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 namespace {
 
 using dnnl::memory;
-using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, bool>;
-// (trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, with bias)
+using MatmulKey = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, bool, int>;
+// (trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, with bias, threads): a oneDNN primitive keeps the
+// OpenMP thread count it was created under, so a plan made under 1 thread would run on 1 thread
+// after omp_set_num_threads(2) (`bench ops` alternates them) — the count is part of the key.
 
 struct MatmulCache {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
@@ -51,7 +54,8 @@ memory::desc f32_view(bool trans, int64_t rows, int64_t cols, int64_t ld) {
 OnednnMatmul& matmul_plan(MatmulCache& cache, const MatmulKey& key) {
   auto it = cache.plans.find(key);
   if (it != cache.plans.end()) return it->second;
-  const auto [ta, tb, m, n, k, lda, ldb, ldc, beta, with_bias] = key;
+  const auto [ta, tb, m, n, k, lda, ldb, ldc, beta, with_bias, threads] = key;
+  (void)threads;  // oneDNN reads it from OpenMP when the primitive is made
   const memory::desc a = f32_view(ta, m, k, lda), b = f32_view(tb, k, n, ldb), c = f32_view(false, m, n, ldc);
   const memory::desc bias = with_bias ? f32_view(false, 1, n, n) : memory::desc();
   return cache.plans.emplace(key, make_onednn_matmul(cache.eng, a, b, c, bias, 1.f, beta)).first->second;
@@ -70,7 +74,8 @@ void matmul_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, con
   }
   thread_local MatmulCache cache;
   try {
-    OnednnMatmul& p = matmul_plan(cache, MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, bias != nullptr});
+    OnednnMatmul& p = matmul_plan(cache, MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, ldc, beta, bias != nullptr,
+                                                             omp_get_max_threads()});
     run_onednn_matmul(p, cache.stream, a, b, c, bias);
   } catch (const dnnl::error& err) {
     fail("matmul_f32", "oneDNN f32 matmul failed ({}) for m={} n={} k={} lda={} ldb={} ldc={}", err.what(), m, n, k,

@@ -3,6 +3,7 @@
 // ops from one thread and oneDNN parallelises inside with OpenMP).
 #include "backend/cpu/gemm_bf16.h"
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
@@ -27,10 +28,12 @@ namespace goat::cpu {
 namespace {
 
 using dnnl::memory;
-// (trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, with bias, bf16 C)
+// (trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, with bias, bf16 C, threads). A oneDNN
+// primitive keeps the OpenMP thread count it was made under: the count is part of both keys (see
+// gemm.cpp's MatmulKey).
 using MatmulKey =
-    std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, float, bool, bool>;
-using ReorderKey = std::tuple<int64_t, int64_t, int64_t>;  // (rows, cols, ld)
+    std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, float, bool, bool, int>;
+using ReorderKey = std::tuple<int64_t, int64_t, int64_t, int>;  // (rows, cols, ld, threads)
 
 struct ReorderPlan {
   dnnl::reorder to_bf16;
@@ -57,7 +60,8 @@ memory::desc bf16_view(bool trans, int64_t rows, int64_t cols, int64_t ld) {
 }
 
 OnednnMatmul make_matmul(Engine& e, const MatmulKey& key) {
-  const auto [ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, with_bias, c_bf16] = key;
+  const auto [ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, with_bias, c_bf16, threads] = key;
+  (void)threads;  // oneDNN reads it from OpenMP when the primitive is made
   const memory::desc a = bf16_view(ta, m, k, lda), b = bf16_view(tb, k, n, ldb);
   const memory::desc c({m, n}, c_bf16 ? memory::data_type::bf16 : memory::data_type::f32, memory::dims{ldc, 1});
   const memory::desc bias = with_bias ? memory::desc({1, n}, memory::data_type::f32, memory::dims{n, 1}) : memory::desc();
@@ -166,7 +170,7 @@ const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, in
   const OpTimer timer("bf16.convert");
   Engine& e = engine();
   std::vector<uint16_t>& buf = slot_buffer("to_bf16", slot, rows * cols);
-  const ReorderKey key{rows, cols, ld};
+  const ReorderKey key{rows, cols, ld, omp_get_max_threads()};
   auto it = e.reorders.find(key);
   try {
     if (it == e.reorders.end()) {
@@ -218,7 +222,8 @@ void matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
   GOAT_CHECK(!c.bf16 || beta == 0.f, "matmul_bf16", "a bf16 C needs beta = 0, got {}", beta);
   try {
     OnednnMatmul& p =
-        matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, c.ldc, alpha, beta, bias != nullptr, c.bf16});
+        matmul_plan(MatmulKey{trans_a, trans_b, m, n, k, lda, ldb, c.ldc, alpha, beta, bias != nullptr, c.bf16,
+                              omp_get_max_threads()});
     run_onednn_matmul(p, engine().stream, a, b, c.c, bias);
   } catch (const dnnl::error& err) {
     fail("matmul_bf16", "oneDNN bf16 matmul failed ({}) for m={} n={} k={}", err.what(), m, n, k);
@@ -236,7 +241,7 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 }
 
 std::string bf16_gemm_impl() {
-  const std::string onednn = matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false}).impl;
+  const std::string onednn = matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false, omp_get_max_threads()}).impl;
   if (bf16_gemm_amx_enabled() && amx_matmul_applies(false, 64, 64, 64, 1.f, 0.f, false))
     return "goatlm AMX tiles for forward/d_in, oneDNN " + onednn + " for d_W";
   return onednn;
