@@ -163,8 +163,8 @@ int64_t Activations::bytes() const {
 }
 
 namespace {
-// The activations that only linear layers consume (or, for fch and d_fch, GELU's forward and the
-// fused GELU-linear backward; for d_ln, the gradient at a LayerNorm's output written by a linear
+// The activations that only linear layers consume (or, for fch and d_fch, GELU's forward and
+// c_proj's backward into GELU; for d_ln, the gradient at a LayerNorm's output written by a linear
 // layer's d_in GEMM, the LayerNorm backward): kept in bf16 under CPU bf16 GEMMs.
 bool gemm_operand(const char* name) {
   for (const char* n : {"ln1", "ln2", "fch", "fch_gelu", "lnf", "d_fch", "d_ln"})
@@ -470,11 +470,17 @@ void Gpt::backward(Activations& a, float loss_scale, const GradReadyHook& ready)
     if (rc == Recompute::block) recompute_block(a, l);
     // dres = ∂L/∂x_{l+1} = ∂L/∂(res2 + c_proj(...))
     const auto G_unless_fused = [&](const char* s) { return fused_dres ? none : G(s); };
-    ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G_unless_fused("mlp.c_proj.bias"), dres_next, A("fch_gelu"),
-                         W("mlp.c_proj.weight"));
-    // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
-    ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
-                              W("mlp.c_fc.weight"), a.fch_holds_gelu_grad);
+    if (a.bf16_operands) {  // GELU's backward and c_fc's d_bias fused into c_proj's d_in GEMM (d_fch: at fch)
+      ops::linear_backward_into_gelu(d_fch, G("mlp.c_proj.weight"), G_unless_fused("mlp.c_proj.bias"), dres_next,
+                                     A("fch_gelu"), W("mlp.c_proj.weight"), A("fch"), G("mlp.c_fc.bias"));
+      ops::linear_backward(d_ln, G("mlp.c_fc.weight"), none, d_fch, A("ln2"), W("mlp.c_fc.weight"));
+    } else {
+      ops::linear_backward(d_fch, G("mlp.c_proj.weight"), G_unless_fused("mlp.c_proj.bias"), dres_next, A("fch_gelu"),
+                           W("mlp.c_proj.weight"));
+      // GELU's backward fused into c_fc's (d_fch: gradient at the GELU output)
+      ops::linear_backward_gelu(d_ln, G("mlp.c_fc.weight"), G("mlp.c_fc.bias"), d_fch, A("fch"), A("ln2"),
+                                W("mlp.c_fc.weight"), a.fch_holds_gelu_grad);
+    }
     ops::layernorm_backward(dres, G("ln_2.weight"), G("ln_2.bias"), d_ln, A("res2"), P("ln_2.weight"), A("ln2_mean"),
                             A("ln2_rstd"), dres_bf16, bias_of_next(l, "attn.out_proj.bias"));
     if (rc == Recompute::attention) recompute_attention(a, l);

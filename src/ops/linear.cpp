@@ -94,9 +94,16 @@ bool linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor
 
 namespace {
 
-// linear_backward, with gelu_pre (CPU only) for linear_backward_gelu.
+// linear_backward_into_gelu's GELU: in = GELU(pre), pre's layer's bias gradient pre_bias.
+struct IntoGelu {
+  const Tensor& pre;
+  const Tensor& pre_bias;
+};
+
+// linear_backward, with gelu_pre (CPU only) for linear_backward_gelu, with into_gelu (CPU bf16
+// only) for linear_backward_into_gelu.
 void backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out, const Tensor& in,
-              const Tensor& weight, bool accumulate_d_in, const Tensor* gelu_pre) {
+              const Tensor& weight, bool accumulate_d_in, const Tensor* gelu_pre, const IntoGelu* into_gelu = nullptr) {
   const bool cuda = on_cuda(kOp, {&d_in, &d_weight, &d_bias, &d_out, &in, &weight});
   const DType act = act_dtype(in, cuda);
   const MatView x = as_matrix(kOp, "in", in, cpu_bf16_or(in, cuda, act)),
@@ -131,6 +138,19 @@ void backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, 
     check_shape(kOp, "d_bias", d_bias, Shape{d.cout});
     db = d_bias.f32();
   }
+  if (into_gelu) {
+    GOAT_CHECK(!cuda && dx_ptr && d_in.dtype == DType::bf16, kOp,
+               "the backward into GELU needs a bf16 d_in on the CPU, got {} on {}", dtype_name(d_in.dtype),
+               cuda ? "CUDA" : "the CPU");
+    check_shape(kOp, "pre", into_gelu->pre, in.shape);
+    const MatView pm = as_matrix(kOp, "pre", into_gelu->pre, DType::bf16);
+    GOAT_CHECK(pm.ld == x.ld, kOp, "expected pre row stride {} to equal d_in's {}", pm.ld, x.ld);
+    require_contiguous_f32(kOp, "pre_bias", into_gelu->pre_bias);
+    check_shape(kOp, "pre_bias", into_gelu->pre_bias, Shape{d.cin});
+    return cpu::linear_backward_into_gelu_bf16(d, static_cast<uint16_t*>(dx_ptr), dw, db, operand(d_out, dy.ptr),
+                                               operand(in, x.ptr), operand(weight, weight.data),
+                                               static_cast<const uint16_t*>(pm.ptr), into_gelu->pre_bias.f32());
+  }
   if (cuda)
     return cuda::linear_backward(dx_ptr, x.ld, dw, db, dy.ptr, dy.ld, x.ptr, x.ld, weight.data, d.n, d.cin, d.cout,
                                  accumulate_d_in, act);
@@ -147,6 +167,13 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
                      const Tensor& in, const Tensor& weight, bool accumulate_d_in) {
   const OpTimer timer("linear.backward");
   backward(d_in, d_weight, d_bias, d_out, in, weight, accumulate_d_in, nullptr);
+}
+
+void linear_backward_into_gelu(const Tensor& d_pre, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                               const Tensor& in, const Tensor& weight, const Tensor& pre, const Tensor& pre_bias) {
+  const OpTimer timer("linear.backward");
+  const IntoGelu into_gelu{pre, pre_bias};
+  backward(d_pre, d_weight, d_bias, d_out, in, weight, false, nullptr, &into_gelu);
 }
 
 void linear_backward_gelu(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_act,

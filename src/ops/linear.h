@@ -31,6 +31,16 @@ bool linear_forward_gelu(const Tensor& out, const Tensor& gelu_out, const Tensor
 void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                      const Tensor& in, const Tensor& weight, bool accumulate_d_in = false);
 
+// linear_backward of a layer whose input came out of GELU, in = GELU(pre) (c_proj after c_fc), with
+// GELU's backward fused in: d_pre = d_in ∘ gelu'(pre), the gradient at GELU's input, instead of
+// d_in, and pre_bias (Cin) += Σ_n d_pre (the bias gradient of the layer that produced pre). CPU,
+// bf16 d_pre and pre (the CPU bf16 model) only: d_pre = bf16(bf16(d_out · W) ∘ gelu'(pre)) and the
+// sums bitwise linear_backward followed by linear_backward_gelu's fused pass, without the bf16
+// d_in going to memory and back (backend/cpu/linear.h linear_backward_into_gelu_bf16). The next
+// layer's backward then takes d_pre as its d_out, without GELU and its bias.
+void linear_backward_into_gelu(const Tensor& d_pre, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                               const Tensor& in, const Tensor& weight, const Tensor& pre, const Tensor& pre_bias);
+
 // linear_backward of a layer whose output `pre` went through GELU: d_act is the gradient at GELU's
 // output, the layer's d_out is d_act ∘ gelu'(pre). With bf16 GEMMs on the CPU, GELU's backward is
 // fused into the pass that rounds d_out to bf16; otherwise it runs in place on d_act (which is

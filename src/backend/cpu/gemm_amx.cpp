@@ -4,10 +4,12 @@
 #include "backend/cpu/gemm_amx.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "backend/cpu/aligned_scratch.h"
 #include "backend/cpu/attention_amx.h"
 #include "backend/cpu/attention_kernel.h"
+#include "backend/cpu/gelu_backward_row.h"
 #include "backend/cpu/gemm_amx_store.h"
 #include "backend/cpu/vec_math.h"
 #include "core/check.h"
@@ -91,9 +93,9 @@ struct ATiles {
 // the first step, starting from zero, or from C itself when accumulating (f32 C). The bias is added in the
 // epilogue (amx_store_block, gemm_amx_store.h), not loaded into the C tiles: a tile load into a C
 // tile waits for the previous block's store of that tile. Accumulated without a bias, the tiles go straight back to C
-// (it was just read, it is in the cache).
+// (it was just read, it is in the cache). stream: non-temporal stores (amx_store_block).
 void block_32x32(const ATiles& at, const uint32_t* bp, int64_t steps, bool accumulate, const float* bias, Bf16Out c,
-                 const GeluEpilogue* gelu, int64_t r0, int64_t n0) {
+                 const GeluEpilogue* gelu, int64_t r0, int64_t n0, bool stream) {
   const int64_t sa = at.stride_bytes, sb = kBlock * 4;
   float* const cf = static_cast<float*>(c.c) + r0 * c.ldc + n0;  // only used for an f32 C
   const int64_t sc = c.ldc * 4;
@@ -132,61 +134,88 @@ void block_32x32(const ATiles& at, const uint32_t* bp, int64_t steps, bool accum
   _tile_stored(1, block + 16, kBlock * 4);
   _tile_stored(2, block + 16 * kBlock, kBlock * 4);
   _tile_stored(3, block + 16 * kBlock + 16, kBlock * 4);
-  amx_store_block(block, bias, c, gelu, r0, n0);
+  amx_store_block(block, bias, c, gelu, r0, n0, stream);
+}
+
+// GeluBackwardEpilogue over one staged row block: stage (32 × n bf16, row stride n) holds C's rows
+// [r0, r0 + 32); they go through GELU's backward into C's rows, summed into acc (n; zeroed first
+// when the block starts its kColumnSumChunk-row chunk).
+void gelu_backward_block(const GeluBackwardEpilogue& e, const uint16_t* stage, int64_t n, Bf16Out c, int64_t r0,
+                         float* acc, bool chunk_start) {
+  if (chunk_start) std::fill(acc, acc + n, 0.f);
+  uint16_t* const out = static_cast<uint16_t*>(c.c);
+  for (int64_t r = 0; r < kBlock; ++r)
+    gelu_backward_row(stage + r * n, e.pre + (r0 + r) * c.ldc, n, out + (r0 + r) * c.ldc, acc);
 }
 
 }  // namespace
 
 void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda, const uint16_t* b,
-                int64_t ldb, bool accumulate, Bf16Out c, const float* bias, const GeluEpilogue* gelu) {
+                int64_t ldb, bool accumulate, Bf16Out c, const float* bias, const GeluEpilogue* gelu,
+                const GeluBackwardEpilogue* gelu_back) {
   GOAT_CHECK(amx_matmul_applies(false, m, n, k, 1.f, accumulate ? 1.f : 0.f, c.bf16), "amx_matmul",
              "unsupported GEMM m={} n={} k={} (multiples of 32, AMX, f32 C to accumulate into)", m, n, k);
   GOAT_CHECK(!gelu || (c.bf16 && gelu->gelu_out), "amx_matmul",
              "a GELU epilogue needs a bf16 C and gelu_out (m={} n={})", m, n);
+  GOAT_CHECK(!gelu_back || (c.bf16 && !gelu && gelu_back->pre && gelu_back->col_sum), "amx_matmul",
+             "a GELU backward epilogue needs a bf16 C, pre and col_sum, and no GELU forward (m={} n={})", m, n);
   // Packed operands 64-byte aligned (aligned_scratch.h: from a std::vector, every tile row load
   // straddled two cache lines and the GEMM ran 13–38% slower).
   thread_local AlignedScratch packed_store;
   uint32_t* const packed = packed_store.get<uint32_t>(n * k / 2);  // the workers must not name the thread_local
   const int64_t row_blocks = m / kBlock, col_blocks = n / kBlock, steps = k / 32, pairs = k / 2;
   const bool direct = amx_reads_a_in_place(a, lda);
+  // Row blocks go to the threads in groups: with gelu_back the blocks of one kColumnSumChunk-row
+  // chunk (one column-sum partial per chunk, (groups, n)), else one by one.
+  const int64_t group = gelu_back ? kColumnSumChunk / kBlock : 1, groups = (row_blocks + group - 1) / group;
+  thread_local std::vector<float> partial_store;
+  if (gelu_back) partial_store.resize(static_cast<size_t>(groups * n));
+  float* const partials = partial_store.data();  // the workers must not name the thread_local
 #pragma omp parallel if (m * n * k >= kParallelMin * 32)
   {
     const attn::AmxTiles tiles;
-    thread_local AlignedScratch a_store;  // each worker's own
+    thread_local AlignedScratch a_store, stage_store;  // each worker's own
     uint16_t* const a_packed = direct ? nullptr : a_store.get<uint16_t>(kBlock * k);
+    uint16_t* const stage = gelu_back ? stage_store.get<uint16_t>(kBlock * n) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t nb = 0; nb < col_blocks; ++nb) pack_b(trans_b, nb, k, b, ldb, packed);
 #pragma omp for schedule(static)
-    for (int64_t mb = 0; mb < row_blocks; ++mb) {
-      const int64_t r0 = mb * kBlock;
-      ATiles at{a + r0 * lda, 32, 16 * lda, lda * 2};
-      if (!direct) {
-        pack_a_rows(a + r0 * lda, lda, k, a_packed);
-        at = ATiles{a_packed, kBlock * 32, 16 * 32, 64};
-      }
-      // A read in place: the next row block's lines prefetched into L2 across this block's column
-      // blocks, where that is ≤ 32 lines per column block (K = 256 with n ≥ 256: 3–5% faster; at
-      // K ≥ 768 with n = 256, 96–128 lines per block, it was 10% slower). The pack's copy loop
-      // streamed them in itself; the tile loads of a cold A stall.
-      const int64_t row_lines = k / 32;
-      const int64_t next_lines =
-          mb + 1 < row_blocks && direct && kBlock * row_lines <= 32 * col_blocks ? kBlock * row_lines : 0;
-      const uint16_t* const next = next_lines ? a + (r0 + kBlock) * lda : a;
-      for (int64_t nb = 0; nb < col_blocks; ++nb) {
-        for (int64_t l = nb * next_lines / col_blocks; l < (nb + 1) * next_lines / col_blocks; ++l)
-          _mm_prefetch(reinterpret_cast<const char*>(next + (l / row_lines) * lda + (l % row_lines) * 32), _MM_HINT_T1);
-        block_32x32(at, packed + nb * pairs * kBlock, steps, accumulate, bias ? bias + nb * kBlock : nullptr, c, gelu,
-                    r0, nb * kBlock);
+    for (int64_t g = 0; g < groups; ++g) {
+      for (int64_t mb = g * group; mb < std::min(row_blocks, (g + 1) * group); ++mb) {
+        const int64_t r0 = mb * kBlock;
+        ATiles at{a + r0 * lda, 32, 16 * lda, lda * 2};
+        if (!direct) {
+          pack_a_rows(a + r0 * lda, lda, k, a_packed);
+          at = ATiles{a_packed, kBlock * 32, 16 * 32, 64};
+        }
+        // A read in place: the next row block's lines prefetched into L2 across this block's column
+        // blocks, where that is ≤ 32 lines per column block (K = 256 with n ≥ 256: 3–5% faster; at
+        // K ≥ 768 with n = 256, 96–128 lines per block, it was 10% slower). The pack's copy loop
+        // streamed them in itself; the tile loads of a cold A stall.
+        const int64_t row_lines = k / 32;
+        const int64_t next_lines =
+            mb + 1 < row_blocks && direct && kBlock * row_lines <= 32 * col_blocks ? kBlock * row_lines : 0;
+        const uint16_t* const next = next_lines ? a + (r0 + kBlock) * lda : a;
+        for (int64_t nb = 0; nb < col_blocks; ++nb) {
+          for (int64_t l = nb * next_lines / col_blocks; l < (nb + 1) * next_lines / col_blocks; ++l)
+            _mm_prefetch(reinterpret_cast<const char*>(next + (l / row_lines) * lda + (l % row_lines) * 32),
+                         _MM_HINT_T1);
+          // with gelu_back C's block goes to the stage (ordinary stores: it stays in L2)
+          block_32x32(at, packed + nb * pairs * kBlock, steps, accumulate, bias ? bias + nb * kBlock : nullptr,
+                      stage ? Bf16Out{stage, n, true} : c, gelu, stage ? 0 : r0, nb * kBlock, !stage);
+        }
+        if (stage) gelu_backward_block(*gelu_back, stage, n, c, r0, partials + g * n, mb == g * group);
       }
     }
     _mm_sfence();  // the non-temporal stores are visible before the region ends
   }
+  if (gelu_back) add_chunk_sums(partials, groups, n, gelu_back->col_sum);
 }
 
 #else  // no AMX in this build: never called (amx_matmul_applies is false)
 
 void amx_matmul(bool, int64_t m, int64_t n, int64_t k, const uint16_t*, int64_t, const uint16_t*, int64_t, bool,
-                Bf16Out, const float*, const GeluEpilogue*) {
+                Bf16Out, const float*, const GeluEpilogue*, const GeluBackwardEpilogue*) {
   fail("amx_matmul", "AMX is not compiled into this build (m={} n={} k={})", m, n, k);
 }
 

@@ -19,7 +19,9 @@
 // (tiles 0–3, from zero or, accumulating, from C), two A tiles and two B tiles per K step of 32; a
 // finished block goes through the epilogue (gemm_amx_store.h: + bias, fp32 or bf16, non-temporal
 // stores, optionally GELU: GeluEpilogue, c_fc's forward writes fch and GELU(fch), which saves a
-// pass over the matrix). Threads split the 32-row blocks of M.
+// pass over the matrix). Threads split the 32-row blocks of M; one thread finishes a row block's
+// column blocks in order, which GeluBackwardEpilogue relies on (it stages a row block in L2 and
+// runs GELU's backward over it when the block's last column block is done).
 #pragma once
 
 #include <cstdint>
@@ -45,10 +47,28 @@ struct GeluEpilogue {
   uint16_t* gelu_out = nullptr;
 };
 
+// GELU's backward after the GEMM, over a bf16 C that is the gradient at GELU's output (c_proj's
+// d_in GEMM in the bf16 model; pre = c_fc's output fch): C (m, n) = bf16(bf16(A · op(B)) ∘
+// gelu'(pre)), the gradient at GELU's input, and col_sum (n) += its column sums (c_fc's d_bias),
+// bitwise what the GEMM followed by gelu_backward_bf16_column_sum (gemm_bf16.h) gives: each 32-row
+// block's bf16 rows are staged in a per-thread buffer (32 × n bf16, 64 KiB at n = 1024: it stays in
+// L2) instead of memory, and when the block's last column block is done gelu_backward_row
+// (gelu_backward_row.h) turns them into C's rows, reading pre's; a thread takes the row blocks of a
+// kColumnSumChunk-row chunk together, in order, summing them into the chunk's partial, so the sums
+// keep to_bf16_column_sum's order. Saves writing the GEMM's C to memory and reading it back (8 + 8
+// MiB per d256 layer). (GELU's backward inside the per-block epilogue, on 32 × 32 blocks, measured
+// slower than the separate pass: its gathers compete with the tiles for L1; docs/performance.md.)
+struct GeluBackwardEpilogue {
+  const uint16_t* pre = nullptr;  // (m, n) bf16, C's row stride
+  float* col_sum = nullptr;       // (n)
+};
+
 // C (m, n) = A · op(B) (+ bias broadcast over rows) (+ C when accumulate): A bf16 (m, k) with row
 // stride lda; B bf16 stored (n, k) when trans_b, else (k, n), row stride ldb; C as in matmul_bf16.
-// Requires amx_matmul_applies(false, m, n, k, 1, accumulate ? 1 : 0, c.bf16); gelu needs a bf16 C.
+// Requires amx_matmul_applies(false, m, n, k, 1, accumulate ? 1 : 0, c.bf16); gelu and gelu_back
+// need a bf16 C (at most one of them).
 void amx_matmul(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda, const uint16_t* b,
-                int64_t ldb, bool accumulate, Bf16Out c, const float* bias, const GeluEpilogue* gelu = nullptr);
+                int64_t ldb, bool accumulate, Bf16Out c, const float* bias, const GeluEpilogue* gelu = nullptr,
+                const GeluBackwardEpilogue* gelu_back = nullptr);
 
 }  // namespace goat::cpu

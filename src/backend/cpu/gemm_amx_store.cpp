@@ -48,9 +48,9 @@ inline __m512i round_row(RowSum v) {
 #endif
 }
 
-// One 64-byte line to dst, non-temporal where dst is 64-byte aligned.
-inline void store_line(void* dst, __m512i v) {
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0)
+// One 64-byte line to dst, non-temporal where stream is set and dst is 64-byte aligned.
+inline void store_line(void* dst, __m512i v, bool stream) {
+  if (stream && reinterpret_cast<uintptr_t>(dst) % 64 == 0)
     _mm512_stream_si512(static_cast<__m512i*>(dst), v);
   else
     _mm512_storeu_si512(dst, v);
@@ -79,9 +79,9 @@ inline __m512i gelu_row(const uint16_t* table, __m512i h) {
   return join(narrow(glo), narrow(ghi));
 }
 
-// 32 fp32 values to dst, non-temporal where dst is 64-byte aligned.
-inline void store_f32_row(RowSum v, float* dst) {
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
+// 32 fp32 values to dst, non-temporal where stream is set and dst is 64-byte aligned.
+inline void store_f32_row(RowSum v, float* dst, bool stream) {
+  if (stream && reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
     _mm512_stream_ps(dst, v.lo);
     _mm512_stream_ps(dst + 16, v.hi);
   } else {
@@ -92,20 +92,21 @@ inline void store_f32_row(RowSum v, float* dst) {
 
 }  // namespace
 
-void amx_store_block(const float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0,
-                     int64_t n0) {
+void amx_store_block(const float* block, const float* bias, Bf16Out c, const GeluEpilogue* gelu, int64_t r0, int64_t n0,
+                     bool stream) {
   // The bias added as each row is stored (one pass over the block; before, a pass of its own).
   // Without a bias −0 is added, the identity for every value (+0 would turn a −0 sum into +0).
   const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_set1_ps(-0.f);
   const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_set1_ps(-0.f);
   if (!c.bf16) {
     float* out = static_cast<float*>(c.c) + r0 * c.ldc + n0;
-    for (int64_t r = 0; r < kBlock; ++r) store_f32_row(row_sum(block + r * kBlock, b0, b1), out + r * c.ldc);
+    for (int64_t r = 0; r < kBlock; ++r) store_f32_row(row_sum(block + r * kBlock, b0, b1), out + r * c.ldc, stream);
     return;
   }
   uint16_t* out = static_cast<uint16_t*>(c.c) + r0 * c.ldc + n0;
   if (!gelu) {
-    for (int64_t r = 0; r < kBlock; ++r) store_line(out + r * c.ldc, round_row(row_sum(block + r * kBlock, b0, b1)));
+    for (int64_t r = 0; r < kBlock; ++r)
+      store_line(out + r * c.ldc, round_row(row_sum(block + r * kBlock, b0, b1)), stream);
     return;
   }
   // C and GELU(C), GELU gathered from the table (the entries' hot part stays in L1; a scalar
@@ -114,14 +115,14 @@ void amx_store_block(const float* block, const float* bias, Bf16Out c, const Gel
   uint16_t* act = gelu->gelu_out + r0 * c.ldc + n0;
   for (int64_t r = 0; r < kBlock; ++r) {
     const __m512i h = round_row(row_sum(block + r * kBlock, b0, b1));
-    store_line(out + r * c.ldc, h);
-    store_line(act + r * c.ldc, gelu_row(table, h));
+    store_line(out + r * c.ldc, h, stream);
+    store_line(act + r * c.ldc, gelu_row(table, h), stream);
   }
 }
 
 #else  // no AMX in this build: amx_matmul never runs
 
-void amx_store_block(const float*, const float*, Bf16Out, const GeluEpilogue*, int64_t r0, int64_t n0) {
+void amx_store_block(const float*, const float*, Bf16Out, const GeluEpilogue*, int64_t r0, int64_t n0, bool) {
   fail("amx_store_block", "AMX is not compiled into this build (block at {}, {})", r0, n0);
 }
 

@@ -94,14 +94,14 @@ namespace {
 // Rows [r0, r1) of to_bf16_column_sum, their column sums into acc (cols, zeroed here); with pre:
 // x ∘ gelu'(pre) instead of x. Row-major streaming: one pass over each row. T: float or bf16 bits.
 // gelu'(pre): evaluated for fp32; for bf16 bits gathered from the table (gelu_backward_row.h,
-// gelu_table.h: bitwise the same value).
+// gelu_table.h: bitwise the same value). dst's row stride ld_dst.
 template <typename T, bool Gelu>
 void convert_sum_rows(const T* x, const T* pre, int64_t r0, int64_t r1, int64_t cols, int64_t ld, uint16_t* dst,
-                      float* acc) {
+                      int64_t ld_dst, float* acc) {
   std::fill(acc, acc + cols, 0.f);
   for (int64_t r = r0; r < r1; ++r) {
     const T* s = x + r * ld;
-    uint16_t* d = dst + r * cols;
+    uint16_t* d = dst + r * ld_dst;
     if constexpr (Gelu && sizeof(T) == 2) {
       gelu_backward_row(s, pre + r * ld, cols, d, acc);
       continue;
@@ -116,42 +116,54 @@ void convert_sum_rows(const T* x, const T* pre, int64_t r0, int64_t r1, int64_t 
   }
 }
 
+// x (rows, cols; row stride ld), or x ∘ gelu'(gelu_pre), rounded into dst (row stride ld_dst) and
+// its columns summed into col_sum in kColumnSumChunk-row chunks.
 template <typename T>
-const uint16_t* convert_column_sum(int slot, const T* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
-                                   const T* gelu_pre) {
+void convert_column_sum(const T* x, int64_t rows, int64_t cols, int64_t ld, uint16_t* dst, int64_t ld_dst,
+                        float* col_sum, const T* gelu_pre) {
   const OpTimer timer("bf16.convert");
-  uint16_t* dst = slot_buffer("to_bf16_column_sum", slot, rows * cols).data();
   // Fixed row chunks (not one per thread), so the sums do not depend on the thread count.
-  constexpr int64_t kChunk = 128;
-  const int64_t nchunks = (rows + kChunk - 1) / kChunk;
+  const int64_t nchunks = (rows + kColumnSumChunk - 1) / kColumnSumChunk;
   thread_local std::vector<float> partial;
   partial.resize(static_cast<size_t>(nchunks * cols));
   float* const part = partial.data();  // (nchunks, cols): the workers must not name the thread_local
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin && nchunks > 1)
   for (int64_t ch = 0; ch < nchunks; ++ch) {
-    const int64_t r0 = ch * kChunk, r1 = std::min(rows, r0 + kChunk);
+    const int64_t r0 = ch * kColumnSumChunk, r1 = std::min(rows, r0 + kColumnSumChunk);
     if (gelu_pre)
-      convert_sum_rows<T, true>(x, gelu_pre, r0, r1, cols, ld, dst, part + ch * cols);
+      convert_sum_rows<T, true>(x, gelu_pre, r0, r1, cols, ld, dst, ld_dst, part + ch * cols);
     else
-      convert_sum_rows<T, false>(x, nullptr, r0, r1, cols, ld, dst, part + ch * cols);
+      convert_sum_rows<T, false>(x, nullptr, r0, r1, cols, ld, dst, ld_dst, part + ch * cols);
   }
-  for (int64_t c = 0; c < cols; ++c) {
-    float sum = 0.f;
-    for (int64_t ch = 0; ch < nchunks; ++ch) sum += part[ch * cols + c];
-    col_sum[c] += sum;
-  }
-  return dst;
+  add_chunk_sums(part, nchunks, cols, col_sum);
 }
 }  // namespace
 
+void add_chunk_sums(const float* partials, int64_t nchunks, int64_t cols, float* col_sum) {
+  for (int64_t c = 0; c < cols; ++c) {
+    float sum = 0.f;
+    for (int64_t ch = 0; ch < nchunks; ++ch) sum += partials[ch * cols + c];
+    col_sum[c] += sum;
+  }
+}
+
 const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld, float* col_sum,
                                    const float* gelu_pre) {
-  return convert_column_sum(slot, x, rows, cols, ld, col_sum, gelu_pre);
+  uint16_t* dst = slot_buffer("to_bf16_column_sum", slot, rows * cols).data();
+  convert_column_sum(x, rows, cols, ld, dst, cols, col_sum, gelu_pre);
+  return dst;
 }
 
 const uint16_t* to_bf16_column_sum(int slot, const uint16_t* x, int64_t rows, int64_t cols, int64_t ld,
                                    float* col_sum, const uint16_t* gelu_pre) {
-  return convert_column_sum(slot, x, rows, cols, ld, col_sum, gelu_pre);
+  uint16_t* dst = slot_buffer("to_bf16_column_sum", slot, rows * cols).data();
+  convert_column_sum(x, rows, cols, ld, dst, cols, col_sum, gelu_pre);
+  return dst;
+}
+
+void gelu_backward_bf16_column_sum(const uint16_t* x, const uint16_t* pre, int64_t rows, int64_t cols, int64_t ld,
+                                   uint16_t* out, float* col_sum) {
+  convert_column_sum(x, rows, cols, ld, out, ld, col_sum, pre);
 }
 
 const uint16_t* to_bf16(int slot, const float* x, int64_t rows, int64_t cols, int64_t ld) {

@@ -40,6 +40,16 @@ const uint16_t* to_bf16_column_sum(int slot, const float* x, int64_t rows, int64
 // model); the product and the sums are formed in fp32.
 const uint16_t* to_bf16_column_sum(int slot, const uint16_t* x, int64_t rows, int64_t cols, int64_t ld,
                                    float* col_sum, const uint16_t* gelu_pre = nullptr);
+// c_fc's GELU backward over bf16 bits into out instead of a scratch slot: out (rows, cols; row
+// stride ld, the same as x's and pre's; out may be x itself) = bf16(x ∘ gelu'(pre)), col_sum +=
+// its column sums, bitwise to_bf16_column_sum's values and order.
+void gelu_backward_bf16_column_sum(const uint16_t* x, const uint16_t* pre, int64_t rows, int64_t cols, int64_t ld,
+                                   uint16_t* out, float* col_sum);
+// The column-sum order of to_bf16_column_sum: per column, rows summed in order from 0 within
+// kColumnSumChunk-row chunks (partials (nchunks, cols)), then add_chunk_sums adds the chunks'
+// partials in order (from 0) and the result to col_sum (cols).
+constexpr int64_t kColumnSumChunk = 128;
+void add_chunk_sums(const float* partials, int64_t nchunks, int64_t cols, float* col_sum);
 // C = alpha · op(A) · op(B) (+ bias broadcast over rows) + beta · C over bf16 matrices: A stored
 // (m, k), or (k, m) when trans_a, with row stride lda; B stored (k, n), or (n, k) when trans_b,
 // with row stride ldb; C (m, n) with row stride ldc, f32 or, when c_bf16, bf16 bits (rounded to

@@ -71,11 +71,27 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
   matmul_f32(false, true, d.n, d.cout, d.cin, in, d.ld_in, w, d.cin, 0.f, out, d.ld_out, bias);
 }
 
-// bf16 backward: d_out is rounded once and serves both GEMMs (dW reads it transposed); the same
-// pass over d_out sums its columns into d_bias (and applies GELU's backward with gelu_pre).
-void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, Operand d_out, Operand in,
-                          Operand w, bool accumulate_d_in, Operand gelu_pre) {
+namespace {
+
+// d_in (n, cin; bf16) = d_out · w (bf16 dy, w16) through GELU's backward (into_gelu): in the AMX
+// GEMM's epilogue where it runs (gemm_amx.h GeluBackwardEpilogue), else the GEMM and then GELU's
+// backward in place over d_in: the same values and sums either way.
+void d_in_into_gelu(const LinearDims& d, uint16_t* d_in, const uint16_t* dy, int64_t ld_dy, const uint16_t* w16,
+                    const GeluBackwardEpilogue& into_gelu) {
+  if (matmul_bf16_on_amx(false, d.n, d.cin, d.cout, 1.f, 0.f, true)) {
+    const OpTimer timer("gemm.amx_gelu_backward");
+    return amx_matmul(false, d.n, d.cin, d.cout, dy, ld_dy, w16, d.cin, false, Bf16Out{d_in, d.ld_in, true}, nullptr,
+                      nullptr, &into_gelu);
+  }
+  matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, ld_dy, w16, d.cin, 0.f, Bf16Out{d_in, d.ld_in, true});
+  gelu_backward_bf16_column_sum(d_in, into_gelu.pre, d.n, d.cin, d.ld_in, d_in, into_gelu.col_sum);
+}
+
+// linear_backward_bf16, and with into_gelu linear_backward_into_gelu_bf16 (d_in bf16).
+void backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, Operand d_out, Operand in, Operand w,
+                   bool accumulate_d_in, Operand gelu_pre, const GeluBackwardEpilogue* into_gelu) {
   GOAT_CHECK(!gelu_pre.p || gelu_pre.bf16 == d_out.bf16, "linear", "gelu_pre and d_out must have the same dtype");
+  GOAT_CHECK(!into_gelu || (d_in.bf16 && !gelu_pre.p), "linear", "the backward into GELU needs a bf16 d_in");
   GOAT_CHECK(!d_in.bf16 || !accumulate_d_in, "linear", "a bf16 d_in cannot be accumulated into");
   if (d.n == 0 || d.cin == 0 || d.cout == 0 || (!d_in.p && !d_w)) return;
   thread_local std::vector<float> no_bias;  // column sums nobody reads, when a GELU needs the fused pass
@@ -95,14 +111,33 @@ void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d
   if (d_in.p) {  // d_in (n, cin) = d_out (n, cout) · w (cout, cin)
     int64_t ld_w = d.cin;
     const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
-    matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, ld_dy, w16, ld_w, accumulate_d_in ? 1.f : 0.f,
-                Bf16Out{d_in.p, d.ld_in, d_in.bf16});
+    if (into_gelu)
+      d_in_into_gelu(d, static_cast<uint16_t*>(d_in.p), dy, ld_dy, w16, *into_gelu);
+    else
+      matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, ld_dy, w16, ld_w, accumulate_d_in ? 1.f : 0.f,
+                  Bf16Out{d_in.p, d.ld_in, d_in.bf16});
   }
   if (d_w) {  // d_w (cout, cin) += d_outᵀ (cout, n) · in (n, cin)
     int64_t ld_in = d.ld_in;
     const uint16_t* x = as_bf16(1, in, d.n, d.cin, ld_in);
     matmul_bf16(true, false, d.cout, d.cin, d.n, 1.f, dy, ld_dy, x, ld_in, 1.f, Bf16Out{d_w, d.cin});
   }
+}
+
+}  // namespace
+
+// bf16 backward: d_out is rounded once and serves both GEMMs (dW reads it transposed); the same
+// pass over d_out sums its columns into d_bias (and applies GELU's backward with gelu_pre).
+void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, Operand d_out, Operand in,
+                          Operand w, bool accumulate_d_in, Operand gelu_pre) {
+  backward_bf16(d, d_in, d_w, d_bias, d_out, in, w, accumulate_d_in, gelu_pre, nullptr);
+}
+
+void linear_backward_into_gelu_bf16(const LinearDims& d, uint16_t* d_pre, float* d_w, float* d_bias, Operand d_out,
+                                    Operand in, Operand w, const uint16_t* pre, float* pre_bias) {
+  GOAT_CHECK(d_pre && pre && pre_bias, "linear", "the backward into GELU needs d_pre, pre and pre's d_bias");
+  const GeluBackwardEpilogue into_gelu{pre, pre_bias};
+  backward_bf16(d, Output{d_pre, true}, d_w, d_bias, d_out, in, w, false, {}, &into_gelu);
 }
 
 void linear_backward(const LinearDims& d, float* d_in, float* d_w, float* d_bias, const float* d_out, const float* in,

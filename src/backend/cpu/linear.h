@@ -45,5 +45,14 @@ void linear_forward_gelu_bf16(const LinearDims& d, uint16_t* out, uint16_t* gelu
 // gelu_pre (if present) have the same dtype.
 void linear_backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, Operand d_out, Operand in,
                           Operand w, bool accumulate_d_in, Operand gelu_pre = {});
+// linear_backward_bf16 of a layer whose input came out of GELU (c_proj: in = GELU(pre)), with
+// GELU's backward fused into d_in: d_pre (n, cin; bf16, row stride ld_in) = bf16(bf16(d_out · w) ∘
+// gelu'(pre)), the gradient at GELU's input, and pre_bias (cin) += its column sums (the bias
+// gradient of the layer that produced pre, c_fc), bitwise the unfused d_in GEMM followed by
+// to_bf16_column_sum with gelu_pre (the same values, the same summation order). pre: bf16 (n, cin),
+// row stride ld_in. GELU's backward runs over each row block of the AMX GEMM while it is in L2
+// (gemm_amx.h GeluBackwardEpilogue), else as a pass over d_pre after the GEMM.
+void linear_backward_into_gelu_bf16(const LinearDims& d, uint16_t* d_pre, float* d_w, float* d_bias, Operand d_out,
+                                    Operand in, Operand w, const uint16_t* pre, float* pre_bias);
 
 }  // namespace goat::cpu
