@@ -20,7 +20,8 @@ namespace {
 
 std::string hname(int l, const char* suffix) { return "h." + std::to_string(l) + "." + suffix; }
 
-bool g_bf16_qkv = true;  // Gpt::set_bf16_qkv
+bool g_bf16_qkv = true;   // Gpt::set_bf16_qkv
+bool g_bf16_atty = true;  // Gpt::set_bf16_atty
 
 void fill(const Tensor& t, float v) {
   float* p = t.f32();
@@ -62,7 +63,8 @@ Tensor qkv_rows(const Activations& a, int l) {
 }
 
 // Layer l's attention operands as views into its activations: q (B, H, T, D), k and v
-// (B, Hkv, T, D) inside the fused qkv rows, o (B, H, T, D) inside atty, and lse; the scale comes
+// (B, Hkv, T, D) inside the fused qkv rows, o (B, H, T, D) inside atty (or atty_bf16:
+// Activations::atty_bf16_only), and lse; the scale comes
 // from the position scheme. Forward and backward both start from this.
 ops::AttentionArgs attention_views(const Activations& a, int l, const ModelConfig& cfg, const PositionScheme& pos) {
   const int64_t C = cfg.d_model, H = cfg.n_head, Hkv = cfg.kv_heads(), D = cfg.head_dim();
@@ -71,7 +73,7 @@ ops::AttentionArgs attention_views(const Activations& a, int l, const ModelConfi
   args.q = head_view(qkv, H, D, 0);
   args.k = head_view(qkv, Hkv, D, C);
   args.v = head_view(qkv, Hkv, D, C + Hkv * D);
-  args.o = head_view(a.layer(l, "atty"), H, D, 0);
+  args.o = head_view(a.layer(l, a.atty_bf16_only ? "atty_bf16" : "atty"), H, D, 0);
   args.lse = a.layer(l, "lse");
   args.scale = pos.score_scale();
   args.causal = true;
@@ -178,9 +180,9 @@ Tensor Activations::typed(const char* name, Tensor slot) const {
 
 Tensor Activations::layer(int l, const char* name) const {
   if (std::strcmp(name, "atty_bf16") == 0) {
-    // The bf16 copy of atty lives in the upper half of ln2's slot (bf16 ln2 fills the lower half):
-    // per layer whenever atty is (shared under block, where both are recomputed; under attention
-    // the copy made by the forward's out_proj survives atty's recomputation, bitwise the same).
+    // bf16 atty lives in the upper half of ln2's slot (bf16 ln2 fills the lower half): per layer
+    // whenever ln2 is (shared under block, where both are recomputed; under attention it survives
+    // until the backward's recomputation rewrites it, bitwise the same).
     GOAT_CHECK(bf16_operands, "gpt", "atty_bf16 exists only with CPU bf16 GEMMs");
     const Tensor ln2 = layer(l, "ln2");
     return Tensor(static_cast<uint16_t*>(ln2.data) + ln2.numel(), ln2.shape, DType::bf16, ln2.device);
@@ -326,21 +328,27 @@ Tensor Gpt::position_table(int64_t pos0, int64_t T) {
 // Forward / backward
 
 void Gpt::set_bf16_qkv(bool enabled) { g_bf16_qkv = enabled; }
+void Gpt::set_bf16_atty(bool enabled) { g_bf16_atty = enabled; }
 
 void Gpt::attention_sublayer(Activations& a, int l, bool diagnostics) {
   const Arena& wts = weights();
   const int64_t B = a.batch(), T = a.seq_len();
   PositionScheme& pos = *pos_[static_cast<size_t>(l)];
-  a.qkv_bf16 = false;
+  a.qkv_bf16 = a.atty_bf16_only = false;
   ops::AttentionArgs args = attention_views(a, l, cfg_, pos);
   if (diagnostics && diag_hook_) {
     args.diag = diag_hook_(l);
     args.diag.content_dim = pos.content_dim();
   }
-  // CPU bf16 GEMMs, positions that leave q and k as in_proj made them, and an attention that rounds
-  // q, k, v to bf16 for its products anyway: in_proj rounds them in its GEMM epilogue instead.
-  if (g_bf16_qkv && a.bf16_operands && !pos.has_backward_qk() && ops::attention_takes_bf16(args)) {
-    a.qkv_bf16 = true;
+  // CPU bf16 GEMMs and an attention with bf16 products (its short AMX path): it writes atty only in
+  // bf16, the operand of out_proj's GEMMs, and its backward reads that for D_i = dO_i·O_i (the
+  // CUDA bf16 recipe); no fp32 atty, no rounding pass.
+  const bool bf16_attention = a.bf16_operands && ops::attention_takes_bf16(args);
+  a.atty_bf16_only = g_bf16_atty && bf16_attention;
+  // Positions that leave q and k as in_proj made them, and an attention that rounds q, k, v to bf16
+  // for its products anyway: in_proj rounds them in its GEMM epilogue instead.
+  a.qkv_bf16 = g_bf16_qkv && bf16_attention && !pos.has_backward_qk();
+  if (a.qkv_bf16 || a.atty_bf16_only) {
     const ops::AttentionDiagnostics diag = args.diag;
     args = attention_views(a, l, cfg_, pos);
     args.diag = diag;
@@ -359,8 +367,9 @@ void Gpt::after_attention(Activations& a, int l) {
   const auto W = [&](const char* s) { return linear_weight(a, hname(l, s)); };
   const auto A = [&](const char* s) { return a.layer(l, s); };
   const Tensor attproj = a.get("attproj");
-  // CPU bf16: atty (fp32 for the attention backward) rounded once for out_proj's forward and backward
-  if (a.bf16_operands) ops::round_to_bf16(A("atty_bf16"), A("atty"));
+  // CPU bf16 where the attention wrote fp32 atty (diagnostics, fp32 attention products): rounded
+  // once for out_proj's forward and backward
+  if (a.bf16_operands && !a.atty_bf16_only) ops::round_to_bf16(A("atty_bf16"), A("atty"));
   ops::linear_forward(attproj, A(a.bf16_operands ? "atty_bf16" : "atty"), W("attn.out_proj.weight"),
                       P("attn.out_proj.bias"));
   ops::residual_layernorm_forward(A("res2"), A("ln2"), A("ln2_mean"), A("ln2_rstd"), A("x"), attproj,

@@ -18,8 +18,10 @@
 // per micro-batch; the loss comes back as the op's return value.
 // On the CPU with bf16 GEMMs (the trainer's GemmPrecisionScope) the arenas stay fp32; forward()
 // rounds a bf16 copy of the weights for the linear layers, and the activations only GEMMs consume
-// (ln1, ln2, fch, fch_gelu, lnf, d_fch, d_ln) hold bf16 in their slots, out_proj reads a bf16 copy
-// of atty, the backward's LayerNorms round the residual gradient and sum the next linear
+// (ln1, ln2, fch, fch_gelu, lnf, d_fch, d_ln) hold bf16 in their slots, the attention (bf16
+// products) writes atty only in bf16 for out_proj and its own backward's D_i = dO_i·O_i, as the CUDA
+// bf16 path (Activations::atty_bf16_only; else out_proj reads a bf16 copy of the fp32 atty), the
+// backward's LayerNorms round the residual gradient and sum the next linear
 // layer's d_bias in their own pass, and (positions without backward_qk) in_proj's forward writes
 // qkv in bf16 for an attention that rounds it anyway (Activations::qkv_bf16) and the attention
 // backward stores d_qkv in bf16 and sums in_proj's d_bias (Activations::bf16_operands).
@@ -91,7 +93,8 @@ class Activations {
   // CPU bf16 GEMMs (set by Gpt::forward from the thread's GEMM precision): the activations that
   // only GEMMs consume (kGemmOperands) hold bf16 bits in the first half of their fp32 slots,
   // rounded once by their producer, and layer()/get() return them as bf16 views; layer(l,
-  // "atty_bf16") is then a bf16 copy of atty (kept fp32 for the attention backward), and
+  // "atty_bf16") is then atty in bf16 (written by the attention, atty_bf16_only, or a copy of the
+  // fp32 atty), and
   // get("dres_bf16") the bf16 copy of the residual gradient that each LayerNorm backward writes for
   // the next linear backward (in the upper half of d_fch's slot, which bf16 d_fch leaves free).
   bool bf16_operands = false;
@@ -102,6 +105,11 @@ class Activations {
   // without backward_qk): in_proj's forward wrote the qkv slot as bf16 bits in its lower half
   // (set by each attention forward, read by the backward's attention).
   bool qkv_bf16 = false;
+  // CPU bf16 GEMMs where the attention has bf16 products (ops::attention_takes_bf16): the
+  // attention forward writes atty only as bf16, into layer(l, "atty_bf16"), for out_proj's GEMMs
+  // and its own backward's D_i = dO_i·O_i (the fp32 atty slot is left unwritten); set by each
+  // attention forward, read by the backward's attention.
+  bool atty_bf16_only = false;
   std::vector<int32_t> inputs, targets;  // (B, T) each, on the host
 
   // The ids as the ops read them: the host vectors on the CPU; on CUDA the device copies made by
@@ -151,6 +159,10 @@ class Gpt {
   // Tests: false keeps qkv fp32 under CPU bf16 GEMMs (the attention then rounds q, k, v itself;
   // Activations::qkv_bf16 stays false); the results are bitwise the same either way.
   static void set_bf16_qkv(bool enabled);
+  // Tests: false keeps atty fp32 under CPU bf16 GEMMs (the attention writes fp32 atty, a pass
+  // rounds the bf16 copy, the backward's D_i reads the fp32 atty; Activations::atty_bf16_only stays
+  // false): the same loss, gradients within bf16 rounding of O in D.
+  static void set_bf16_atty(bool enabled);
   const Arena& params() const { return params_; }
   const Arena& grads() const { return grads_; }
   const Placement& placement() const { return place_; }

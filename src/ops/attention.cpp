@@ -31,8 +31,8 @@ void copy_strides(const Tensor& t, int64_t (&s)[3]) {
   s[2] = t.strides[2];
 }
 
-// act: the dtype of q, k, v, o (CUDA f32 or bf16; CPU f32, where q, k, v may also be bf16: the
-// bf16 inputs of cpu::bf16_inputs).
+// act: the dtype of q, k, v, o (CUDA f32 or bf16; CPU f32, where q, k, v and o may also be bf16:
+// the bf16 inputs and output of cpu::bf16_inputs).
 cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32) {
   GOAT_CHECK(a.q.ndim() == 4 && a.k.ndim() == 4, kWhere, "q and k must be 4-D (B, H, T, D), got q {} k {}",
              a.q.shape.str(), a.k.shape.str());
@@ -47,7 +47,8 @@ cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32)
   check_view("q", a.q, {B, H, Tq, D}, in);
   check_view("k", a.k, {B, Hkv, Tk, D}, in);
   check_view("v", a.v, {B, Hkv, Tk, D}, in);
-  check_view("o", a.o, {B, H, Tq, D}, act);
+  const DType out = a.o.device == Device::cpu && a.o.dtype == DType::bf16 ? DType::bf16 : act;
+  check_view("o", a.o, {B, H, Tq, D}, out);
   check_shape(kWhere, "lse", a.lse, {B, H, Tq});
   GOAT_CHECK(a.lse.contiguous() && a.lse.dtype == DType::f32, kWhere, "lse must be contiguous f32");
   GOAT_CHECK(a.diag.content_dim >= 0 && a.diag.content_dim <= D, kWhere, "diag.content_dim = {} outside [0, {}]",
@@ -57,7 +58,8 @@ cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32)
   if (act == DType::f32 && in == DType::bf16)
     p.q16 = static_cast<const uint16_t*>(a.q.data), p.k16 = static_cast<const uint16_t*>(a.k.data),
     p.v16 = static_cast<const uint16_t*>(a.v.data);
-  if (act == DType::f32) p.o = a.o.f32();
+  if (act == DType::f32 && out == DType::f32) p.o = a.o.f32();
+  if (act == DType::f32 && out == DType::bf16) p.o16 = static_cast<uint16_t*>(a.o.data);
   p.lse = a.lse.f32();
   p.B = B, p.H = H, p.Hkv = Hkv, p.Tq = Tq, p.Tk = Tk, p.D = D;
   copy_strides(a.q, p.q_s), copy_strides(a.k, p.k_s), copy_strides(a.v, p.v_s), copy_strides(a.o, p.o_s);
@@ -72,12 +74,12 @@ cpu::AttentionParams make_params(const AttentionArgs& a, DType act = DType::f32)
   return p;
 }
 
-// CPU bf16 q, k, v: only where the kernel takes them (the caller asked attention_takes_bf16).
+// CPU bf16 q, k, v or o: only where the kernel takes them (the caller asked attention_takes_bf16).
 void check_bf16_inputs(const cpu::AttentionParams& p) {
-  GOAT_CHECK(!p.q16 || cpu::bf16_inputs(p), kWhere,
-             "bf16 q, k, v need the CPU bf16 attention's short path (GEMM precision bf16, AMX, head dim {} a multiple "
-             "of 32, Tq {} <= Tk {} <= 256, no diagnostics): use f32 inputs",
-             p.D, p.Tq, p.Tk);
+  GOAT_CHECK((!p.q16 && !p.o16) || cpu::bf16_inputs(p), kWhere,
+             "bf16 {} need the CPU bf16 attention's short path (GEMM precision bf16, AMX, head dim {} a multiple "
+             "of 32, Tq {} <= Tk {} <= 256, no diagnostics): use f32",
+             p.q16 ? "q, k, v" : "o", p.D, p.Tq, p.Tk);
 }
 
 // The CUDA descriptor of checked arguments (pointers and (b, h, t) strides).

@@ -13,8 +13,9 @@
 // last dim of q, k, v, o, dq, dk, dv, d_o must have stride 1):
 //   q: (B, H, Tq, D)  k, v: (B, Hkv, Tk, D)  o: (B, H, Tq, D)  lse: (B, H, Tq) contiguous
 //   query head h reads kv head h / (H / Hkv). Tk ≥ Tq; query i sits at key position Tk − Tq + i.
-// On the CPU q, k, v, o are f32 (q, k, v bf16 where attention_takes_bf16); dq, dk, dv f32 or bf16
-// (AttentionGrads). See docs/attention.md.
+// On the CPU q, k, v, o are f32 (q, k, v and o bf16 where attention_takes_bf16: a bf16 o is the
+// rounding of the fp32 o, and the backward's D_i = dO_i·O_i reads it, as on CUDA); dq, dk, dv f32
+// or bf16 (AttentionGrads). See docs/attention.md.
 #pragma once
 
 #include <cstdint>
@@ -88,8 +89,8 @@ struct AttentionGrads {
 // Needs o and lse from the forward pass and d_o (B, H, Tq, D). a.diag is ignored.
 void attention_backward(const AttentionArgs& a, const Tensor& d_o, const AttentionGrads& g);
 
-// CPU: whether attention_forward and attention_backward take bf16 q, k, v (bits of
-// DType::bf16 views) for these arguments: where their products run in bf16 on the short path
+// CPU: whether attention_forward and attention_backward take bf16 q, k, v and o (bits of
+// DType::bf16 views; o: see the top of this file) for these arguments: where their products run in bf16 on the short path
 // (cpu::bf16_inputs), which rounds fp32 q, k, v to bf16 (nearest even) anyway, so bf16 inputs give
 // the results of the fp32 values they represent, bitwise. The CPU bf16 model's in_proj then
 // writes qkv in bf16. Elsewhere bf16 q, k, v are an error.

@@ -23,38 +23,15 @@ struct QkvCase {
   Recompute recompute;
 };
 
-struct Result {
-  double loss;
-  std::vector<float> grads;
-  bool qkv_bf16;
-};
-
-Result train_step(const QkvCase& c, bool bf16_qkv) {
-  ModelConfig cfg = test::tiny_config(c.position);
-  cfg.d_model = 64, cfg.n_head = 2, cfg.max_seq_len = 40;  // head dim 32: the AMX products
+test::TinyStep train_step(const QkvCase& c, bool bf16_qkv) {
   Gpt::set_bf16_qkv(bf16_qkv);
-  Gpt g(cfg, c.T);
-  test::randomize(g, 5);
-  const int64_t B = 3;
-  Activations a(cfg, B, c.T, Placement{}, ActivationPlan{c.recompute, true});
-  test::random_tokens(a.inputs, cfg.vocab_size, 1);
-  test::random_tokens(a.targets, cfg.vocab_size, 2);
-  const Arena& gr = g.grads();
-  std::memset(gr.data(), 0, static_cast<size_t>(gr.numel()) * sizeof(float));
-  Result r;
-  r.loss = g.forward(a, true);
-  g.backward(a, 1.f / static_cast<float>(B * c.T));
-  r.qkv_bf16 = a.qkv_bf16;
-  r.grads.assign(static_cast<float*>(gr.data()), static_cast<float*>(gr.data()) + gr.numel());
+  const test::TinyStep r = test::tiny_step_hd32(c.position, c.T, c.recompute);
   Gpt::set_bf16_qkv(true);
   return r;
 }
 
 std::string case_name(const QkvCase& c) {
-  const std::string rc = c.recompute == Recompute::none        ? "none"
-                         : c.recompute == Recompute::attention ? "attention"
-                                                               : "block";
-  return c.position + "_T" + std::to_string(c.T) + "_" + rc;
+  return c.position + "_T" + std::to_string(c.T) + "_" + test::recompute_name(c.recompute);
 }
 
 class QkvBf16 : public ::testing::TestWithParam<QkvCase> {};
@@ -63,7 +40,7 @@ TEST_P(QkvBf16, SameLossAndGradientsAsFp32Qkv) {
   const QkvCase& c = GetParam();
   if (!cpu::attn::amx_ready()) GTEST_SKIP() << "no AMX-BF16 here: the attention takes no bf16 q, k, v";
   const cpu::GemmPrecisionScope bf16(cpu::GemmPrecision::bf16);
-  const Result on = train_step(c, true), off = train_step(c, false);
+  const test::TinyStep on = train_step(c, true), off = train_step(c, false);
   EXPECT_EQ(on.qkv_bf16, c.position != "rope") << "bf16 qkv where the position scheme leaves q, k alone";
   EXPECT_FALSE(off.qkv_bf16);
   EXPECT_EQ(std::memcmp(&on.loss, &off.loss, sizeof on.loss), 0) << on.loss << " vs " << off.loss;

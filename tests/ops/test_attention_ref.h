@@ -94,9 +94,11 @@ RefOut<T> ref_forward(const RefProblem& P) {
 }
 
 // Gradients of L = Σ o · d_o by the closed form dS = P ∘ (dP − D) (checked against finite
-// differences of ref_forward in the tests).
+// differences of ref_forward in the tests). o_in_d: when given, D_i = dO_i · o_in_d_i instead of
+// the exact o (the effect of a rounded stored O on the backward).
 template <class T>
-RefGrads<T> ref_backward(const RefProblem& P, const std::vector<double>& d_o) {
+RefGrads<T> ref_backward(const RefProblem& P, const std::vector<double>& d_o,
+                         const std::vector<double>* o_in_d = nullptr) {
   const RefOut<T> f = ref_forward<T>(P);
   RefGrads<T> g;
   const int64_t G = P.H / P.Hkv;
@@ -108,7 +110,9 @@ RefGrads<T> ref_backward(const RefProblem& P, const std::vector<double>& d_o) {
       for (int64_t i = 0; i < P.Tq; ++i) {
         const int64_t row = (b * P.H + h) * P.Tq + i;
         T Di = 0;
-        for (int64_t c = 0; c < P.D; ++c) Di += static_cast<T>(d_o[row * P.D + c]) * f.o[row * P.D + c];
+        for (int64_t c = 0; c < P.D; ++c)
+          Di += static_cast<T>(d_o[row * P.D + c]) *
+                (o_in_d ? static_cast<T>((*o_in_d)[row * P.D + c]) : f.o[row * P.D + c]);
         for (int64_t j = 0; j < P.Tk; ++j) {
           if (!ref_admissible(P, i, j)) continue;
           const int64_t kr = ((b * P.Hkv + hk) * P.Tk + j) * P.D;

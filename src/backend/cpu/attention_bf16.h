@@ -1,7 +1,7 @@
 // fp32 → bf16 rounding of 16-lane vectors for the AMX operands of the CPU attention kernel
 // (attention_amx.cpp, attention_short_amx.cpp): round to nearest even, NaN stays NaN, one
-// VCVTNEPS2BF16 where AVX512-BF16 is compiled in, integer arithmetic elsewhere; and the widening
-// load of bf16 input rows (load_lanes), whose rounding back is exact.
+// VCVTNEPS2BF16 where AVX512-BF16 is compiled in, integer arithmetic elsewhere (the widening load
+// of bf16 rows, load_lanes, is in attention_kernel.h).
 #pragma once
 
 #include <cstdint>
@@ -15,9 +15,6 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace goat::cpu::attn {
-
-using vu32 = uint32_t __attribute__((vector_size(64)));
-using vu16 = uint16_t __attribute__((vector_size(32)));
 
 #if GOATLM_AMX_BUILD && defined(__AVX512BF16__) && defined(__AVX512BW__)
 // VCVTNEPS2BF16: round to nearest even in one instruction (denormal inputs read as zero, as under
@@ -43,17 +40,6 @@ inline vu32 bf16_high(v16 x) {
 inline vu16 bf16_of(v16 x) { return __builtin_convertvector(bf16_high(x) >> 16, vu16); }
 inline vu32 bf16_pairs_of(v16 lo, v16 hi) { return (bf16_high(lo) >> 16) | bf16_high(hi); }
 #endif
-
-// 16 lanes of a row as fp32: fp32 rows as they are, bf16 rows (bits) widened, exactly.
-inline v16 load_lanes(const float* p) { return load(p); }
-inline v16 load_lanes(const uint16_t* p) {
-  vu16 h;
-  std::memcpy(&h, p, sizeof h);
-  const vu32 w = __builtin_convertvector(h, vu32) << 16;
-  v16 x;
-  std::memcpy(&x, &w, sizeof x);
-  return x;
-}
 
 // dst[0 … 15] = bf16(x).
 inline void store_bf16(uint16_t* dst, v16 x) {

@@ -38,6 +38,11 @@ struct AttentionParams {
   // bf16_inputs(p): the products round their operands to bf16 anyway, so the results equal those
   // of the fp32 inputs these bf16 values represent, bitwise.
   const uint16_t *q16 = nullptr, *k16 = nullptr, *v16 = nullptr;
+  // bf16 output (the CPU bf16 model, where out_proj's GEMMs read atty in bf16): the forward writes
+  // o as bf16 bits, round to nearest even of the fp32 o it would store, at o16 with the strides
+  // o_s (o null), and the backward reads that bf16 O for D_i = dO_i·O_i (fp32 sum, as the CUDA bf16
+  // backward's flash_delta_kernel does on its bf16 O). Only where bf16_inputs(p) (the short AMX path).
+  uint16_t* o16 = nullptr;
 };
 
 struct AttentionBackwardParams {
@@ -287,23 +292,48 @@ inline float* grad_sum_row(const AttentionParams& p, const AttentionBackwardPara
   return g.sum_part ? g.sum_part + (b * (p.H + 2 * p.Hkv) + n) * p.D : nullptr;
 }
 
-// The backward's inputs of query head h of batch b: Q (null for bf16 inputs), O, dO rows (strides
-// in p, g) and LSE.
+// The backward's inputs of query head h of batch b: Q (null for bf16 inputs), O (fp32, or bf16 bits
+// in o16 with o null: AttentionParams::o16), dO rows (strides in p, g) and LSE.
 struct HeadInputs {
   const float *q, *o, *d_o, *lse;
+  const uint16_t* o16;
 };
 inline HeadInputs head_inputs(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t h) {
-  return {p.q ? p.q + b * p.q_s[0] + h * p.q_s[1] : nullptr, p.o + b * p.o_s[0] + h * p.o_s[1],
-          g.d_o + b * g.do_s[0] + h * g.do_s[1], p.lse + (b * p.H + h) * p.Tq};
+  const int64_t o_at = b * p.o_s[0] + h * p.o_s[1];
+  return {p.q ? p.q + b * p.q_s[0] + h * p.q_s[1] : nullptr, p.o ? p.o + o_at : nullptr,
+          g.d_o + b * g.do_s[0] + h * g.do_s[1], p.lse + (b * p.H + h) * p.Tq, p.o16 ? p.o16 + o_at : nullptr};
 }
-// d[i] = dO_i · O_i for i < Tq (fp32, 16 lanes; head dim a multiple of 16).
-inline void row_dots(const AttentionParams& p, const AttentionBackwardParams& g, const HeadInputs& in, float* d) {
+
+// 16 lanes of a row as fp32: fp32 rows as they are, bf16 rows (bits) widened, exactly.
+using vu32 = uint32_t __attribute__((vector_size(64)));
+using vu16 = uint16_t __attribute__((vector_size(32)));
+inline v16 load_lanes(const float* p) { return load(p); }
+inline v16 load_lanes(const uint16_t* p) {
+  vu16 h;
+  std::memcpy(&h, p, sizeof h);
+  const vu32 w = __builtin_convertvector(h, vu32) << 16;
+  v16 x;
+  std::memcpy(&x, &w, sizeof x);
+  return x;
+}
+
+// d[i] = dO_i · O_i for i < Tq (fp32 sum over 16 lanes of the fp32 or bf16 O; head dim a multiple
+// of 16).
+template <class O>
+inline void row_dots(const AttentionParams& p, const AttentionBackwardParams& g, const O* o, const float* d_o,
+                     float* d) {
   for (int64_t i = 0; i < p.Tq; ++i) {
     v16 acc{};
     for (int64_t c = 0; c < p.D; c += kLanes)
-      acc = fma(load(in.o + i * p.o_s[2] + c), load(in.d_o + i * g.do_s[2] + c), acc);
+      acc = fma(load_lanes(o + i * p.o_s[2] + c), load(d_o + i * g.do_s[2] + c), acc);
     d[i] = hsum(acc);
   }
+}
+inline void row_dots(const AttentionParams& p, const AttentionBackwardParams& g, const HeadInputs& in, float* d) {
+  if (in.o16)
+    row_dots(p, g, in.o16, in.d_o, d);
+  else
+    row_dots(p, g, in.o, in.d_o, d);
 }
 
 // Row `row` (d floats) of the rows at `base` (row stride rs) towards the cache, for the next item:
@@ -332,6 +362,7 @@ inline const In* input_rows(const float* f, const uint16_t* h) {
 template <class In = float>
 struct NextHead {
   const float *o = nullptr, *d_o = nullptr;
+  const uint16_t* o16 = nullptr;  // O as bf16 bits (AttentionParams::o16) instead of o
   const In *q = nullptr, *k = nullptr, *v = nullptr;
   NextHead(const AttentionParams& p, const AttentionBackwardParams& g, int64_t b, int64_t hk, int64_t gi) {
     const int64_t G = p.H / p.Hkv;
@@ -339,7 +370,11 @@ struct NextHead {
     const int64_t nb = same_item ? b : (hk + 1 < p.Hkv ? b : b + 1);
     const int64_t nhk = same_item ? hk : (hk + 1) % p.Hkv, nh = same_item ? hk * G + gi + 1 : nhk * G;
     if (nb >= p.B) return;
-    q = input_rows<In>(p.q, p.q16) + nb * p.q_s[0] + nh * p.q_s[1], o = p.o + nb * p.o_s[0] + nh * p.o_s[1];
+    q = input_rows<In>(p.q, p.q16) + nb * p.q_s[0] + nh * p.q_s[1];
+    if (p.o16)
+      o16 = p.o16 + nb * p.o_s[0] + nh * p.o_s[1];
+    else
+      o = p.o + nb * p.o_s[0] + nh * p.o_s[1];
     d_o = g.d_o + nb * g.do_s[0] + nh * g.do_s[1];
     if (!same_item)
       k = input_rows<In>(p.k, p.k16) + nb * p.k_s[0] + nhk * p.k_s[1],
@@ -347,7 +382,8 @@ struct NextHead {
   }
   // Query row i, and key rows i, i + Tq, … (a pass over the Tq rows covers every key).
   void prefetch(const AttentionParams& p, const AttentionBackwardParams& g, int64_t i) const {
-    prefetch_row(q, p.q_s[2], i, p.D), prefetch_row(o, p.o_s[2], i, p.D), prefetch_row(d_o, g.do_s[2], i, p.D);
+    prefetch_row(q, p.q_s[2], i, p.D), prefetch_row(o, p.o_s[2], i, p.D), prefetch_row(o16, p.o_s[2], i, p.D);
+    prefetch_row(d_o, g.do_s[2], i, p.D);
     for (int64_t j = i; j < p.Tk; j += p.Tq) prefetch_row(k, p.k_s[2], j, p.D), prefetch_row(v, p.v_s[2], j, p.D);
   }
 };

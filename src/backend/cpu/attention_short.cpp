@@ -12,7 +12,9 @@
 // forward's products run here on amx_gemm (forward_item<…, true>) and the backward's items in
 // attention_short_amx.cpp. With bf16 products q, k, v may be bf16 (AttentionParams::q16 …, the
 // CPU bf16 model's qkv): the items are templated on the input type and pack through the same
-// loaders (attention_amx.h), bitwise the results of the fp32 values. Static schedule over the
+// loaders (attention_amx.h), bitwise the results of the fp32 values; o may be bf16 too
+// (AttentionParams::o16: the CPU bf16 model's atty, the rounding of the fp32 o, read back by the
+// backward for D_i = dO_i·O_i as the CUDA bf16 backward does). Static schedule over the
 // items (all cost the same); per-thread scratch kept across calls.
 #include <algorithm>
 #include <atomic>
@@ -128,7 +130,7 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
   const In* q = q_in + b * p.q_s[0] + h * p.q_s[1];
   const In* k = k_in + b * p.k_s[0] + hk * p.k_s[1];
   const In* v = v_in + b * p.v_s[0] + hk * p.v_s[1];
-  float* o = p.o + b * p.o_s[0] + h * p.o_s[1];
+  const int64_t o_at = b * p.o_s[0] + h * p.o_s[1];
   float* lse = p.lse + (b * p.H + h) * Tq;
   const float slope = p.slope ? p.slope[hk] : 0.f;
   const int64_t tq16 = round_up(Tq, 16), tk32 = round_up(Tk, 32), ld = kAmx ? tk32 : tkp;
@@ -180,9 +182,17 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
   if constexpr (kAmx) {  // O = P·V in 16-row blocks (pad rows of p16 stay zero), o = O / l
     amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, tk32, w.p16, ld, w.v2, D,
              w.os, D, false);
-    for (int64_t i = 0; i < Tq; ++i)
-      for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os + i * D + c) * w.dvec[i]);
+    if (p.o16) {  // bf16 o (AttentionParams::o16): the rounding of the fp32 o below
+      uint16_t* o = p.o16 + o_at;
+      for (int64_t i = 0; i < Tq; ++i)
+        for (int64_t c = 0; c < D; c += kLanes) store_bf16(o + i * p.o_s[2] + c, load(w.os + i * D + c) * w.dvec[i]);
+    } else {
+      float* o = p.o + o_at;
+      for (int64_t i = 0; i < Tq; ++i)
+        for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os + i * D + c) * w.dvec[i]);
+    }
   } else {
+    float* o = p.o + o_at;
     // O = P·V straight into o (V rows read in place), then each row divided by its l.
     narrow_gemm(p.causal, Tri::k_lower, shift, Tq, D, Tk, w.s, tkp, 1, v, p.v_s[2], o, p.o_s[2], false);
     for (int64_t i = 0; i < Tq; ++i)
