@@ -52,23 +52,6 @@ inline void store_bf16_pairs(uint32_t* dst, v16 lo, v16 hi) {
   std::memcpy(dst, &out, sizeof out);
 }
 
-// dst[0 … 31] = bf16(lo), bf16(hi): one 64-byte line, written non-temporally where dst is 64-byte
-// aligned and AVX512-BF16 is compiled in (the caller fences before the lines are read). For
-// outputs read next from memory anyway (the attention backward's bf16 d_qkv): no read of the old
-// line before the store.
-inline void stream_bf16_line(uint16_t* dst, v16 lo, v16 hi) {
-#if GOATLM_AMX_BUILD && defined(__AVX512BF16__) && defined(__AVX512BW__)
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
-    const __m512i line = reinterpret_cast<__m512i>(
-        _mm512_cvtne2ps_pbh(reinterpret_cast<__m512>(hi), reinterpret_cast<__m512>(lo)));  // lo in the low half
-    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), line);
-    return;
-  }
-#endif
-  store_bf16(dst, lo);
-  store_bf16(dst + 16, hi);
-}
-
 }  // namespace goat::cpu::attn
 
 #pragma GCC diagnostic pop

@@ -71,9 +71,10 @@ struct RowPass {
 };
 
 // Where an item writes dq, dk or dv: fp32 rows, or bf16 bits (AttentionBackwardParams::dq16 …),
-// row stride rs. The column sums (in_proj's bias gradient, ascending rows) are kept in registers
-// or added once per 16 rows: a sum added in memory at every store made each store wait for the
-// previous one's add (a store-forwarding chain, half of store_transposed's samples).
+// row stride rs. The callers walk one 16-column block over all rows at a time and keep that
+// block's column sum (in_proj's bias gradient, ascending rows) in a register: a sum kept in
+// memory made every store wait for the previous one's add (a store-forwarding chain, half of
+// store_transposed's samples).
 struct GradOut {
   float* f;
   uint16_t* h;
@@ -81,43 +82,33 @@ struct GradOut {
   static GradOut of(float* f, uint16_t* h, int64_t offset, int64_t rs) {
     return {f ? f + offset : nullptr, h ? h + offset : nullptr, rs};
   }
-  // Columns c … c + 31 of row `row`: bf16 as one streamed line (stream_bf16_line; 64-byte rows
-  // pieces at head dim 32: the d_qkv lines are not read before they are written).
-  void put_line(int64_t row, int64_t c, v16 lo, v16 hi) const {
-    if (h) {
-      stream_bf16_line(h + row * rs + c, lo, hi);
-    } else {
-      store(f + row * rs + c, lo);
-      store(f + row * rs + c + kLanes, hi);
-    }
+  void put(int64_t row, int64_t c, v16 x) const {
+    if (h)
+      store_bf16(h + row * rs + c, x);
+    else
+      store(f + row * rs + c, x);
   }
 };
 
 // out row t = scale·(column t of src) for t < n (src: d × ≥ round_up(n, 16) fp32, row stride ld;
-// d a multiple of 32, ≤ kShortMaxD), through 16 × 16 register transposes into an L1 block of 16
-// rows, then written a row piece of 32 columns at a time; the column sums over t (ascending)
-// into sum (d floats, overwritten) when given, one add chain per 16 rows.
+// d a multiple of 16), through 16 × 16 register transposes; the column sums over t (ascending)
+// into sum (d floats, overwritten) when given.
 void store_transposed(const float* src, int64_t ld, int64_t d, int64_t n, float scale, const GradOut& out,
                       float* sum) {
-  alignas(64) float block[kLanes * kShortMaxD];  // 16 rows × d
-  if (sum) std::fill(sum, sum + d, 0.f);
-  for (int64_t t0 = 0; t0 < n; t0 += kLanes) {
-    const int64_t rows = std::min<int64_t>(kLanes, n - t0);
-    for (int64_t c0 = 0; c0 < d; c0 += kLanes) {
+  for (int64_t c0 = 0; c0 < d; c0 += kLanes) {
+    v16 acc{};
+    for (int64_t t0 = 0; t0 < n; t0 += kLanes) {
+      const int64_t rows = std::min<int64_t>(kLanes, n - t0);
       v16 r[16];
       for (int i = 0; i < 16; ++i) r[i] = load(src + (c0 + i) * ld + t0);
       transpose16(r);
-      for (int64_t i = 0; i < rows; ++i) store(block + i * d + c0, r[i] * scale);
-    }
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t c = 0; c < d; c += 2 * kLanes)
-        out.put_line(t0 + i, c, load(block + i * d + c), load(block + i * d + c + kLanes));
-    if (sum)
-      for (int64_t c0 = 0; c0 < d; c0 += kLanes) {
-        v16 acc = load(sum + c0);
-        for (int64_t i = 0; i < rows; ++i) acc += load(block + i * d + c0);
-        store(sum + c0, acc);
+      for (int64_t i = 0; i < rows; ++i) {
+        const v16 x = r[i] * scale;
+        out.put(t0 + i, c0, x);
+        acc += x;
       }
+    }
+    if (sum) store(sum + c0, acc);
   }
 }
 
@@ -224,14 +215,14 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
     amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, ld, ds16, ld, kp, D, dqs, D, false);
     const GradOut dq = GradOut::of(g.dq, g.dq16, b * g.dq_s[0] + h * g.dq_s[1], g.dq_s[2]);
     float* const qsum = grad_sum_row(p, g, b, h);
-    for (int64_t c = 0; c < D; c += 2 * kLanes) {  // 32 columns at a time, their sums in registers
-      v16 acc_lo{}, acc_hi{};
+    for (int64_t c = 0; c < D; c += kLanes) {  // one column block at a time, its sum in a register
+      v16 acc{};
       for (int64_t i = 0; i < Tq; ++i) {
-        const v16 lo = load(dqs + i * D + c) * p.scale, hi = load(dqs + i * D + c + kLanes) * p.scale;
-        dq.put_line(i, c, lo, hi);
-        acc_lo += lo, acc_hi += hi;
+        const v16 x = load(dqs + i * D + c) * p.scale;
+        dq.put(i, c, x);
+        acc += x;
       }
-      if (qsum) store(qsum + c, acc_lo), store(qsum + c + kLanes, acc_hi);
+      if (qsum) store(qsum + c, acc);
     }
   }
   // dk = scale·(dKᵀ)ᵀ, dv = (dVᵀ)ᵀ.
@@ -240,9 +231,6 @@ double item(const AttentionParams& p, const AttentionBackwardParams& g, int64_t 
   store_transposed(dvt, ld, D, Tk, 1.f, GradOut::of(g.dv, g.dv16, b * g.dv_s[0] + hk * g.dv_s[1], g.dv_s[2]),
                    grad_sum_row(p, g, b, p.H + p.Hkv + hk));
   if (g.d_key_bias) std::copy(dkb, dkb + Tk, g.d_key_bias + (b * p.Hkv + hk) * Tk);
-#if GOATLM_AMX_BUILD
-  _mm_sfence();  // dq, dk, dv's streamed lines are visible before the parallel region ends
-#endif
   return slope_sum;
 }
 
