@@ -21,6 +21,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cpu/aligned_scratch.h"
@@ -182,15 +183,21 @@ void forward_item(const AttentionParams& p, int64_t b, int64_t h, ShortScratch& 
   if constexpr (kAmx) {  // O = P·V in 16-row blocks (pad rows of p16 stay zero), o = O / l
     amx_gemm(p.causal ? AmxPart::k_lower : AmxPart::full, shift, tq16, D, tk32, w.p16, ld, w.v2, D,
              w.os, D, false);
-    if (p.o16) {  // bf16 o (AttentionParams::o16): the rounding of the fp32 o below
-      uint16_t* o = p.o16 + o_at;
+    // o in fp32, or bf16 (AttentionParams::o16): the rounding of the same fp32 values
+    const auto store_o = [&](auto* o) {
       for (int64_t i = 0; i < Tq; ++i)
-        for (int64_t c = 0; c < D; c += kLanes) store_bf16(o + i * p.o_s[2] + c, load(w.os + i * D + c) * w.dvec[i]);
-    } else {
-      float* o = p.o + o_at;
-      for (int64_t i = 0; i < Tq; ++i)
-        for (int64_t c = 0; c < D; c += kLanes) store(o + i * p.o_s[2] + c, load(w.os + i * D + c) * w.dvec[i]);
-    }
+        for (int64_t c = 0; c < D; c += kLanes) {
+          const v16 x = load(w.os + i * D + c) * w.dvec[i];
+          if constexpr (std::is_same_v<decltype(o), uint16_t*>)
+            store_bf16(o + i * p.o_s[2] + c, x);
+          else
+            store(o + i * p.o_s[2] + c, x);
+        }
+    };
+    if (p.o16)
+      store_o(p.o16 + o_at);
+    else
+      store_o(p.o + o_at);
   } else {
     float* o = p.o + o_at;
     // O = P·V straight into o (V rows read in place), then each row divided by its l.

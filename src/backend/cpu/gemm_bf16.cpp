@@ -241,7 +241,8 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 }
 
 std::string bf16_gemm_impl() {
-  const std::string onednn = matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false, omp_get_max_threads()}).impl;
+  const std::string onednn =
+      matmul_plan(MatmulKey{false, true, 64, 64, 64, 64, 64, 64, 1.f, 0.f, false, false, omp_get_max_threads()}).impl;
   if (bf16_gemm_amx_enabled() && amx_matmul_applies(false, 64, 64, 64, 1.f, 0.f, false))
     return "goatlm AMX tiles for forward/d_in, oneDNN " + onednn + " for d_W";
   return onednn;

@@ -73,17 +73,17 @@ void linear_forward(const LinearDims& d, float* out, const float* in, const floa
 
 namespace {
 
-// d_in (n, cin; bf16) = d_out · w (bf16 dy, w16) through GELU's backward (into_gelu): in the AMX
+// d_in (n, cin; bf16) = d_out · w (bf16 dy, w16 with row stride ld_w) through GELU's backward (into_gelu): in the AMX
 // GEMM's epilogue where it runs (gemm_amx.h GeluBackwardEpilogue), else the GEMM and then GELU's
 // backward in place over d_in: the same values and sums either way.
 void d_in_into_gelu(const LinearDims& d, uint16_t* d_in, const uint16_t* dy, int64_t ld_dy, const uint16_t* w16,
-                    const GeluBackwardEpilogue& into_gelu) {
+                    int64_t ld_w, const GeluBackwardEpilogue& into_gelu) {
   if (matmul_bf16_on_amx(false, d.n, d.cin, d.cout, 1.f, 0.f, true)) {
     const OpTimer timer("gemm.amx_gelu_backward");
-    return amx_matmul(false, d.n, d.cin, d.cout, dy, ld_dy, w16, d.cin, false, Bf16Out{d_in, d.ld_in, true}, nullptr,
+    return amx_matmul(false, d.n, d.cin, d.cout, dy, ld_dy, w16, ld_w, false, Bf16Out{d_in, d.ld_in, true}, nullptr,
                       nullptr, &into_gelu);
   }
-  matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, ld_dy, w16, d.cin, 0.f, Bf16Out{d_in, d.ld_in, true});
+  matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, ld_dy, w16, ld_w, 0.f, Bf16Out{d_in, d.ld_in, true});
   gelu_backward_bf16_column_sum(d_in, into_gelu.pre, d.n, d.cin, d.ld_in, d_in, into_gelu.col_sum);
 }
 
@@ -112,7 +112,7 @@ void backward_bf16(const LinearDims& d, Output d_in, float* d_w, float* d_bias, 
     int64_t ld_w = d.cin;
     const uint16_t* w16 = as_bf16(1, w, d.cout, d.cin, ld_w);
     if (into_gelu)
-      d_in_into_gelu(d, static_cast<uint16_t*>(d_in.p), dy, ld_dy, w16, *into_gelu);
+      d_in_into_gelu(d, static_cast<uint16_t*>(d_in.p), dy, ld_dy, w16, ld_w, *into_gelu);
     else
       matmul_bf16(false, false, d.n, d.cin, d.cout, 1.f, dy, ld_dy, w16, ld_w, accumulate_d_in ? 1.f : 0.f,
                   Bf16Out{d_in.p, d.ld_in, d_in.bf16});
